@@ -1,0 +1,35 @@
+# drx: `make run` serves the app, `make test` runs the test suite.
+# Both create .venv and install what is missing on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+# The CPU build of PyTorch; install it before the project so that pip does not pull a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: run test install model clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/streamlit run app.py --server.address localhost --server.port $(PORT)
+
+# pytest exits 5 when it collected no test: that is a failure here.
+test: install
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# Reproduce the bundled default model (about 15 minutes on 2 CPU cores).
+model: install
+	$(BIN)/drx train --synthetic --out drcore/models/weights/drx-synthetic-v1
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,28 @@
+"""Shared test fixtures: an isolated drx home, data-set roots, and strict mode for CI."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from strictness import unavailable
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own DRX_HOME and no DRX_DATABASE_URL from the environment."""
+    home = tmp_path_factory.mktemp("drx-home")
+    monkeypatch.setenv("DRX_HOME", str(home))
+    monkeypatch.delenv("DRX_DATABASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def diaretdb1_root() -> Path:
+    root = Path(os.environ.get("DRX_DIARETDB1_ROOT", SHARED_DATA / "diaretdb1" / "ddb1_v02_01"))
+    if not (root / "images").is_dir():
+        unavailable(f"DiaretDB1 not found at {root} (set DRX_DIARETDB1_ROOT)")
+    return root

@@ -1,0 +1,95 @@
+"""Fixtures for the db tests.
+
+Every repository test runs against a fresh SQLite file under ``tmp_path``,
+and also against PostgreSQL when ``DRX_TEST_POSTGRES_URL`` is set (e.g.
+``postgresql+psycopg://drx:drx@localhost/drx_test``). Each PostgreSQL test
+gets its own schema (via ``search_path``), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import text
+from strictness import unavailable
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Grader, Image
+from db.repository import get_or_create_grader, register_image
+from db.session import init_database, make_engine
+from db.settings import sqlite_url_for
+
+POSTGRES_ENV = "DRX_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """URL of an empty database, one per test and backend."""
+    if request.param == "sqlite":
+        yield sqlite_url_for(tmp_path / "db" / "drx.sqlite3")
+        return
+    base_url = os.environ.get(POSTGRES_ENV, "").strip()
+    if not base_url:
+        unavailable(f"{POSTGRES_ENV} is not set: PostgreSQL variant not run")
+    schema = f"drx_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    factory = init_database(database_url)
+    try:
+        yield factory
+    finally:
+        factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+def sha(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+@pytest.fixture
+def make_image(session: Session) -> Callable[..., Image]:
+    def _make(label: str = "fundus-1", **overrides) -> Image:
+        values = dict(
+            content_sha256=sha(label),
+            file_name=f"{label}.png",
+            width=1500,
+            height=1152,
+            size_bytes=123_456,
+            source="upload",
+        )
+        values.update(overrides)
+        with session.begin():
+            return register_image(session, **values)
+
+    return _make
+
+
+@pytest.fixture
+def make_grader(session: Session) -> Callable[[str], Grader]:
+    def _make(name: str = "dr. a") -> Grader:
+        with session.begin():
+            return get_or_create_grader(session, name)
+
+    return _make
