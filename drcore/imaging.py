@@ -1,0 +1,490 @@
+"""Decode and validate fundus photographs, find the field of view, prepare model input.
+
+Geometry convention (used by every mapping here): a point ``(row, col)`` is in
+pixel units with integer values at pixel *centres*; pixel ``i`` covers
+``[i - 0.5, i + 0.5)``. Resizing by a factor ``s`` maps ``x`` to
+``(x + 0.5) * s - 0.5``, which is the convention of ``skimage.transform.resize``
+(``ndi.zoom(grid_mode=True)``) and of Pillow's ``Image.resize``; the two frames
+of a :class:`PreparedImage` are therefore related by an exact affine map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage as ndi
+from skimage.measure import CircleModel, block_reduce, find_contours, label, ransac
+from skimage.morphology import convex_hull_image, disk
+from skimage.transform import resize
+
+from drcore.errors import ImageTooLarge, ImageTooSmall, NoFundusFound, NotAnImage, TruncatedImage
+
+MIN_SIDE = 128  # shortest accepted image side, in pixels
+MAX_PIXELS = 60_000_000  # largest accepted width * height (decompression-bomb guard)
+DEFAULT_INPUT_SIZE = 512  # side of the square model input
+
+SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF")
+_SIGNATURES = (
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+#: Field-of-view rules (see :func:`field_of_view`).
+FOV_WORK_SIDE = 800  # the FOV is found on a copy at most about this long
+FOV_MIN_CONTRAST = 20.0  # grey levels between the dark background and the bright retina
+FOV_MAX_BACKGROUND = 60.0  # the darkest 1 % of the frame must be at most this bright
+FOV_THRESHOLD_FRACTION = 0.1  # threshold = background + this * (retina - background) ...
+FOV_THRESHOLD_MIN = 8.0  # ... but at least this many grey levels above the background
+FOV_MIN_FRACTION = 0.10  # the FOV must cover at least this share of the frame
+FOV_MAX_FRACTION = 0.95  # ... and leave at least 5 % of it as dark border
+RIM_EROSION = 0.02  # normalised pixels are zeroed within this share of the side of the rim
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def image_sha256(data: bytes) -> str:
+    """Hex SHA-256 of the file bytes (content hash of an uploaded photograph)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _describe(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return f"'{os.path.basename(os.fspath(source))}'"
+    name = getattr(source, "name", None)
+    return f"'{os.path.basename(name)}'" if isinstance(name, str) else "The upload"
+
+
+def _sniff(head: bytes) -> str:
+    if not head:
+        return "it is empty"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(ch.isprintable() or ch.isspace() for ch in text):
+        return f"it looks like text ({text[:30].strip()!r}...)"
+    return f"it starts with the bytes {head[:8].hex(' ')}"
+
+
+def _open_stream(source: str | os.PathLike | bytes | BinaryIO) -> BinaryIO:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return io.BytesIO(f.read())
+    if not (hasattr(source, "seekable") and source.seekable()):
+        return io.BytesIO(source.read())
+    return source
+
+
+def _bomb(what: str, error: Exception, max_pixels: int) -> ImageTooLarge:
+    found = re.search(r"\((\d+) pixels\)", str(error))  # Pillow states the pixel count
+    size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    return ImageTooLarge(
+        f"{what} is too large to open safely{size}; the limit is {limit / 1e6:.0f} megapixels."
+    )
+
+
+def _to_rgb8(im: Image.Image) -> np.ndarray:
+    """Pixels of a decoded image as uint8 RGB; 16-bit scaled, alpha composited on black."""
+    mode = im.mode
+    if mode.startswith("I") or mode == "F":
+        a = np.asarray(im).astype(np.float64)
+        top = np.nanmax(a) if a.size else 0.0
+        if mode == "F" and top <= 1.0:
+            a = a * 255.0  # float image in [0, 1]
+        elif mode != "F" or top > 255.0:
+            a = a / 257.0  # 16-bit range 0..65535 onto 0..255
+        grey = np.clip(np.rint(np.nan_to_num(a)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(black, rgba)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def load_image(
+    source: str | os.PathLike | bytes | BinaryIO,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    min_side: int = MIN_SIDE,
+) -> np.ndarray:
+    """Decode a JPEG, PNG or TIFF photograph into a uint8 RGB array (H, W, 3).
+
+    Greyscale is replicated to three channels, 16-bit data are scaled by 1/257
+    (65535 -> 255), transparency is composited on black, palettes are expanded
+    and the EXIF orientation is applied. The size is checked from the header,
+    before any pixel is decoded.
+
+    Raises:
+        NotAnImage: the bytes are not a JPEG, PNG or TIFF image.
+        TruncatedImage: the image data end early or are corrupt.
+        ImageTooSmall: the shorter side is below ``min_side``.
+        ImageTooLarge: width * height exceeds ``max_pixels`` or Pillow's
+            ``Image.MAX_IMAGE_PIXELS`` (its decompression-bomb limit, left untouched).
+    """
+    what = _describe(source)
+    stream = _open_stream(source)
+    formats = ", ".join(SUPPORTED_FORMATS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(stream, formats=SUPPORTED_FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise _bomb(what, e, max_pixels) from e
+        except (UnidentifiedImageError, SyntaxError, ValueError, EOFError) as e:
+            stream.seek(0)
+            head = stream.read(64)
+            kind = next((k for sig, k in _SIGNATURES if head.startswith(sig)), None)
+            if kind is not None:
+                raise TruncatedImage(
+                    f"{what} starts like a {kind} file but its header is truncated or "
+                    "corrupt. Please upload the complete file."
+                ) from e
+            raise NotAnImage(
+                f"{what} is not a supported image: {_sniff(head)}. Supported formats: {formats}."
+            ) from e
+        with im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageTooLarge(
+                    f"{what} is {w} x {h} pixels ({w * h / 1e6:.1f} megapixels); "
+                    f"the limit is {max_pixels / 1e6:.0f} megapixels."
+                )
+            if min(w, h) < min_side:
+                raise ImageTooSmall(
+                    f"{what} is {w} x {h} pixels; a fundus photograph needs at least "
+                    f"{min_side} pixels on its shorter side."
+                )
+            try:
+                im.load()  # force a full decode so truncation is detected now
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+                raise _bomb(what, e, max_pixels) from e
+            except (OSError, SyntaxError, ValueError, EOFError) as e:
+                raise TruncatedImage(
+                    f"{what} is a {im.format} file whose data are truncated or corrupt "
+                    f"({e}). Please upload the complete file."
+                ) from e
+            try:
+                upright = ImageOps.exif_transpose(im)
+            except (OSError, SyntaxError, ValueError, KeyError, TypeError):
+                upright = im  # unreadable EXIF: keep the pixels as stored
+            return _to_rgb8(upright)
+
+
+# --------------------------------------------------------------------------- field of view
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+        raise ValueError(f"expected an RGB array of shape (H, W, 3), got {rgb.shape}")
+
+
+def _as_uint8(rgb: np.ndarray) -> np.ndarray:
+    """uint8 as is; floats in [0, 1] (or 0..255 if larger) are scaled and rounded."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    if not np.issubdtype(rgb.dtype, np.floating):
+        raise ValueError(f"expected uint8 or float RGB, got {rgb.dtype}")
+    a = np.asarray(rgb, dtype=np.float32)
+    if a.size and a.max() <= 1.0:
+        a = a * 255.0
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def field_of_view(rgb: np.ndarray) -> np.ndarray:
+    """Boolean mask (H, W) of the round retinal field of view (FOV) of a fundus photograph.
+
+    Works on a copy block-averaged to at most ``FOV_WORK_SIDE`` pixels, on the
+    brightness ``v`` = max over channels. With ``b`` (dark background) and ``f``
+    (bright retina) the 1st and 99th percentiles of ``v``, pixels above
+    ``b + max(8, 0.1 (f - b))`` are kept: a low fixed fraction rather than Otsu,
+    so that dim, vignetted retina stays in. Then an opening (radius 0.5 % of the
+    side) cuts thin bridges, the largest connected component is kept and its
+    convex hull taken (the FOV, a disc cut by the frame, is convex; this fills dark
+    retina touching the rim). Finally a circle is fitted by RANSAC to the hull's
+    outline (frame edges excluded, straight chords are outliers) and the mask is
+    that disc, evaluated exactly at full resolution, cut by the frame.
+
+    ``NoFundusFound`` is raised when the photograph does not look like one:
+      * almost uniform: ``f - b < 20`` grey levels (all black, all white, one colour);
+      * no dark background: ``b > 60`` (the darkest 1 % of the frame is not dark,
+        e.g. a retina that fills the whole frame);
+      * no round FOV: less than half of the bright region's outline lies within
+        1 % of the side from a circle, more than 2 % of the region lies outside
+        that circle, or the region fills less than 70 % of the circle in the frame;
+      * the FOV covers more than 95 % of the frame (no dark border: not a full
+        fundus photograph) or less than 10 % of it (too small to grade).
+    """
+    _check_rgb(rgb)
+    rgb = _as_uint8(rgb)
+    h, w = rgb.shape[:2]
+    k = max(1, int(np.ceil(max(h, w) / FOV_WORK_SIDE)))
+    v = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])  # faster than max(axis=2)
+    hs, ws = -(-h // k), -(-w // k)  # working size; partial last blocks are edge-padded
+    v = np.pad(v, ((0, hs * k - h), (0, ws * k - w)), mode="edge")
+    v = block_reduce(v, (k, k), np.mean) if k > 1 else v.astype(np.float64)
+
+    b, f = np.percentile(v, [1, 99])
+    uniform = v.max() - v.min() < FOV_MIN_CONTRAST
+    if uniform or (b <= FOV_MAX_BACKGROUND and f - b < FOV_MIN_CONTRAST):
+        raise NoFundusFound(
+            f"The image is almost uniform (brightness {b:.0f} to {f:.0f} of 255); a fundus "
+            "photograph shows a bright round retina on a dark background."
+        )
+    if b > FOV_MAX_BACKGROUND:
+        raise NoFundusFound(
+            "The image has no dark background; a fundus photograph shows a round "
+            "retina surrounded by black."
+        )
+    mask = v > b + max(FOV_THRESHOLD_MIN, FOV_THRESHOLD_FRACTION * (f - b))
+    r = max(1, round(0.005 * max(hs, ws)))
+    mask = np.pad(mask, r + 1, mode="edge")  # no erosion at the frame edges
+    mask = ndi.binary_opening(mask, structure=disk(r))[r + 1 : -r - 1, r + 1 : -r - 1]
+    labels = label(mask, connectivity=1)
+    if labels.max() == 0:
+        raise NoFundusFound("No bright region that could be a retina was found.")
+    mask = convex_hull_image(labels == np.bincount(labels.ravel())[1:].argmax() + 1)
+    disc = _fit_disc(mask)
+    if disc is None:
+        raise NoFundusFound(
+            "No round field of view was found; a fundus photograph shows a round "
+            "retina (possibly cut by the frame) on a dark background."
+        )
+    # working (row, col) x maps to full resolution as (x + 0.5) k - 0.5
+    cy, cx, radius = (disc[0] + 0.5) * k - 0.5, (disc[1] + 0.5) * k - 0.5, disc[2] * k
+    dy2 = (np.arange(h, dtype=np.float32) - np.float32(cy)) ** 2
+    dx2 = (np.arange(w, dtype=np.float32) - np.float32(cx)) ** 2
+    fov = dy2[:, None] + dx2[None, :] <= np.float32(radius**2)
+
+    fraction = fov.mean()
+    if fraction > FOV_MAX_FRACTION:
+        raise NoFundusFound(
+            f"The retina fills {fraction:.0%} of the image with no dark border around it; "
+            "please upload the full fundus photograph."
+        )
+    if fraction < FOV_MIN_FRACTION:
+        raise NoFundusFound(
+            f"The round bright region covers only {fraction:.0%} of the image; "
+            "no usable retinal field of view was found."
+        )
+    return fov
+
+
+def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
+    """Robust circle (row, col, radius) fitted to the outline of a convex mask, or None.
+
+    RANSAC on the outline with the frame edges excluded. ``None`` unless at least
+    half of the outline is within 1 % of the side from the circle, at most 2 % of
+    the mask lies outside the disc and the mask fills at least 70 % of the disc
+    (within the frame).
+    """
+    hs, ws = mask.shape
+    contours = find_contours(np.pad(mask, 1).astype(np.float32), 0.5)
+    if not contours:
+        return None
+    pts = np.concatenate(contours) - 1.0
+    inner = (pts[:, 0] > 0) & (pts[:, 0] < hs - 1) & (pts[:, 1] > 0) & (pts[:, 1] < ws - 1)
+    pts = pts[inner]
+    if len(pts) < 20:
+        return None
+    pts = pts[:: max(1, len(pts) // 400)]
+    tol = max(1.0, 0.01 * max(hs, ws))
+    with warnings.catch_warnings():  # ransac warns when no circle fits (e.g. straight edges)
+        warnings.simplefilter("ignore", UserWarning)
+        model, inliers = ransac(
+            pts, CircleModel, min_samples=3, residual_threshold=tol, max_trials=200, rng=0
+        )
+    if not model or inliers is None or inliers.mean() < 0.5:
+        return None
+    if hasattr(model, "center"):  # scikit-image >= 0.26
+        (cy, cx), radius = model.center, model.radius
+    else:
+        cy, cx, radius = model.params
+    if not (np.isfinite(radius) and 0 < radius < 2 * max(hs, ws)):
+        return None
+    rr, cc = np.ogrid[:hs, :ws]
+    disc = (rr - cy) ** 2 + (cc - cx) ** 2 <= radius**2
+    n_mask, n_disc = mask.sum(), disc.sum()
+    if (mask & ~disc).sum() > 0.02 * n_mask or n_mask < 0.7 * n_disc:
+        return None
+    return float(cy), float(cx), float(radius)
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def normalise_colour(
+    rgb_float01: np.ndarray, fov: np.ndarray, sigma: float, *, rim: float = RIM_EROSION
+) -> np.ndarray:
+    """Ben Graham's local colour normalisation: ``clip(4 (I - G_sigma * I), -1, 1)``.
+
+    ``I`` is RGB in [0, 1]. The local average is a normalised convolution inside
+    the FOV, ``G(I fov) / G(fov)``, so the black background does not darken the
+    rim. The result is 0 outside the FOV eroded by ``rim * max(H, W)`` pixels
+    (about 10 px at 512), which removes the bright ring artefact of the rim.
+    Returns float32 (H, W, 3).
+    """
+    img = np.asarray(rgb_float01, dtype=np.float32)
+    m = np.asarray(fov, dtype=bool)
+    mf = m.astype(np.float32)
+    num = ndi.gaussian_filter(img * mf[..., None], sigma=(sigma, sigma, 0), mode="constant")
+    den = ndi.gaussian_filter(mf, sigma=sigma, mode="constant")
+    local = num / np.maximum(den, 1e-6)[..., None]
+    out = np.clip(4.0 * (img - local), -1.0, 1.0)
+    r = round(rim * max(m.shape))
+    inner = ndi.binary_erosion(m, structure=disk(r), border_value=0) if r > 0 else m
+    out[~inner] = 0.0
+    return out.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
+class PreparedImage:
+    """Model input and the way back to the original photograph's pixels.
+
+    The prepared frame is the FOV bounding box ``crop_box`` of the original,
+    centred in a zero-padded square of side ``side`` (``pad`` added top/left),
+    resized to ``input_size``. A point maps as
+    ``prepared = (original - (top, left) + pad + 0.5) * scale - 0.5``.
+    """
+
+    pixels: np.ndarray  # float32 (S, S, 3) normalised model input, 0 outside the FOV
+    display: np.ndarray  # uint8 (S, S, 3) cropped, padded, resized photograph
+    fov: np.ndarray  # bool (S, S) field of view in the prepared frame (not eroded)
+    original_shape: tuple[int, int]  # (H, W) of the original photograph
+    crop_box: tuple[int, int, int, int]  # (top, left, bottom, right), exclusive end
+    pad: tuple[int, int]  # (pad_top, pad_left)
+    side: int  # side of the padded square, in original pixels
+    scale: float  # input_size / side
+
+    @property
+    def input_size(self) -> int:
+        """Side S of the square model input."""
+        return int(self.pixels.shape[0])
+
+    def point_to_prepared(self, row: float, col: float) -> tuple[float, float]:
+        """Map an original (row, col) to the prepared frame (pixel centres at integers)."""
+        top, left = self.crop_box[:2]
+        return (
+            (row - top + self.pad[0] + 0.5) * self.scale - 0.5,
+            (col - left + self.pad[1] + 0.5) * self.scale - 0.5,
+        )
+
+    def point_to_original(self, row: float, col: float) -> tuple[float, float]:
+        """Exact inverse of :meth:`point_to_prepared`."""
+        top, left = self.crop_box[:2]
+        return (
+            (row + 0.5) / self.scale - 0.5 - self.pad[0] + top,
+            (col + 0.5) / self.scale - 0.5 - self.pad[1] + left,
+        )
+
+    def to_original(
+        self,
+        prepared_map: np.ndarray,
+        fill: float = 0.0,
+        original_fov: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Map an (S, S) float map (e.g. a heatmap) to a float32 (H, W) map of the original.
+
+        The square is resized bilinearly to ``side`` x ``side`` (values kept, no
+        normalisation; Gaussian anti-aliasing only if it has to shrink), the
+        padding is removed and the rest pasted into ``crop_box``. Pixels outside
+        the crop box, and outside the FOV, are set to ``fill``. The FOV is
+        ``original_fov`` (H, W) when given, otherwise the prepared ``fov``
+        mapped back the same way (accurate to about one prepared pixel).
+        """
+        s = self.input_size
+        pm = np.asarray(prepared_map, dtype=np.float32)
+        if pm.shape != (s, s):
+            raise ValueError(f"expected a ({s}, {s}) map, got {pm.shape}")
+        top, left, bottom, right = self.crop_box
+        pt, pl = self.pad
+        if original_fov is not None and original_fov.shape != self.original_shape:
+            raise ValueError(f"original_fov must have shape {self.original_shape}")
+        rows, cols = slice(pt, pt + bottom - top), slice(pl, pl + right - left)
+        crop = self._square(pm)[rows, cols]
+        if original_fov is None:
+            fov_crop = self._square(self.fov.astype(np.float32))[rows, cols] >= 0.5
+        else:
+            fov_crop = np.asarray(original_fov, dtype=bool)[top:bottom, left:right]
+        out = np.full(self.original_shape, fill, dtype=np.float32)
+        out[top:bottom, left:right] = np.where(fov_crop, crop, np.float32(fill))
+        return out
+
+    def _square(self, a: np.ndarray) -> np.ndarray:
+        """Bilinear resize of an (S, S) float32 map to (side, side), values kept."""
+        return resize(
+            a,
+            (self.side, self.side),
+            order=1,
+            mode="edge",
+            anti_aliasing=self.side < self.input_size,
+            preserve_range=True,
+        ).astype(np.float32, copy=False)
+
+
+def _resize_square(square: np.ndarray, size: int) -> np.ndarray:
+    """Anti-aliased resize of a square uint8 image (Lanczos, same pixel-centre convention)."""
+    im = Image.fromarray(square)
+    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS))
+
+
+def prepare(
+    rgb: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE, *, fov: np.ndarray | None = None
+) -> PreparedImage:
+    """Crop a photograph to its FOV, pad it square, resize it and normalise its colour.
+
+    ``rgb`` is uint8 (H, W, 3) (floats in [0, 1] are accepted); ``fov`` (H, W) bool
+    is detected with :func:`field_of_view` when not given.
+    Colour normalisation uses ``sigma = input_size / 30`` (see :func:`normalise_colour`).
+    Raises ``NoFundusFound`` if no FOV is found or the given one is empty.
+    """
+    _check_rgb(rgb)
+    rgb = _as_uint8(rgb)
+    h, w = rgb.shape[:2]
+    if fov is None:
+        fov = field_of_view(rgb)
+    fov = np.asarray(fov, dtype=bool)
+    if fov.shape != (h, w):
+        raise ValueError(f"fov must have shape {(h, w)}, got {fov.shape}")
+    rows, cols = np.flatnonzero(fov.any(axis=1)), np.flatnonzero(fov.any(axis=0))
+    if rows.size == 0:
+        raise NoFundusFound("The field-of-view mask is empty.")
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    ch, cw = bottom - top, right - left
+    side = max(ch, cw)
+    pt, pl = (side - ch) // 2, (side - cw) // 2
+
+    square = np.zeros((side, side, 3), dtype=np.uint8)
+    square[pt : pt + ch, pl : pl + cw] = rgb[top:bottom, left:right]
+    fov_sq = np.zeros((side, side), dtype=np.uint8)
+    fov_sq[pt : pt + ch, pl : pl + cw] = fov[top:bottom, left:right] * np.uint8(255)
+
+    display = _resize_square(square, input_size)
+    fov_s = np.asarray(
+        Image.fromarray(fov_sq).resize((input_size, input_size), Image.Resampling.BILINEAR)
+    ) >= 128
+    pixels = normalise_colour(display.astype(np.float32) / 255.0, fov_s, sigma=input_size / 30.0)
+    return PreparedImage(
+        pixels=pixels,
+        display=display,
+        fov=fov_s,
+        original_shape=(h, w),
+        crop_box=(top, left, bottom, right),
+        pad=(pt, pl),
+        side=side,
+        scale=input_size / side,
+    )
