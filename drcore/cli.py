@@ -1,0 +1,94 @@
+"""The ``drx`` command line."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drcore.errors import DrxError
+from drcore.training import SyntheticTrainingConfig, train_synthetic
+
+
+def _train(arguments: argparse.Namespace) -> int:
+    if not arguments.synthetic:
+        print("drx train: only --synthetic training is available in this version", file=sys.stderr)
+        return 2
+    config = SyntheticTrainingConfig(
+        train_images=arguments.train_images,
+        validation_images=arguments.validation_images,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        input_size=arguments.input_size,
+        seed=arguments.seed,
+        workers=arguments.workers,
+    )
+    card = train_synthetic(config, Path(arguments.out), name=arguments.name)
+    print(f"wrote {Path(arguments.out).with_suffix('.safetensors')} (sha256 {card.sha256[:12]}…) and its card")
+    return 0
+
+
+def _models(arguments: argparse.Namespace) -> int:
+    from drcore.models import ARCHITECTURES, DEFAULT_MODEL, bundled_models, load_model
+
+    print("architectures: " + ", ".join(sorted(ARCHITECTURES)))
+    for name in bundled_models():
+        card = load_model(name).card
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        print(f"{name}{default}: {card.architecture}, input {card.input_size} px, outputs {', '.join(card.outputs)}")
+        print(f"  sha256 {card.sha256}")
+        print(f"  {card.limitations}")
+    return 0
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    from drcore.synthetic import write_demo_images
+
+    for path in write_demo_images(Path(arguments.out), count=arguments.count):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``drx`` subcommand."""
+    parser = argparse.ArgumentParser(prog="drx", description="Deep image mining for diabetic retinopathy screening.")
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model with image-level labels", formatter_class=formatter)
+    train.add_argument("--synthetic", action="store_true", help="train on freshly generated synthetic photographs")
+    train.add_argument("--out", default="drx-synthetic", help="checkpoint stem: writes OUT.safetensors and OUT.json")
+    train.add_argument("--name", default=None, help="model name in the card (default: the stem's name)")
+    defaults = SyntheticTrainingConfig()
+    train.add_argument("--train-images", type=int, default=defaults.train_images, help="synthetic photographs to train on")
+    train.add_argument("--validation-images", type=int, default=defaults.validation_images, help="held-out synthetic photographs for the AUC after each epoch")
+    train.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training photographs")
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="photographs per optimisation step")
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="peak learning rate of the one-cycle schedule")
+    train.add_argument("--input-size", type=int, default=defaults.input_size, help="side of the square model input, in pixels")
+    train.add_argument("--seed", type=int, default=defaults.seed, help="seeds the photographs, the initial weights and the order")
+    train.add_argument("--workers", type=int, default=defaults.workers, help="processes generating images")
+    train.set_defaults(handler=_train)
+
+    models = commands.add_parser("models", help="list architectures and bundled models")
+    models.set_defaults(handler=_models)
+
+    demo = commands.add_parser("demo", help="write the synthetic demo photographs to a folder", formatter_class=formatter)
+    demo.add_argument("--out", default="demo-images", help="folder to write into")
+    demo.add_argument("--count", type=int, default=6, help="how many photographs")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``drx`` console script."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except DrxError as error:
+        print(f"drx {arguments.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""From prepared photographs to image-level probabilities and heatmaps in original pixels."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
+from drcore.imaging import PreparedImage
+
+
+def batch_from_prepared(prepared: Sequence[PreparedImage]) -> torch.Tensor:
+    """Stack prepared images into a float32 ``(N, 3, S, S)`` model input."""
+    return torch.from_numpy(np.stack([image.pixels for image in prepared])).permute(0, 3, 1, 2).float().contiguous()
+
+
+@torch.no_grad()
+def predict_probabilities(model: nn.Module, batch: torch.Tensor, *, batch_size: int = 8) -> np.ndarray:
+    """Sigmoid of every image-level logit, ``(N, outputs)``."""
+    device = next(model.parameters()).device
+    logits = [model(chunk.to(device)).float().cpu() for chunk in torch.split(batch, batch_size)]
+    return torch.sigmoid(torch.cat(logits)).numpy()
+
+
+def original_heatmaps(
+    model: nn.Module,
+    prepared: Sequence[PreparedImage],
+    output: int,
+    method: str = DEFAULT_METHOD,
+    **params: object,
+) -> list[np.ndarray]:
+    """Heatmaps of ``output`` mapped back to each original photograph's pixels (raw values)."""
+    maps = compute_heatmaps(model, batch_from_prepared(prepared), output, method, **params).numpy()
+    return [image.to_original(heatmap) for image, heatmap in zip(prepared, maps)]

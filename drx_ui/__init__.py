@@ -1,0 +1,1 @@
+"""Glue shared by the Streamlit pages: cached resources and figures. No science here."""

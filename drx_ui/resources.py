@@ -1,0 +1,40 @@
+"""Long-lived resources shared by every session: settings, database, models, demo images."""
+
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.session import init_database
+from db.settings import Settings
+from drcore.device import default_device
+from drcore.models import LoadedModel, load_model
+from drcore.synthetic import write_demo_images
+
+
+@st.cache_resource
+def settings() -> Settings:
+    """Settings from the environment, with the home folder created."""
+    current = Settings.from_env()
+    current.ensure_home()
+    return current
+
+
+@st.cache_resource
+def session_factory(database_url: str) -> sessionmaker[Session]:
+    """A session factory for the database, its schema created on first start."""
+    return init_database(database_url)
+
+
+@st.cache_resource
+def model(name: str) -> LoadedModel:
+    """A bundled model on the default device, in eval mode."""
+    loaded = load_model(name)
+    loaded.model.to(default_device())
+    return loaded
+
+
+@st.cache_resource
+def demo_images(folder: Path) -> list[Path]:
+    """The synthetic demo photographs, generated on first use."""
+    return write_demo_images(folder)

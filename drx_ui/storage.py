@@ -1,0 +1,37 @@
+"""Files the app keeps beside its database: uploaded photographs and computed heatmaps."""
+
+from pathlib import Path
+
+import numpy as np
+
+SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
+
+
+def _write_new(path: Path, write) -> bool:
+    """Write ``path`` through a temporary file unless it exists; True when it was written now."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    write(temporary)
+    temporary.replace(path)
+    return True
+
+
+def keep_upload(folder: Path, sha256: str, file_name: str, data: bytes) -> Path:
+    """Keep an uploaded photograph under its content hash (once, whatever its name)."""
+    suffix = Path(file_name).suffix.lower()
+    path = folder / f"{sha256}{suffix if suffix in SUFFIXES else '.img'}"
+    _write_new(path, lambda target: target.write_bytes(data))
+    return path
+
+
+def store_heatmap(folder: Path, key: str, values: np.ndarray) -> tuple[Path, bool]:
+    """Save a heatmap as float32 ``.npy`` named by ``key``; returns the path and whether it is new."""
+    path = folder / f"{key}.npy"
+
+    def write(target: Path) -> None:
+        with open(target, "wb") as handle:
+            np.save(handle, values.astype(np.float32))
+
+    return path, _write_new(path, write)

@@ -1,0 +1,100 @@
+"""The Review page through Streamlit's AppTest: a grade saved, and bad photographs refused."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from db.models import Grade, HeatmapRun, Image
+from db.session import init_database
+from db.settings import Settings
+from drcore.synthetic import generate_fundus
+from images import png_bomb
+
+REVIEW_PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "review.py")
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def fundus_png() -> bytes:
+    return _png(generate_fundus(7, width=900, lesions=["haemorrhage", "hard_exudate"]).image)
+
+
+def _page() -> AppTest:
+    app = AppTest.from_file(REVIEW_PAGE, default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _upload(app: AppTest, name: str, data: bytes) -> AppTest:
+    app.file_uploader(key="uploads").set_value((name, data, "application/octet-stream"))
+    app.run()
+    return app
+
+
+def _count(model: type) -> int:
+    sessions = init_database(Settings.from_env().database_url)
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png: bytes) -> None:
+    app = _upload(_page(), "fundus.png", fundus_png)
+    assert not app.exception, app.exception
+    assert not app.error
+    assert len(app.get("plotly_chart")) == 1
+    assert "fundus.png" in app.caption[0].value
+    assert _count(Image) == 1 and _count(HeatmapRun) == 1
+
+    app.session_state["grader"] = "Dr Test"
+    app.run()
+    app.selectbox[-1].set_value(3)
+    app.checkbox[0].check()
+    app.text_area[0].input("cotton-wool spots near the arcade")
+    app.button[0].click()
+    app.run()
+    assert not app.exception, app.exception
+    assert "Grade saved." in [message.value for message in app.success]
+
+    app.selectbox[-1].set_value(2)
+    app.button[0].click()
+    app.run()
+    assert any("earlier version is kept" in message.value for message in app.success)
+    sessions = init_database(Settings.from_env().database_url)
+    with sessions() as session:
+        grades = session.scalars(select(Grade).order_by(Grade.id)).all()
+    assert [(grade.icdr_grade, grade.supersedes_id) for grade in grades] == [(3, None), (2, grades[0].id)]
+    assert grades[0].note == "cotton-wool spots near the arcade" and grades[0].referable
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("notes.jpg", lambda: b"these are my notes, not a photograph\n" * 20, "not"),
+        ("cut.png", lambda: _png(generate_fundus(3, width=600).image)[:20_000], "truncated"),
+        ("dot.png", lambda: _png(np.full((1, 1, 3), 128, np.uint8)), "at least 128 pixels"),
+        ("bomb.png", lambda: png_bomb(30_000, 30_000), "large"),
+        ("white.png", lambda: _png(np.full((600, 800, 3), 255, np.uint8)), "fundus"),
+    ],
+)
+def test_bad_photographs_get_a_message_and_write_nothing(name: str, make, message: str, fundus_png: bytes) -> None:
+    app = _upload(_page(), name, make())
+    assert not app.exception, app.exception
+    assert len(app.error) == 1 and name in app.error[0].value
+    assert message in app.error[0].value.lower()
+    assert not app.get("plotly_chart")
+    assert _count(Image) == 0 and _count(HeatmapRun) == 0 and _count(Grade) == 0
+    # The app keeps serving: a good photograph right after works.
+    app = _upload(app, "fundus.png", fundus_png)
+    assert not app.exception and not app.error
+    assert len(app.get("plotly_chart")) == 1
