@@ -26,7 +26,7 @@ model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 loaded = resources.model(model_name)
 
 st.title("Review")
-source = st.segmented_control("Photograph from", ["Upload", "Demo images"], default="Upload", key="source")
+source = st.segmented_control("Photograph from", ["Demo images", "Upload"], default="Demo images", key="source")
 if source == "Demo images":
     demos = resources.demo_images(settings.demo_dir)
     chosen_path = st.selectbox("Demo photograph", demos, format_func=lambda path: path.stem, key="demo")
@@ -52,21 +52,21 @@ except BadImage as error:
 height, width = result.photograph.shape[:2]
 stored_path = storage.keep_upload(settings.upload_dir, sha256, file_name, data) if origin == "upload" else None
 
-figure_column, side_column = st.columns([3, 1], gap="medium")
+figure_column, side_column = st.columns([5, 2], gap="medium")
 with side_column:
     st.subheader("Model scores")
-    st.dataframe(
-        {"output": [LESION_LABELS[name] for name in result.probabilities],
-         "probability": list(result.probabilities.values())},
-        column_config={"probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="%.2f")},
-        hide_index=True, width="stretch",
-    )
+    for name, probability in result.probabilities.items():
+        st.progress(probability, text=f"{LESION_LABELS[name]}: **{probability:.2f}**")
     output = st.selectbox("Heatmap of", list(result.probabilities), format_func=LESION_LABELS.get, key="output")
     opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
     colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
     threshold = st.slider(
-        "Show the top share of the map", 0.5, 50.0, 10.0, 0.5, format="%.1f %%", key="top_share",
+        "Show the top share of the map", 0.5, 50.0, 3.0, 0.5, format="%.1f %%", key="top_share",
         help="Only the strongest pixels are coloured; the rest of the photograph stays visible.",
+    )
+    smoothing = st.slider(
+        "Smoothing (px)", 0.0, 20.0, 4.0, 1.0, key="smoothing",
+        help="Gaussian blur of the displayed map, in photograph pixels; the stored map stays raw.",
     )
 
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
@@ -94,8 +94,8 @@ with figure_column:
                f"{heatmap.duration_s:.2f} s on {heatmap.device}")
     st.plotly_chart(
         overlay_figure(result.photograph, heatmap.values, opacity=opacity, colormap=colormap,
-                       threshold_quantile=1 - threshold / 100),
-        width="stretch", config={"scrollZoom": True, "displaylogo": False}, key="overlay",
+                       threshold_quantile=1 - threshold / 100, smoothing_px=smoothing),
+        width="stretch", theme=None, config={"scrollZoom": True, "displaylogo": False}, key="overlay",
     )
 
 with side_column:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
@@ -29,6 +30,13 @@ def fundus_png() -> bytes:
     return _png(generate_fundus(7, width=900, lesions=["haemorrhage", "hard_exudate"]).image)
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    """Streamlit caches live as long as the process: each test starts without them (and its own DRX_HOME)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
 def _page() -> AppTest:
     app = AppTest.from_file(REVIEW_PAGE, default_timeout=120)
     app.run()
@@ -37,6 +45,8 @@ def _page() -> AppTest:
 
 
 def _upload(app: AppTest, name: str, data: bytes) -> AppTest:
+    if not app.file_uploader:
+        app.segmented_control(key="source").set_value("Upload").run()
     app.file_uploader(key="uploads").set_value((name, data, "application/octet-stream"))
     app.run()
     return app
@@ -48,13 +58,28 @@ def _count(model: type) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
+def _rows() -> tuple[int, int, int]:
+    return _count(Image), _count(HeatmapRun), _count(Grade)
+
+
+def test_first_visit_shows_a_demo_photograph_with_its_heatmap() -> None:
+    app = _page()
+    assert not app.error
+    assert len(app.get("plotly_chart")) == 1
+    assert app.caption[0].value.startswith("demo_01_")
+    assert _count(Image) == 1 and _count(HeatmapRun) == 1
+    assert len(list((Settings.from_env().demo_dir).glob("demo_*.png"))) == 6
+
+
 def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png: bytes) -> None:
-    app = _upload(_page(), "fundus.png", fundus_png)
+    app = _page()
+    demo_rows = _rows()
+    app = _upload(app, "fundus.png", fundus_png)
     assert not app.exception, app.exception
     assert not app.error
     assert len(app.get("plotly_chart")) == 1
     assert "fundus.png" in app.caption[0].value
-    assert _count(Image) == 1 and _count(HeatmapRun) == 1
+    assert _rows() == (demo_rows[0] + 1, demo_rows[1] + 1, 0)
 
     app.session_state["grader"] = "Dr Test"
     app.run()
@@ -88,12 +113,14 @@ def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png
     ],
 )
 def test_bad_photographs_get_a_message_and_write_nothing(name: str, make, message: str, fundus_png: bytes) -> None:
-    app = _upload(_page(), name, make())
+    app = _page()
+    before = _rows()
+    app = _upload(app, name, make())
     assert not app.exception, app.exception
     assert len(app.error) == 1 and name in app.error[0].value
     assert message in app.error[0].value.lower()
     assert not app.get("plotly_chart")
-    assert _count(Image) == 0 and _count(HeatmapRun) == 0 and _count(Grade) == 0
+    assert _rows() == before
     # The app keeps serving: a good photograph right after works.
     app = _upload(app, "fundus.png", fundus_png)
     assert not app.exception and not app.error
