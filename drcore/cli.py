@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.training import SyntheticTrainingConfig, train_synthetic
 
@@ -41,6 +42,26 @@ def _models(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _heatmap(arguments: argparse.Namespace) -> int:
+    from drcore.heatmap_export import collect_images, export_heatmaps
+    from drcore.models import load_model
+
+    loaded = load_model(arguments.model)
+    loaded.model.to(default_device())
+    images = collect_images(arguments.inputs)
+    if not images:
+        print("drx heatmap: no photographs found (JPEG, PNG or TIFF)", file=sys.stderr)
+        return 1
+    failures = export_heatmaps(
+        images, Path(arguments.out), loaded, method=arguments.method, output=arguments.output,
+        batch_size=arguments.batch_size,
+    )
+    for failure in failures:
+        print(f"drx heatmap: skipped {failure.image}: {failure.reason}", file=sys.stderr)
+    print(f"wrote {len(images) - len(failures)} heatmaps to {arguments.out}")
+    return 1 if failures else 0
+
+
 def _demo(arguments: argparse.Namespace) -> int:
     from drcore.synthetic import write_demo_images
 
@@ -72,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list architectures and bundled models")
     models.set_defaults(handler=_models)
+
+    heatmap = commands.add_parser(
+        "heatmap", help="write heatmaps of photographs as .npy arrays with .json records", formatter_class=formatter,
+        description="For every photograph writes OUT/<stem>.npy (float32, the photograph's height x width, raw "
+        "values, 0 outside the field of view) and OUT/<stem>.json (image, model and sha256, method, output, "
+        "the model's probability for every output).",
+    )
+    heatmap.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="photographs, or folders searched recursively")
+    heatmap.add_argument("--out", required=True, help="folder to write into")
+    heatmap.add_argument("--model", default=None, help="bundled model name or checkpoint path (default: the bundled default)")
+    heatmap.add_argument("--method", default="sensitivity", help="heatmap method")
+    heatmap.add_argument("--output", default=None, help="model output to explain (default: the first, any_lesion)")
+    heatmap.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
+    heatmap.set_defaults(handler=_heatmap)
 
     demo = commands.add_parser("demo", help="write the synthetic demo photographs to a folder", formatter_class=formatter)
     demo.add_argument("--out", default="demo-images", help="folder to write into")

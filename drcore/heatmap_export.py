@@ -1,0 +1,122 @@
+"""Batch heatmaps to files: the contract of ``drx heatmap``.
+
+For every photograph ``OUT/<stem>.npy`` holds a float32 array of exactly the
+photograph's height x width with the raw heatmap values (0 outside the field of
+view) and ``OUT/<stem>.json`` says what made it: image path, model name and
+sha256, method, output, and the model's probability for every output.
+"""
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from drcore.errors import BadImage, DrxError
+from drcore.heatmaps import compute_heatmaps, get_method
+from drcore.imaging import PreparedImage, load_image, prepare
+from drcore.inference import batch_from_prepared, predict_probabilities
+from drcore.models import LoadedModel
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class ExportFailure:
+    """A photograph that could not be processed, and why."""
+
+    image: Path
+    reason: str
+
+
+def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
+    """Photographs named directly or found (recursively, sorted) in folders; stems must be unique."""
+    images: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            images += sorted(path for path in item.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.is_file():
+            images.append(item)
+        else:
+            raise DrxError(f"no such file or folder: {item}")
+    stems: dict[str, Path] = {}
+    for image in images:
+        if image.stem in stems:
+            raise DrxError(f"two photographs would write {image.stem}.npy: {stems[image.stem]} and {image}")
+        stems[image.stem] = image
+    return images
+
+
+def _atomic_save(path: Path, write) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def _write(out: Path, image: Path, heatmap: np.ndarray, record: dict) -> None:
+    def save_array(target: Path) -> None:
+        with open(target, "wb") as handle:
+            np.save(handle, heatmap.astype(np.float32))
+
+    _atomic_save(out / f"{image.stem}.npy", save_array)
+    _atomic_save(out / f"{image.stem}.json", lambda target: target.write_text(json.dumps(record, indent=2)))
+
+
+def _prepared_batches(
+    images: Sequence[Path], input_size: int, batch_size: int, failures: list[ExportFailure]
+) -> Iterator[list[tuple[Path, PreparedImage]]]:
+    batch: list[tuple[Path, PreparedImage]] = []
+    for image in images:
+        try:
+            batch.append((image, prepare(load_image(image), input_size)))
+        except BadImage as error:
+            failures.append(ExportFailure(image, str(error)))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def export_heatmaps(
+    images: Sequence[Path],
+    out: Path,
+    loaded: LoadedModel,
+    *,
+    method: str = "sensitivity",
+    output: str | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> list[ExportFailure]:
+    """Write a heatmap and its record for every photograph; returns those that could not be read."""
+    get_method(method)  # fail before any work on an unknown name
+    outputs = loaded.card.outputs
+    output = output or outputs[0]
+    if output not in outputs:
+        raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
+    out.mkdir(parents=True, exist_ok=True)
+    failures: list[ExportFailure] = []
+    bar = tqdm(total=len(images), desc="heatmaps", unit="image", disable=not progress)
+    for batch in _prepared_batches(images, loaded.card.input_size, batch_size, failures):
+        inputs = batch_from_prepared([prepared for _, prepared in batch])
+        probabilities = predict_probabilities(loaded.model, inputs, batch_size=batch_size)
+        maps = compute_heatmaps(loaded.model, inputs, outputs.index(output), method, batch_size=batch_size).numpy()
+        for (image, prepared), heatmap, scores in zip(batch, maps, probabilities):
+            record = {
+                "image": str(image.resolve()),
+                "height": prepared.original_shape[0],
+                "width": prepared.original_shape[1],
+                "model": loaded.card.name,
+                "model_sha256": loaded.card.sha256,
+                "method": method,
+                "output": output,
+                "probabilities": {name: float(value) for name, value in zip(outputs, scores)},
+            }
+            _write(out, image, prepared.to_original(heatmap), record)
+        bar.update(len(batch))
+    bar.update(len(images) - bar.n)  # the photographs that failed
+    bar.close()
+    return failures

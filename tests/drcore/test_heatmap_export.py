@@ -1,0 +1,65 @@
+"""`drx heatmap`: the file contract other tools rely on."""
+
+import json
+
+import numpy as np
+import pytest
+
+from drcore.cli import main
+from drcore.errors import DrxError
+from drcore.heatmap_export import collect_images, export_heatmaps
+from drcore.imaging import load_image, prepare
+from drcore.inference import original_heatmaps
+from drcore.lesions import OUTPUTS
+from drcore.models import load_model
+
+
+@pytest.fixture(scope="module")
+def three_diaretdb1(diaretdb1_root):
+    return [diaretdb1_root / "images" / f"diaretdb1_image00{index}.png" for index in (1, 2, 3)]
+
+
+def test_three_diaretdb1_images_give_full_size_maps_and_records(three_diaretdb1, tmp_path, capsys) -> None:
+    assert main(["heatmap", "--out", str(tmp_path), "--output", "hard_exudate", *map(str, three_diaretdb1)]) == 0
+    assert "wrote 3 heatmaps" in capsys.readouterr().out
+    loaded = load_model()
+    for image in three_diaretdb1:
+        heatmap = np.load(tmp_path / f"{image.stem}.npy")
+        record = json.loads((tmp_path / f"{image.stem}.json").read_text())
+        assert heatmap.shape == (1152, 1500) and heatmap.dtype == np.float32
+        assert record["image"] == str(image.resolve())
+        assert (record["model"], record["model_sha256"]) == (loaded.card.name, loaded.card.sha256)
+        assert (record["method"], record["output"]) == ("sensitivity", "hard_exudate")
+        assert list(record["probabilities"]) == list(OUTPUTS)
+        assert all(0.0 <= value <= 1.0 for value in record["probabilities"].values())
+        prepared = prepare(load_image(image), loaded.card.input_size)
+        (expected,) = original_heatmaps(loaded.model, [prepared], OUTPUTS.index("hard_exudate"))
+        np.testing.assert_allclose(heatmap, expected, atol=1e-6)
+        assert heatmap[0, 0] == 0.0 and heatmap[576, 10] == 0.0  # corner and left border: outside the fundus
+        assert heatmap[576, 750] != 0.0
+
+
+def test_unreadable_files_are_reported_and_the_rest_written(three_diaretdb1, tmp_path, capsys) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.png").write_bytes(three_diaretdb1[0].read_bytes())
+    (folder / "broken.png").write_bytes(three_diaretdb1[1].read_bytes()[:5000])
+    (folder / "notes.jpg").write_text("not a photograph")
+    out = tmp_path / "out"
+    assert main(["heatmap", "--out", str(out), str(folder)]) == 1
+    assert sorted(path.name for path in out.iterdir()) == ["good.json", "good.npy"]
+    errors = capsys.readouterr().err
+    assert "broken.png" in errors and "notes.jpg" in errors
+
+
+def test_bad_arguments_are_clear_errors(three_diaretdb1, tmp_path) -> None:
+    with pytest.raises(DrxError, match="no output 'spots'"):
+        export_heatmaps(three_diaretdb1[:1], tmp_path, load_model(), output="spots", progress=False)
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / three_diaretdb1[0].name).write_bytes(b"")
+    with pytest.raises(DrxError, match="two photographs would write"):
+        collect_images([three_diaretdb1[0], twin])
+    with pytest.raises(DrxError, match="no such file"):
+        collect_images([tmp_path / "missing.png"])
+    assert main(["heatmap", "--out", str(tmp_path), "--method", "magic", str(three_diaretdb1[0])]) == 1
