@@ -143,7 +143,8 @@ class Image(_Row, Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     #: where the image came from: "upload", "demo", "diaretdb1", ...
     source: Mapped[str] = mapped_column(String(64))
-    #: where the app keeps its copy (None: not copied)
+    #: where the app reads the photograph: its own copy of an upload, or the
+    #: data set's file for an import (never copied); None: not kept
     stored_path: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
@@ -209,6 +210,46 @@ class HeatmapRun(_Row, Base):
             f"HeatmapRun(id={self.id!r}, image_id={self.image_id!r}, model_id={self.model_id!r}, "
             f"method={self.method!r}, output={self.output!r})"
         )
+
+
+class GroundTruth(_Row, Base):
+    """Expert ground truth of one lesion type on one image, as its data set distributes it.
+
+    The annotation files are not copied: ``reference`` says where they are
+    (paths relative to the data set's root), so the masks can be rebuilt.
+    """
+
+    __tablename__ = "ground_truth"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(64))
+    lesion_type: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(Text)
+    pixel_count: Mapped[int] = mapped_column(Integer)
+    instance_count: Mapped[int] = mapped_column(Integer)
+
+    image: Mapped[Image] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "dataset", "lesion_type"),
+        CheckConstraint("pixel_count >= 0 AND instance_count >= 0", name="nonnegative_counts"),
+    )
+
+
+class EvaluationRun(_Row, Base):
+    """Metrics of one model and heatmap method on one data set split."""
+
+    __tablename__ = "evaluation_run"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id"), index=True)
+    method: Mapped[str] = mapped_column(String(100))
+    dataset: Mapped[str] = mapped_column(String(64))
+    split: Mapped[str] = mapped_column(String(32))
+    #: evaluation parameters and metrics, as JSON text (sorted keys)
+    parameters_json: Mapped[str] = mapped_column(Text)
+    metrics_json: Mapped[str] = mapped_column(Text)
+
+    model: Mapped[Model] = relationship()
 
 
 class Grade(_Row, Base):

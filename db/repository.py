@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from db.errors import GradeConflict, InvalidGrade, InvalidValue
-from db.models import ICDR_GRADES, Grade, Grader, HeatmapRun, Image, Model
+from db.models import ICDR_GRADES, EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
 
 __all__ = [
     "register_image",
@@ -43,6 +43,10 @@ __all__ = [
     "current_grade",
     "grade_history",
     "current_grades_for_image",
+    "find_grader",
+    "record_ground_truth",
+    "record_evaluation",
+    "evaluation_runs",
 ]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -245,6 +249,70 @@ def record_heatmap_run(
     session.add(run)
     session.flush()
     return run
+
+
+# --- ground truth and evaluations ---------------------------------------------
+
+
+def record_ground_truth(
+    session: Session,
+    *,
+    image: Image,
+    dataset: str,
+    lesion_type: str,
+    reference: str,
+    pixel_count: int,
+    instance_count: int,
+) -> tuple[GroundTruth, bool]:
+    """The ground truth of ``lesion_type`` on ``image`` from ``dataset``, inserted if new.
+
+    Returns the row and whether it was inserted now: importing twice adds nothing.
+    """
+    _persisted(session, image, Image, "image")
+    dataset = _text(dataset, "dataset", max_len=64)
+    lesion_type = _text(lesion_type, "lesion type", max_len=64)
+    existing = session.scalars(
+        select(GroundTruth).where(
+            GroundTruth.image_id == image.id, GroundTruth.dataset == dataset, GroundTruth.lesion_type == lesion_type
+        )
+    ).first()
+    if existing is not None:
+        return existing, False
+    row = GroundTruth(
+        image=image, dataset=dataset, lesion_type=lesion_type, reference=_text(reference, "reference"),
+        pixel_count=_int(pixel_count, "pixel_count", minimum=0),
+        instance_count=_int(instance_count, "instance_count", minimum=0),
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def record_evaluation(
+    session: Session,
+    *,
+    model: Model,
+    method: str,
+    dataset: str,
+    split: str,
+    parameters: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+) -> EvaluationRun:
+    """Insert one :class:`EvaluationRun` (parameters and metrics must be JSON-serialisable)."""
+    _persisted(session, model, Model, "model")
+    run = EvaluationRun(
+        model=model, method=_text(method, "method", max_len=100), dataset=_text(dataset, "dataset", max_len=64),
+        split=_text(split, "split", max_len=32), parameters_json=_json_text(parameters, "parameters"),
+        metrics_json=_json_text(metrics, "metrics"),
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def evaluation_runs(session: Session) -> list[EvaluationRun]:
+    """Every evaluation run, newest first."""
+    return list(session.scalars(select(EvaluationRun).order_by(EvaluationRun.id.desc())))
 
 
 # --- grades ------------------------------------------------------------------

@@ -477,3 +477,37 @@ def test_record_heatmap_run_rejects_bad_values(override, session_factory, sessio
         with session.begin():
             record_heatmap_run(session, **{**values, **override})
     assert count(session_factory, HeatmapRun) == 0
+
+
+def test_ground_truth_is_recorded_once(session, make_image) -> None:
+    from db.repository import record_ground_truth
+
+    image = make_image("ddb1-001")
+    with session.begin():
+        first, created = record_ground_truth(
+            session, image=image, dataset="diaretdb1", lesion_type="haemorrhage",
+            reference="groundtruth/diaretdb1_image001_01_plain.xml", pixel_count=1234, instance_count=3,
+        )
+    with session.begin():
+        again, created_again = record_ground_truth(
+            session, image=image, dataset="diaretdb1", lesion_type="haemorrhage",
+            reference="elsewhere", pixel_count=1, instance_count=1,
+        )
+    assert created and not created_again
+    assert again.id == first.id and again.pixel_count == 1234 and again.reference.endswith("_01_plain.xml")
+    with pytest.raises(InvalidValue):
+        record_ground_truth(session, image=image, dataset="diaretdb1", lesion_type="microaneurysm",
+                            reference="x", pixel_count=-1, instance_count=0)
+
+
+def test_evaluation_runs_come_back_newest_first(session) -> None:
+    from db.repository import evaluation_runs, record_evaluation, register_model
+
+    with session.begin():
+        model = register_model(session, name="m", sha256="ab" * 32, architecture="a", version="1", card_json="{}")
+        for split in ("train", "test"):
+            record_evaluation(session, model=model, method="sensitivity", dataset="diaretdb1", split=split,
+                              parameters={"nms_radius": 10}, metrics={"cpm": {"haemorrhage": 0.25}})
+    runs = evaluation_runs(session)
+    assert [run.split for run in runs] == ["test", "train"]
+    assert json.loads(runs[0].metrics_json) == {"cpm": {"haemorrhage": 0.25}}

@@ -94,7 +94,9 @@ def test_init_database_creates_schema_once_and_reopens(tmp_path):
 
     second = init_database(url)  # create_all on an existing schema is a no-op
     engine = second.kw["bind"]
-    assert set(inspect(engine).get_table_names()) == {"image", "grader", "model", "heatmap_run", "grade"}
+    assert set(inspect(engine).get_table_names()) == {
+        "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run"
+    }
     with second() as session:
         grader = session.scalars(select(Grader)).one()
         assert grader.name == "kept"
