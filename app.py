@@ -4,7 +4,7 @@ import streamlit as st
 
 from drcore.device import default_device
 from drcore.models import DEFAULT_MODEL, bundled_models
-from drx_ui import resources
+from drx.ui import resources
 
 st.set_page_config(page_title="drx · DR heatmap review", page_icon="👁️", layout="wide")
 

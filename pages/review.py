@@ -8,8 +8,8 @@ from drcore.errors import BadImage
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
-from drx_ui import analysis, resources, storage
-from drx_ui.overlay import COLORMAPS, overlay_figure
+from drx.ui import analysis, resources, storage
+from drx.ui.overlay import COLORMAPS, overlay_figure
 
 ICDR_GRADES = {
     0: "0 · No apparent retinopathy",

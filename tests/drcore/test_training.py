@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
-from drcore.cli import main
+from drx.cli import main
 from drcore.lesions import OUTPUTS
 from drcore.models import load_checkpoint
 from drcore.training import augment, background_for_seed, criterion, roc_auc_per_output

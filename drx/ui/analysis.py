@@ -14,7 +14,7 @@ from drcore.device import default_device
 from drcore.heatmaps import DEFAULT_METHOD
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
-from drx_ui import resources
+from drx.ui import resources
 
 
 @dataclass(frozen=True)

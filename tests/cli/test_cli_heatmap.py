@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from drcore.cli import main
+from drx.cli import main
 from drcore.errors import DrxError
 from drcore.heatmap_export import collect_images, export_heatmaps
 from drcore.imaging import load_image, prepare

@@ -1,0 +1,1 @@
+"""The application layer: the ``drx`` command and the app's shared pieces, joining drcore and db."""
