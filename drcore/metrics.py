@@ -233,7 +233,9 @@ class FrocCurve:
 
 
 @dataclass(frozen=True)
-class _ImageDetections:
+class ImageMatches:
+    """One image's detections matched to its lesions: all that FROC needs, without the label image."""
+
     scores: np.ndarray  # every detection score
     fp_scores: np.ndarray  # scores of detections outside every lesion
     lesion_scores: np.ndarray  # best score per lesion, -inf when not hit
@@ -275,7 +277,8 @@ def _detection_triplets(detections: Any, where: str) -> tuple[np.ndarray, np.nda
     return rows_f.astype(np.int64), cols_f.astype(np.int64), scores_f
 
 
-def _match_image(detections: Any, instances: Any, where: str) -> _ImageDetections:
+def match_detections(detections: Any, instances: Any, where: str = "") -> ImageMatches:
+    """Match one image's detections to its labelled lesion instances (see :func:`froc_curve`)."""
     instances = np.asarray(instances)
     if instances.ndim != 2:
         raise ValueError(f"instances{where} must be a 2-D label image; got shape {instances.shape}")
@@ -303,10 +306,10 @@ def _match_image(detections: Any, instances: Any, where: str) -> _ImageDetection
         # maximum score per hit lesion
         position = np.searchsorted(lesion_ids, hit[inside])
         np.maximum.at(best, position, scores[inside])
-    return _ImageDetections(scores=scores, fp_scores=scores[~inside], lesion_scores=best)
+    return ImageMatches(scores=scores, fp_scores=scores[~inside], lesion_scores=best)
 
 
-def _froc_arrays(images: Sequence[_ImageDetections]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _froc_arrays(images: Sequence[ImageMatches]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(thresholds descending, sensitivity, fp per image, number of lesions)."""
     n_images = len(images)
     lesion_scores = np.concatenate([im.lesion_scores for im in images])
@@ -322,7 +325,8 @@ def _froc_arrays(images: Sequence[_ImageDetections]) -> tuple[np.ndarray, np.nda
     return thresholds, detected / n_lesions, fp_counts / n_images, n_lesions
 
 
-def _froc_from_matches(images: Sequence[_ImageDetections]) -> FrocCurve:
+def froc_from_matches(images: Sequence[ImageMatches]) -> FrocCurve:
+    """The FROC curve of images already matched with :func:`match_detections`."""
     thresholds, sensitivity, fp_per_image, n_lesions = _froc_arrays(images)
     return FrocCurve(
         thresholds=tuple(thresholds.tolist()),
@@ -342,14 +346,14 @@ def _step_sensitivity(fp: np.ndarray, sens: np.ndarray, rates: np.ndarray) -> np
     return result
 
 
-def _cpm_from_matches(images: Sequence[_ImageDetections]) -> float:
+def _cpm_from_matches(images: Sequence[ImageMatches]) -> float:
     _, sensitivity, fp_per_image, _ = _froc_arrays(images)
     return float(np.mean(_step_sensitivity(fp_per_image, sensitivity, np.asarray(CPM_FP_RATES))))
 
 
-def _match_all(detections_per_image: Sequence[Any], instances_per_image: Sequence[Any]) -> list[_ImageDetections]:
+def _match_all(detections_per_image: Sequence[Any], instances_per_image: Sequence[Any]) -> list[ImageMatches]:
     n = _same_length(detections_per_image=detections_per_image, instances_per_image=instances_per_image)
-    return [_match_image(detections_per_image[i], instances_per_image[i], f" (image {i})") for i in range(n)]
+    return [match_detections(detections_per_image[i], instances_per_image[i], f" (image {i})") for i in range(n)]
 
 
 def froc_curve(
@@ -376,7 +380,7 @@ def froc_curve(
 
     Raises UndefinedMetric when no image holds a lesion.
     """
-    return _froc_from_matches(_match_all(detections_per_image, instances_per_image))
+    return froc_from_matches(_match_all(detections_per_image, instances_per_image))
 
 
 def sensitivity_at_fp(curve: FrocCurve, fp_rates: float | Sequence[float] | np.ndarray) -> np.ndarray:
@@ -596,7 +600,16 @@ def cpm_with_ci(
     without any lesion are skipped (see :func:`bootstrap_ci`).
     Returns a :class:`MetricWithCI`, which unpacks as ``value, low, high``.
     """
-    matches = _match_all(detections_per_image, instances_per_image)
+    return cpm_with_ci_from_matches(
+        _match_all(detections_per_image, instances_per_image),
+        n_resamples=n_resamples, confidence=confidence, seed=seed,
+    )
+
+
+def cpm_with_ci_from_matches(
+    matches: Sequence[ImageMatches], *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> MetricWithCI:
+    """:func:`cpm_with_ci` for images already matched with :func:`match_detections`."""
     value = _cpm_from_matches(matches)
     interval = bootstrap_ci(
         lambda idx: _cpm_from_matches([matches[i] for i in idx]),

@@ -1,6 +1,7 @@
 """The ``drx`` command line."""
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,62 @@ def _heatmap(arguments: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+EVALUATION_DATASETS = {"diaretdb1": "diaretdb1", "idrid": "idrid_segmentation"}
+
+
+def _evaluate(arguments: argparse.Namespace) -> int:
+    from drcore.datasets import read
+    from drcore.evaluation import EvaluationSettings, evaluate
+    from drcore.models import load_model
+    from drx.records import database, store_evaluation
+    from drx.ui.figures import froc_figure
+
+    dataset = EVALUATION_DATASETS[arguments.dataset]
+    samples = read(dataset, split=arguments.split)
+    if not samples:
+        print(f"drx evaluate: {arguments.dataset} has no {arguments.split} images here", file=sys.stderr)
+        return 1
+    loaded = load_model(arguments.model)
+    loaded.model.to(default_device())
+    settings = EvaluationSettings(
+        method=arguments.method, smoothing_sigma_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
+        n_resamples=arguments.resamples,
+    )
+    result = evaluate(loaded, samples, dataset=dataset, split=arguments.split, settings=settings)
+    out = Path(arguments.out or f"evaluation/{arguments.dataset}-{arguments.split}-{loaded.card.name}-{arguments.method}")
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = result.to_markdown()
+    (out / "table.md").write_text(markdown)
+    (out / "table.json").write_text(json.dumps(result.to_dict(), indent=2))
+    froc_figure(result).write_html(out / "froc.html", include_plotlyjs=True)
+    run_id = store_evaluation(database(), loaded, result)
+    print(markdown)
+    print(f"wrote {out}/table.md, table.json and froc.html; stored as evaluation run {run_id}")
+    return 0
+
+
+def _import(arguments: argparse.Namespace) -> int:
+    from drcore.datasets import dataset_root, read
+    from drcore.heatmap_export import collect_images
+    from drx.records import database, import_folder, import_samples
+
+    if arguments.kind == "folder":
+        if arguments.path is None:
+            print("drx import folder: give the folder to import", file=sys.stderr)
+            return 2
+        summary = import_folder(database(), collect_images([arguments.path]))
+    else:
+        names = ["diaretdb1"] if arguments.kind == "diaretdb1" else ["idrid_segmentation", "idrid_grading"]
+        if arguments.kind == "idrid" and arguments.path is not None:
+            path = Path(arguments.path)
+            names = ["idrid_grading"] if (path / "labels").is_dir() else ["idrid_segmentation"]
+        samples = [sample for name in names for sample in read(name, arguments.path or dataset_root(name))]
+        summary = import_samples(database(), samples, source=arguments.kind)
+    print(f"{summary.images} photographs: {summary.images_added} new, {summary.images - summary.images_added} "
+          f"already known; {summary.ground_truths_added} new ground-truth masks")
+    return 0
+
+
 def _demo(arguments: argparse.Namespace) -> int:
     from drcore.synthetic import write_demo_images
 
@@ -107,6 +164,30 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--output", default=None, help="model output to explain (default: the first, any_lesion)")
     heatmap.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
     heatmap.set_defaults(handler=_heatmap)
+
+    evaluation = commands.add_parser(
+        "evaluate", help="judge a model's heatmaps against expert masks", formatter_class=formatter,
+        description="Prints the per-lesion-type table (image AUC, pixel AUC, CPM, sensitivity at 1 and 8 false "
+        "positives per image, pointing game; 95%% bootstrap intervals), writes it as Markdown and JSON with a "
+        "FROC figure, and stores it in the database as an evaluation run.",
+    )
+    evaluation.add_argument("--dataset", choices=sorted(EVALUATION_DATASETS), default="diaretdb1")
+    evaluation.add_argument("--split", choices=["train", "test", "all"], default="test")
+    evaluation.add_argument("--model", default=None, help="bundled model name or checkpoint path")
+    evaluation.add_argument("--method", default="sensitivity", help="heatmap method")
+    evaluation.add_argument("--smoothing", type=float, default=10.0, help="Gaussian sigma before peak finding, px at 1500 px width")
+    evaluation.add_argument("--nms-radius", type=float, default=10.0, help="non-maximum suppression radius, px at 1500 px width")
+    evaluation.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    evaluation.add_argument("--out", default=None, help="folder for table.md, table.json, froc.html")
+    evaluation.set_defaults(handler=_evaluate)
+
+    importing = commands.add_parser(
+        "import", help="register a data set's photographs and expert masks in the database",
+        description="Files are referenced where they are, never copied; importing twice adds nothing.",
+    )
+    importing.add_argument("kind", choices=["diaretdb1", "idrid", "folder"])
+    importing.add_argument("path", nargs="?", default=None, help="the data set's folder (default: its DRX_*_ROOT)")
+    importing.set_defaults(handler=_import)
 
     demo = commands.add_parser("demo", help="write the synthetic demo photographs to a folder", formatter_class=formatter)
     demo.add_argument("--out", default="demo-images", help="folder to write into")
