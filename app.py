@@ -6,7 +6,7 @@ from drcore.device import default_device
 from drcore.models import DEFAULT_MODEL, bundled_models
 from drx.ui import resources
 
-st.set_page_config(page_title="drx · DR heatmap review", page_icon="👁️", layout="wide")
+st.set_page_config(page_title="drx · DR heatmap review", page_icon=":material/visibility:", layout="wide")
 
 with st.sidebar:
     st.markdown("### drx")
@@ -20,5 +20,8 @@ with st.sidebar:
     if card.limitations:
         st.warning(card.limitations, icon="⚠️")
 
-page = st.navigation([st.Page("pages/review.py", title="Review", icon="🔍", default=True)])
+page = st.navigation([
+    st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
+    st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
+])
 page.run()

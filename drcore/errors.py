@@ -38,3 +38,11 @@ class UnknownName(DrxError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class DatasetIncomplete(DrxError):
+    """A data-set folder lacks files its layout requires, or is not that data set at all."""
+
+
+class BadAnnotation(DrxError):
+    """An annotation file (XML, mask) is malformed, unsafe, or does not fit its image."""

@@ -57,9 +57,9 @@ class EvaluationSettings:
     smoothing_sigma_px: float = 10.0
     nms_radius_px: float = 10.0
     max_spots: int = 200
-    pixel_stride: int = 4
+    pixel_stride: int = 8
     n_resamples: int = 1000
-    pixel_auc_resamples: int = 200
+    pixel_auc_resamples: int = 100
     seed: int = 0
 
 

@@ -71,7 +71,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     from drcore.evaluation import EvaluationSettings, evaluate
     from drcore.models import load_model
     from drx.records import database, store_evaluation
-    from drx.ui.figures import froc_figure
+    from drx.ui.figures import evaluation_title, froc_figure
 
     dataset = EVALUATION_DATASETS[arguments.dataset]
     samples = read(dataset, split=arguments.split)
@@ -90,7 +90,8 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     markdown = result.to_markdown()
     (out / "table.md").write_text(markdown)
     (out / "table.json").write_text(json.dumps(result.to_dict(), indent=2))
-    froc_figure(result).write_html(out / "froc.html", include_plotlyjs=True)
+    title = evaluation_title(result.model, settings.method, dataset, arguments.split)
+    froc_figure(result.to_dict()["rows"], title).write_html(out / "froc.html", include_plotlyjs=True)
     run_id = store_evaluation(database(), loaded, result)
     print(markdown)
     print(f"wrote {out}/table.md, table.json and froc.html; stored as evaluation run {run_id}")

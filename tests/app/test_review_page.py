@@ -16,7 +16,7 @@ from db.settings import Settings
 from drcore.synthetic import generate_fundus
 from images import png_bomb
 
-REVIEW_PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "review.py")
+REVIEW_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "review.py")
 
 
 def _png(array: np.ndarray) -> bytes:

@@ -1,0 +1,111 @@
+"""Expert masks beside a heatmap: contours, hot spots judged against lesions, one image's metrics."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from skimage.measure import find_contours, regionprops
+
+from drcore.candidates import HotSpot, find_hot_spots
+from drcore.datasets import diaretdb1, read
+from drcore.datasets.base import Sample
+from drcore.evaluation import REFERENCE_WIDTH
+from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
+
+TYPE_COLOURS = {
+    "microaneurysm": "#00e5ff",
+    "haemorrhage": "#39ff14",
+    "hard_exudate": "#ffffff",
+    "cotton_wool_spot": "#ff4fd8",
+}
+CONSENSUS = "consensus of the 4 experts"
+
+
+@st.cache_resource
+def samples(dataset: str) -> list[Sample]:
+    """Every sample of a data set that has lesion masks (read once per process)."""
+    return [sample for sample in read(dataset) if sample.has_masks]
+
+
+@st.cache_data(max_entries=64)
+def expert_mask(dataset: str, image_id: str, lesion_type: str, view: str, threshold: float) -> np.ndarray:
+    """The mask shown for one type: the consensus at ``threshold``, or one expert's marks (DiaretDB1)."""
+    sample = next(sample for sample in samples(dataset) if sample.image_id == image_id)
+    if dataset != "diaretdb1":
+        return sample.masks()[lesion_type]
+    if view == CONSENSUS:
+        return diaretdb1.consensus_mask(sample, lesion_type, threshold)
+    return diaretdb1.expert_masks(sample, lesion_type)[int(view.split()[-1]) - 1]
+
+
+@st.cache_data(max_entries=64)
+def fov(dataset: str, image_id: str) -> np.ndarray:
+    """The field of view of a data-set photograph."""
+    return next(sample for sample in samples(dataset) if sample.image_id == image_id).fov()
+
+
+def contour_trace(mask: np.ndarray, name: str, colour: str, step: int = 2) -> go.Scatter:
+    """Outlines of a mask as one line trace (segments separated by gaps), in original pixels."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for contour in find_contours(np.pad(mask, 1).astype(np.float32), 0.5):
+        points = np.vstack([contour[::step], contour[-1:]]) - 1
+        xs += points[:, 1].tolist() + [None]
+        ys += points[:, 0].tolist() + [None]
+    return go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 1.5}, name=name, hoverinfo="name")
+
+
+@dataclass(frozen=True)
+class JudgedSpots:
+    """Hot spots of one image against the lesions of one type."""
+
+    hits: list[HotSpot]
+    false_positives: list[HotSpot]
+    missed_centres: list[tuple[float, float]]
+    lesions: int
+
+
+def judge_spots(spots: list[HotSpot], mask: np.ndarray) -> JudgedSpots:
+    """A spot inside a lesion is a hit, elsewhere a false positive; lesions with no spot are missed."""
+    instances = label_instances(mask)
+    hit_labels = {int(instances[spot.row, spot.col]) for spot in spots} - {0}
+    regions = regionprops(instances)
+    return JudgedSpots(
+        hits=[spot for spot in spots if instances[spot.row, spot.col]],
+        false_positives=[spot for spot in spots if not instances[spot.row, spot.col]],
+        missed_centres=[region.centroid for region in regions if region.label not in hit_labels],
+        lesions=len(regions),
+    )
+
+
+def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: float, nms_px: float) -> list[HotSpot]:
+    """The ``count`` strongest hot spots, parameters in pixels at 1500 px width."""
+    scale = heatmap.shape[1] / REFERENCE_WIDTH
+    return find_hot_spots(heatmap, fov=field, min_distance=max(1, round(nms_px * scale)),
+                          smoothing_sigma=smoothing_px * scale, max_spots=count)
+
+
+def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:
+    """Markers: hits (green circles), false positives (red crosses), missed lesions (yellow squares)."""
+    def marker(points: list[tuple[float, float]], name: str, symbol: str, colour: str) -> go.Scatter:
+        return go.Scatter(
+            x=[col for _, col in points], y=[row for row, _ in points], mode="markers", name=name,
+            marker={"symbol": symbol, "size": 11, "color": colour, "line": {"color": colour, "width": 2}},
+            hovertemplate=f"{name}<br>x %{{x:.0f}}, y %{{y:.0f}}<extra></extra>",
+        )
+
+    return [
+        marker([(spot.row, spot.col) for spot in judged.hits], f"hit ({len(judged.hits)})", "circle-open", "#2ecc40"),
+        marker([(spot.row, spot.col) for spot in judged.false_positives],
+               f"false positive ({len(judged.false_positives)})", "x-thin-open", "#ff4136"),
+        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open", "#ffdc00"),
+    ]
+
+
+def image_pixel_auc(heatmap: np.ndarray, mask: np.ndarray, field: np.ndarray) -> float | None:
+    """Pixel AUC of one image inside its field of view; None when the mask is empty."""
+    try:
+        return pixel_auc(heatmap[::2, ::2], mask[::2, ::2], field[::2, ::2])
+    except UndefinedMetric:
+        return None

@@ -1,0 +1,123 @@
+"""Compare: the model's heatmap against expert lesion masks, image by image and over a data set."""
+
+import json
+
+import streamlit as st
+
+from db import repository
+from drcore.errors import DrxError
+from drcore.imaging import image_sha256
+from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.models import DEFAULT_MODEL
+from drx.ui import analysis, compare, resources
+from drx.ui.figures import evaluation_title, froc_figure
+from drx.ui.overlay import overlay_figure
+
+DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
+
+model_name = st.session_state.get("model_name") or DEFAULT_MODEL
+st.title("Compare with experts")
+image_tab, dataset_tab = st.tabs(["One image", "Data set"])
+
+with image_tab:
+    chooser = st.columns([2, 1, 3])
+    dataset = chooser[0].selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="cmp_dataset")
+    try:
+        available = compare.samples(dataset)
+    except DrxError as error:
+        st.error(f"{DATASETS[dataset]} cannot be read: {error}", icon="🚫")
+        st.stop()
+    splits = sorted({sample.split for sample in available})
+    split = chooser[1].selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="cmp_split")
+    by_id = {item.image_id: item for item in available if item.split == split}
+    image_id = chooser[2].selectbox(
+        "Photograph", list(by_id), key="cmp_image",
+        format_func=lambda name: f"{name} · " + (", ".join(
+            LESION_LABELS[kind] for kind in LESION_TYPES if by_id[name].labels.get(kind)) or "no lesion"),
+    )
+    sample = by_id[image_id]
+
+    data = sample.image_path.read_bytes()
+    sha256 = image_sha256(data)
+    result = analysis.analyse(sha256, data, model_name)
+    field = compare.fov(dataset, sample.image_id)
+
+    figure_column, side_column = st.columns([5, 2], gap="medium")
+    with side_column:
+        output = st.selectbox("Heatmap of", list(LESION_TYPES), format_func=LESION_LABELS.get, key="cmp_output",
+                              index=LESION_TYPES.index("hard_exudate"))
+        shown_types = st.multiselect("Expert contours", list(LESION_TYPES), default=list(LESION_TYPES),
+                                     format_func=LESION_LABELS.get, key="cmp_types")
+        if dataset == "diaretdb1":
+            view = st.selectbox("Expert view", [compare.CONSENSUS] + [f"expert {n}" for n in range(1, 5)],
+                                key="cmp_view")
+            threshold = st.slider("Consensus confidence ≥", 0.25, 1.0, 0.75, 1 / 12, format="%.2f",
+                                  key="cmp_threshold", disabled=view != compare.CONSENSUS,
+                                  help="Mean over the 4 experts of High = 1, Medium = 2/3, Low = 1/3.")
+        else:
+            view, threshold = compare.CONSENSUS, 0.75
+        spot_count = st.slider("Hot spots", 0, 50, 15, key="cmp_spots")
+        smoothing = st.slider("Smoothing before peaks (px at 1500 px width)", 0.0, 20.0, 10.0, 1.0,
+                              key="cmp_smoothing")
+        opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="cmp_opacity")
+
+    heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
+    masks = {name: compare.expert_mask(dataset, sample.image_id, name, view, threshold) for name in LESION_TYPES}
+    spots = compare.hot_spots(heatmap.values, field, spot_count, smoothing, 10.0) if spot_count else []
+    judged = compare.judge_spots(spots, masks[output])
+
+    with figure_column:
+        st.caption(f"{sample.image_id} · {DATASETS[dataset]} {split} · heatmap: {heatmap.method} of "
+                   f"“{LESION_LABELS[output]}” (probability {result.probabilities[output]:.2f}) · "
+                   f"contours: {view}" + (f" ≥ {threshold:.2f}" if view == compare.CONSENSUS and dataset == 'diaretdb1' else ""))
+        figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
+                                smoothing_px=4.0)
+        for name in shown_types:
+            figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], compare.TYPE_COLOURS[name]))
+        for trace in compare.spot_traces(judged):
+            figure.add_trace(trace)
+        figure.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.02, "x": 0})
+        st.plotly_chart(figure, width="stretch", theme=None, key="cmp_figure",
+                        config={"scrollZoom": True, "displaylogo": False})
+
+    with side_column:
+        st.subheader("This image")
+        auc = compare.image_pixel_auc(heatmap.values, masks[output], field)
+        st.metric("Pixel AUC", f"{auc:.3f}" if auc is not None else "n/a",
+                  help="ROC AUC of the heatmap for lesion vs other pixels inside the field of view.")
+        st.markdown(f"**{len(judged.hits)}** of {len(spots)} hot spots on a lesion · "
+                    f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
+
+with dataset_tab:
+    st.caption("Runs of `drx evaluate`, newest first. Run `drx evaluate --dataset diaretdb1 --split test` "
+               "to add one.")
+    sessions = resources.session_factory(resources.settings().database_url)
+    with sessions() as session:
+        runs = [(run.id, run.model.name, run.method, run.dataset, run.split, run.created_at, run.metrics_json)
+                for run in repository.evaluation_runs(session)]
+    if not runs:
+        st.info("No evaluation has been stored yet.")
+    else:
+        labels = {run[0]: f"#{run[0]} · {run[1]} · {run[2]} · {run[3]} {run[4]} · {run[5]:%Y-%m-%d %H:%M}"
+                  for run in runs}
+        chosen = st.selectbox("Evaluation run", list(labels), format_func=labels.get, key="cmp_run")
+        run_id, model, method, run_dataset, run_split, _, metrics_json = next(run for run in runs if run[0] == chosen)
+        rows = json.loads(metrics_json)["rows"]
+
+        def cell(estimate: dict) -> str:
+            if estimate["value"] is None:
+                return "n/a"
+            interval = f" [{estimate['low']:.3f}, {estimate['high']:.3f}]" if estimate["low"] is not None else ""
+            return f"{estimate['value']:.3f}{interval}"
+
+        st.dataframe(
+            [{"lesion type": LESION_LABELS[row["lesion_type"]], "images with lesion": row["images_with_lesion"],
+              "lesions": row["lesions"], "image AUC (output)": cell(row["image_auc_output"]),
+              "image AUC (heatmap max)": cell(row["image_auc_heatmap_max"]), "pixel AUC": cell(row["pixel_auc"]),
+              "CPM": cell(row["cpm"]), "sens. @1 FP": cell(row["sensitivity_at_1fp"]),
+              "sens. @8 FP": cell(row["sensitivity_at_8fp"]), "pointing game": cell(row["pointing_game"])}
+             for row in rows],
+            hide_index=True, width="stretch",
+        )
+        st.plotly_chart(froc_figure(rows, evaluation_title(model, method, run_dataset, run_split)),
+                        width="stretch", key="cmp_froc")
