@@ -6,7 +6,7 @@ that type's output is computed and mapped back to the original pixels. Then:
 - image-level ROC AUC of the type's output probability, and, as a second
   score, of the heatmap's maximum inside the field of view;
 - pixel-level ROC AUC inside the field of view, pooled over images, on every
-  ``pixel_stride``-th pixel in each direction;
+  ``pixel_stride``-th pixel in each direction (at 1500 px width; scaled like the rest);
 - lesion-level FROC: hot spots (local maxima after Gaussian smoothing, with
   non-maximum suppression) against the connected components of the consensus
   mask; CPM and the sensitivity at 1 and 8 false positives per image;
@@ -228,7 +228,7 @@ def evaluate(
         probabilities = dict(zip(outputs, predict_probabilities(loaded.model, batch)[0]))
         masks = sample.masks()
         scale = fov.shape[1] / REFERENCE_WIDTH
-        stride = settings.pixel_stride
+        stride = max(1, round(settings.pixel_stride * scale))
         for name in LESION_TYPES:
             raw = compute_heatmaps(loaded.model, batch, outputs.index(name), settings.method)[0].numpy()
             heatmap = prepared.to_original(raw, original_fov=fov)

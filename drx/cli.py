@@ -82,7 +82,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     loaded.model.to(default_device())
     settings = EvaluationSettings(
         method=arguments.method, smoothing_sigma_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
-        n_resamples=arguments.resamples,
+        n_resamples=arguments.resamples, pixel_auc_resamples=min(100, arguments.resamples),
     )
     result = evaluate(loaded, samples, dataset=dataset, split=arguments.split, settings=settings)
     out = Path(arguments.out or f"evaluation/{arguments.dataset}-{arguments.split}-{loaded.card.name}-{arguments.method}")

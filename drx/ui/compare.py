@@ -16,7 +16,7 @@ from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
 TYPE_COLOURS = {
     "microaneurysm": "#00e5ff",
     "haemorrhage": "#39ff14",
-    "hard_exudate": "#ffffff",
+    "hard_exudate": "#f5d000",
     "cotton_wool_spot": "#ff4fd8",
 }
 CONSENSUS = "consensus of the 4 experts"
@@ -87,7 +87,7 @@ def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: 
 
 
 def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:
-    """Markers: hits (green circles), false positives (red crosses), missed lesions (yellow squares)."""
+    """Markers: hits (green circles), false positives (red crosses), missed lesions (orange squares)."""
     def marker(points: list[tuple[float, float]], name: str, symbol: str, colour: str) -> go.Scatter:
         return go.Scatter(
             x=[col for _, col in points], y=[row for row, _ in points], mode="markers", name=name,
@@ -99,7 +99,7 @@ def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:
         marker([(spot.row, spot.col) for spot in judged.hits], f"hit ({len(judged.hits)})", "circle-open", "#2ecc40"),
         marker([(spot.row, spot.col) for spot in judged.false_positives],
                f"false positive ({len(judged.false_positives)})", "x-thin-open", "#ff4136"),
-        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open", "#ffdc00"),
+        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open", "#ff851b"),
     ]
 
 

@@ -1,0 +1,42 @@
+"""The Compare page through AppTest: DiaretDB1 contours, hot spots and a data set that cannot be read."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+COMPARE_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "compare.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_root, monkeypatch) -> None:
+    monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(diaretdb1_root))
+    app = AppTest.from_file(COMPARE_PAGE, default_timeout=180)
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="cmp_split").value == "test"
+    assert app.selectbox(key="cmp_image").value == "diaretdb1_image002"
+    figure = app.get("plotly_chart")[0].proto.spec
+    for name in ("Microaneurysms", "Haemorrhages", "Hard exudates", "Cotton-wool spots", "hit (", "false positive ("):
+        assert name in figure
+    assert app.metric[0].label == "Pixel AUC"
+    assert 0.0 <= float(app.metric[0].value) <= 1.0
+    assert "hot spots on a lesion" in app.markdown[-1].value
+    app.selectbox(key="cmp_view").set_value("expert 2").run()
+    assert not app.exception, app.exception
+    assert "contours: expert 2" in app.caption[0].value
+    assert app.info and "No evaluation has been stored yet" in app.info[0].value
+
+
+def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(tmp_path))
+    app = AppTest.from_file(COMPARE_PAGE, default_timeout=60)
+    app.run()
+    assert not app.exception, app.exception
+    assert len(app.error) == 1 and "cannot be read" in app.error[0].value
