@@ -1,14 +1,27 @@
-"""Training with image-level labels only: the criterion and the loop.
+"""Training with image-level labels: the criterion and the loop.
 
-The criterion is binary cross-entropy over every image-level output (any
-lesion and each lesion type). Lesion masks are never used as targets.
+The criterion is binary cross-entropy over every image-level output whose
+label is known (NaN labels are ignored), plus, when ``heatmap_weight`` > 0, a
+term computed from the sensitivity heatmap itself (Quellec et al. 2017): the
+map ``|d sum_k logit_k / d x|`` (largest absolute value over colour channels,
+as :func:`drcore.heatmaps.sensitivity.sensitivity`) is computed with
+``create_graph=True`` so that the penalty's gradient reaches the weights
+through a second backward pass (double backpropagation). Penalties:
+
+- ``"l1"``: the mean of the map, the paper's sparsity term;
+- ``"hoyer"``: per image ``||m||_1 / (sqrt(n) ||m||_2)``, which no rescaling of
+  the map can lower: only concentrating its mass does.
+
+``heatmap_weight`` is relative: at the first step the penalty is scaled so
+that the heatmap term equals ``heatmap_weight`` times the classification loss,
+and that scale is kept for the whole run (and written in the card).
+Lesion masks are never used as targets.
 """
 
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,176 +31,278 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
+from drcore.datasets import dataset_root, read
 from drcore.device import default_device
-from drcore.imaging import prepare
+from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.inference import predict_probabilities
 from drcore.lesions import OUTPUTS
 from drcore.models import ModelCard, build_model, save_checkpoint
-from drcore.synthetic import generate_fundus
+from drcore.training_data import (
+    TrainingSet,
+    concatenate,
+    csv_folder_source,
+    graded_source,
+    masked_source,
+    synthetic_source,
+)
 
-ARCHITECTURE = "small-fundus-net"
+PENALTIES = ("l1", "hoyer")
+DATA_LICENCES = {
+    "synthetic": "drx synthetic photographs (MIT; one background is the CC0 skimage.data.retina photograph)",
+    "idrid_grading": "IDRiD grading part, CC BY 4.0 (Porwal et al., Data 3(3):25, 2018): attribution required",
+    "diaretdb1": "DiaretDB1 v2.1 train split: restricted academic licence, research only, weights NOT redistributable",
+    "csv": "a graded archive: the weights carry its licence",
+}
 
 
 @dataclass
-class SyntheticTrainingConfig:
-    """Everything that determines a training run on synthetic images."""
+class TrainingConfig:
+    """Everything that determines a training run: sources, criterion, optimisation."""
 
-    train_images: int = 3000
-    validation_images: int = 300
+    architecture: str = "small-fundus-net"
+    architecture_params: dict = field(default_factory=dict)
+    input_size: int = 512
     epochs: int = 8
     batch_size: int = 16
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
-    input_size: int = 512
-    generated_width: int = 640
+    heatmap_weight: float = 0.0
+    heatmap_penalty: str = "l1"
+    colour_jitter: float = 0.1
+    mixed_precision: bool = True
     seed: int = 0
-    retina_every: int = 4
     workers: int = 2
-    architecture_params: dict = field(default_factory=dict)
+    synthetic_images: int = 3000
+    synthetic_width: int = 640
+    retina_every: int = 4
+    diaretdb1: bool = False
+    diaretdb1_crops: int = 0
+    idrid_grading: bool = False
+    csv: str | None = None
+    csv_images: str | None = None
+    validation_fraction: float = 0.1
 
-    #: Seeds of validation images start here, far from training seeds.
+    #: Seeds of synthetic validation images start here, far from training seeds.
     validation_seed_offset: int = 10_000_000
 
-
-@dataclass
-class LabelledBatch:
-    """Model inputs ``(N, 3, S, S)`` as float16 with labels ``(N, outputs)``."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
+    def sources(self) -> list[str]:
+        """Names of the data sources this configuration uses."""
+        chosen = {"synthetic": self.synthetic_images > 0, "idrid_grading": self.idrid_grading,
+                  "diaretdb1": self.diaretdb1, "csv": self.csv is not None}
+        return [name for name, used in chosen.items() if used]
 
 
-def criterion(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy over images and outputs."""
-    return nn.functional.binary_cross_entropy_with_logits(logits, labels)
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over the (image, output) pairs whose label is known."""
+    known = ~torch.isnan(labels)
+    losses = nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(labels), reduction="none")
+    return (losses * known).sum() / known.sum().clamp(min=1)
 
 
-def background_for_seed(seed: int, retina_every: int) -> str:
-    """Every ``retina_every``-th seed uses the photographic background, the others the procedural one."""
-    return "retina" if retina_every and seed % retina_every == retina_every - 1 else "procedural"
+def heatmap_penalty(maps: torch.Tensor, kind: str) -> torch.Tensor:
+    """Sparsity penalty of ``(N, H, W)`` non-negative maps (see the module docstring)."""
+    flat = maps.flatten(1)
+    if kind == "l1":
+        return flat.mean()
+    if kind == "hoyer":
+        return (flat.sum(1) / (flat.norm(dim=1) * math.sqrt(flat.shape[1]) + 1e-12)).mean()
+    raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {kind!r}")
 
 
-def _synthetic_example(arguments: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    seed, width, input_size, retina_every = arguments
-    fundus = generate_fundus(seed, width=width, background=background_for_seed(seed, retina_every))
-    prepared = prepare(fundus.image, input_size, fov=fundus.fov)
-    labels = np.array([fundus.labels[name] for name in OUTPUTS], dtype=np.float32)
-    return prepared.pixels.transpose(2, 0, 1).astype(np.float16), labels
+def training_losses(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, with_heatmap: bool, penalty: str = "l1"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Classification loss and, with ``with_heatmap``, the heatmap penalty (double backpropagation)."""
+    if not with_heatmap:
+        return classification_loss(model(images), labels), None
+    images = images.detach().requires_grad_(True)
+    logits = model(images)
+    (gradients,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
+    return classification_loss(logits, labels), heatmap_penalty(reduce_channels(gradients, "max_abs"), penalty)
 
 
-def synthetic_set(
-    seeds: Sequence[int],
-    width: int,
-    input_size: int,
-    *,
-    retina_every: int = 4,
-    workers: int = 2,
-    description: str = "generating",
-) -> LabelledBatch:
-    """Generate and prepare synthetic photographs in worker processes."""
-    arguments = [(seed, width, input_size, retina_every) for seed in seeds]
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(tqdm(pool.map(_synthetic_example, arguments, chunksize=8), total=len(arguments), desc=description))
-    images = torch.from_numpy(np.stack([pixels for pixels, _ in results]))
-    labels = torch.from_numpy(np.stack([label for _, label in results]))
-    return LabelledBatch(images, labels)
-
-
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal/vertical flips and quarter turns, one draw per batch."""
+def augment(images: torch.Tensor, generator: torch.Generator, colour_jitter: float = 0.0) -> torch.Tensor:
+    """Random flips and quarter turns (one draw per batch) and per-image, per-channel contrast jitter."""
     flips = torch.randint(0, 2, (2,), generator=generator).tolist()
     turns = int(torch.randint(0, 4, (1,), generator=generator))
     dims = [axis for axis, flip in zip((2, 3), flips) if flip]
     if dims:
         images = images.flip(dims)
-    return torch.rot90(images, turns, dims=(2, 3))
+    images = torch.rot90(images, turns, dims=(2, 3))
+    if colour_jitter:
+        gains = 1 + (torch.rand(images.shape[0], images.shape[1], 1, 1, generator=generator) * 2 - 1) * colour_jitter
+        images = images * gains.to(images.dtype)
+    return images
 
 
 def roc_auc_per_output(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """ROC AUC of each output (NaN where the labels hold one class only)."""
+    """ROC AUC of each output over the images whose label is known (NaN where one class only)."""
     scores = {}
     for index, name in enumerate(OUTPUTS):
-        column = labels[:, index]
-        scores[name] = float(roc_auc_score(column, probabilities[:, index])) if 0 < column.sum() < len(column) else math.nan
+        known = ~np.isnan(labels[:, index])
+        column = labels[known, index]
+        defined = 0 < column.sum() < len(column)
+        scores[name] = float(roc_auc_score(column, probabilities[known, index])) if defined else math.nan
     return scores
 
 
-def train_synthetic(
-    config: SyntheticTrainingConfig,
-    stem: Path,
-    *,
-    name: str | None = None,
-    log: Callable[[str], None] = print,
-) -> ModelCard:
-    """Train the default architecture on synthetic images and write a checkpoint at ``stem``."""
-    torch.manual_seed(config.seed)
-    started = time.time()
-    train = synthetic_set(
-        range(config.seed * 1_000_000, config.seed * 1_000_000 + config.train_images),
-        config.generated_width, config.input_size, retina_every=config.retina_every,
-        workers=config.workers, description="training images",
-    )
-    validation_start = config.validation_seed_offset + config.seed * 1_000_000
-    validation = synthetic_set(
-        range(validation_start, validation_start + config.validation_images),
-        config.generated_width, config.input_size, retina_every=config.retina_every,
-        workers=config.workers, description="validation images",
-    )
-    device = default_device()  # chosen after the worker processes are done with
-    model = build_model(ARCHITECTURE, outputs=len(OUTPUTS), **config.architecture_params).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(config.train_images / config.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
-    )
-    generator = torch.Generator().manual_seed(config.seed)
-    curve: list[dict[str, float]] = []
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = torch.randperm(config.train_images, generator=generator)
-        losses = []
-        bar = tqdm(torch.split(order, config.batch_size), desc=f"epoch {epoch}/{config.epochs}")
-        for indices in bar:
-            images = augment(train.images[indices].float(), generator).to(device)
-            loss = criterion(model(images), train.labels[indices].to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        model.eval()
-        probabilities = predict_probabilities(model, validation.images.float())
-        auc = roc_auc_per_output(probabilities, validation.labels.numpy())
-        curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"val_auc_{k}": v for k, v in auc.items()}})
-        log(f"epoch {epoch}: loss {np.mean(losses):.4f}, validation AUC " + ", ".join(f"{k} {v:.3f}" for k, v in auc.items()))
-    card = ModelCard(
-        name=name or Path(stem).name,
-        architecture=ARCHITECTURE,
-        architecture_params={"outputs": len(OUTPUTS), **config.architecture_params},
+def build_training_sets(config: TrainingConfig) -> tuple[TrainingSet, TrainingSet]:
+    """Training and validation examples from every configured source."""
+    size = config.input_size
+    train, validation = [], []
+    if config.synthetic_images:
+        start = config.seed * 1_000_000
+        train.append(synthetic_source(range(start, start + config.synthetic_images), config.synthetic_width, size,
+                                      retina_every=config.retina_every, workers=config.workers))
+        count = max(20, round(config.synthetic_images * config.validation_fraction))
+        begin = config.validation_seed_offset + start
+        validation.append(synthetic_source(range(begin, begin + count), config.synthetic_width, size,
+                                           retina_every=config.retina_every, workers=config.workers,
+                                           description="synthetic validation photographs"))
+    real = []
+    if config.idrid_grading:
+        real.append(graded_source(read("idrid_grading", dataset_root("idrid_grading")), size))
+    if config.diaretdb1:
+        real.append(masked_source(read("diaretdb1", split="train"), size, crops_per_image=config.diaretdb1_crops,
+                                  seed=config.seed))
+    if config.csv:
+        real.append(csv_folder_source(Path(config.csv), Path(config.csv_images or Path(config.csv).parent), size))
+    if real:
+        pooled = concatenate(real)
+        order = torch.randperm(len(pooled), generator=torch.Generator().manual_seed(config.seed))
+        held = round(len(pooled) * config.validation_fraction)
+        validation.append(pooled.subset(order[:held]))
+        train.append(pooled.subset(order[held:]))
+    return concatenate(train), concatenate(validation)
+
+
+def _card(config: TrainingConfig, name: str, device: torch.device, curve: list, started: float,
+          penalty_scale: float | None) -> ModelCard:
+    sources = config.sources()
+    shippable = "diaretdb1" not in sources and "csv" not in sources
+    return ModelCard(
+        name=name,
+        architecture=config.architecture,
+        # a checkpoint carries its own weights: never load pretrained ones again when it is loaded
+        architecture_params={"outputs": len(OUTPUTS), **config.architecture_params,
+                             **({"pretrained": False} if "pretrained" in config.architecture_params else {})},
         input_size=config.input_size,
         outputs=list(OUTPUTS),
         preprocessing={
-            "field_of_view": "threshold + largest component + closing (drcore.imaging.field_of_view)",
+            "field_of_view": "threshold + largest component + circle fit (drcore.imaging.field_of_view)",
             "crop": "bounding box of the field of view, zero-padded square",
             "resize": f"{config.input_size} x {config.input_size}",
             "colour_normalisation": "4 * (I - gaussian_blur(I, input_size / 30)), clipped to [-1, 1], 0 outside the field of view",
         },
         training={
-            "data": "drcore.synthetic fundus images (procedural backgrounds, and every retina_every-th on the CC0 skimage.data.retina photograph), image-level labels only (no masks used)",
-            "command": "drx train --synthetic",
+            "data": [DATA_LICENCES[source] for source in sources],
+            "labels": "image level only; lesion masks only decide whether a type is present in an image or crop",
+            "criterion": ("binary cross-entropy" + (f" + heatmap term ({config.heatmap_penalty}, relative weight "
+                          f"{config.heatmap_weight}, absolute scale {penalty_scale:.6g})" if penalty_scale else "")),
+            "command": "drx train " + " ".join(_command_flags(config)),
             "config": dataclasses.asdict(config),
             "device": str(device),
             "duration_s": round(time.time() - started, 1),
             "curve": curve,
         },
-        metrics={"synthetic_validation_auc": curve[-1] if curve else {}},
+        metrics={"validation_auc": {key: value for key, value in curve[-1].items() if key.startswith("val_auc")}}
+        if curve else {},
         version="1",
-        licence="MIT (weights trained only on synthetic images generated by drx)",
-        intended_use="Demonstrations and tests of the drx review workflow and heatmap pipeline.",
-        limitations=(
-            "Trained on synthetic images only: NOT a diagnostic model. Its scores and heatmaps on real "
-            "photographs are illustrations of the method, not clinical findings."
-        ),
+        licence="MIT" if shippable else "not redistributable: trained on data whose licence forbids it",
     )
-    return save_checkpoint(model.cpu(), card, stem)
+
+
+def _command_flags(config: TrainingConfig) -> list[str]:
+    defaults = TrainingConfig()
+    flags = ["--synthetic"] if config.synthetic_images else []
+    for item in dataclasses.fields(TrainingConfig):
+        value = getattr(config, item.name)
+        if item.name in ("workers", "validation_seed_offset", "architecture_params") or value == getattr(defaults, item.name):
+            continue
+        flag = "--" + item.name.replace("_", "-")
+        flags += [flag] if value is True else [f"--no-{item.name.replace('_', '-')}"] if value is False else [flag, str(value)]
+    return flags
+
+
+def train(
+    config: TrainingConfig,
+    stem: Path,
+    *,
+    name: str | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> ModelCard:
+    """Train a model and write ``stem.safetensors`` and ``stem.json``.
+
+    After every epoch the full state goes to ``stem.resume.pt``; with ``resume``
+    a run continues from there, and the file is removed when training ends.
+    """
+    if config.heatmap_penalty not in PENALTIES:
+        raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {config.heatmap_penalty!r}")
+    stem = Path(stem)
+    started = time.time()
+    torch.manual_seed(config.seed)
+    train_set, validation = build_training_sets(config)
+    device = default_device()  # chosen after the worker processes are done with
+    model = build_model(config.architecture, outputs=len(OUTPUTS), **config.architecture_params).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    curve: list[dict[str, float]] = []
+    penalty_scale: float | None = None
+    first_epoch = 1
+    resume_path = stem.with_suffix(".resume.pt")
+    if resume and resume_path.exists():
+        state = torch.load(resume_path, map_location=device, weights_only=False)
+        if state["config"] != dataclasses.asdict(config):
+            raise ValueError(f"{resume_path} was written by a different configuration; remove it or match it")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        curve, penalty_scale, first_epoch = state["curve"], state["penalty_scale"], state["epoch"] + 1
+        log(f"resuming after epoch {state['epoch']}")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.mixed_precision and device.type == "cuda")
+    with_heatmap = config.heatmap_weight > 0
+    for epoch in range(first_epoch, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_set), generator=generator)
+        losses, penalties = [], []
+        bar = tqdm(torch.split(order, config.batch_size), desc=f"epoch {epoch}/{config.epochs}")
+        for indices in bar:
+            images = augment(train_set.images[indices].float(), generator, config.colour_jitter).to(device)
+            with autocast:
+                loss, penalty = training_losses(model, images, train_set.labels[indices].to(device),
+                                                with_heatmap=with_heatmap, penalty=config.heatmap_penalty)
+            if penalty is not None:
+                if penalty_scale is None:
+                    penalty_scale = config.heatmap_weight * loss.item() / max(penalty.item(), 1e-12)
+                penalties.append(penalty.item())
+                total = loss + penalty_scale * penalty
+            else:
+                total = loss
+            optimiser.zero_grad(set_to_none=True)
+            total.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}",
+                            **({"heatmap": f"{np.mean(penalties[-20:]):.4g}"} if penalties else {}))
+        model.eval()
+        probabilities = predict_probabilities(model, validation.images.float())
+        auc = roc_auc_per_output(probabilities, validation.labels.numpy())
+        curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                      **({"heatmap_penalty": float(np.mean(penalties))} if penalties else {}),
+                      **{f"val_auc_{key}": value for key, value in auc.items()}})
+        torch.save({"config": dataclasses.asdict(config), "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(), "generator": generator.get_state(), "curve": curve,
+                    "penalty_scale": penalty_scale, "epoch": epoch}, resume_path)
+        log(f"epoch {epoch}: loss {np.mean(losses):.4f}"
+            + (f", heatmap penalty {np.mean(penalties):.4g}" if penalties else "")
+            + ", validation AUC " + ", ".join(f"{key} {value:.3f}" for key, value in auc.items()))
+    card = save_checkpoint(model.cpu(), _card(config, name or stem.name, device, curve, started, penalty_scale), stem)
+    resume_path.unlink(missing_ok=True)
+    return card

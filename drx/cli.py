@@ -1,6 +1,7 @@
 """The ``drx`` command line."""
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -8,24 +9,59 @@ from pathlib import Path
 
 from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.training import SyntheticTrainingConfig, train_synthetic
+from drcore.training import TrainingConfig, train
+
+
+TRAINING_HELP = {
+    "architecture": "registered architecture (drx models lists them)",
+    "input_size": "side of the square model input, in pixels",
+    "epochs": "passes over the training examples",
+    "batch_size": "examples per optimisation step",
+    "learning_rate": "peak learning rate of the one-cycle schedule",
+    "weight_decay": "AdamW weight decay",
+    "heatmap_weight": "lambda: the heatmap term starts at this multiple of the classification loss (0 = plain training)",
+    "heatmap_penalty": "l1 (the paper's sparsity term) or hoyer (scale-free L1/L2 ratio)",
+    "colour_jitter": "largest relative change of each colour channel's contrast",
+    "mixed_precision": "bfloat16 autocast on CUDA (ignored on the CPU)",
+    "seed": "seeds photographs, initial weights, order and augmentation",
+    "workers": "processes generating synthetic photographs",
+    "synthetic_images": "synthetic photographs to generate (with --synthetic)",
+    "synthetic_width": "width of the generated photographs, in pixels",
+    "retina_every": "every n-th synthetic photograph is drawn on the CC0 retina photograph (0 = never)",
+    "diaretdb1": "the DiaretDB1 train split at image level (not redistributable)",
+    "diaretdb1_crops": "random crops per DiaretDB1 photograph, labelled by the lesion types they contain",
+    "idrid_grading": "the 413 IDRiD graded photographs: any lesion = ICDR grade >= 1",
+    "csv": "a CSV with columns image,level (Kaggle/EyePACS layout): any lesion = level >= 1",
+    "csv_images": "folder of the CSV's photographs (default: the CSV's folder)",
+    "validation_fraction": "share of the real photographs held out for the validation AUC",
+}
+
+
+def _add_training_arguments(train: argparse.ArgumentParser) -> None:
+    defaults = TrainingConfig()
+    for item in dataclasses.fields(TrainingConfig):
+        if item.name not in TRAINING_HELP:
+            continue
+        flag, value = "--" + item.name.replace("_", "-"), getattr(defaults, item.name)
+        if isinstance(value, bool):
+            action = argparse.BooleanOptionalAction if value else "store_true"
+            train.add_argument(flag, action=action, default=value, help=TRAINING_HELP[item.name])
+        else:
+            kind = str if item.name in ("csv", "csv_images", "architecture", "heatmap_penalty") else type(value)
+            train.add_argument(flag, type=kind, default=value, help=TRAINING_HELP[item.name])
 
 
 def _train(arguments: argparse.Namespace) -> int:
-    if not arguments.synthetic:
-        print("drx train: only --synthetic training is available in this version", file=sys.stderr)
+    real_sources = arguments.diaretdb1 or arguments.idrid_grading or arguments.csv
+    if not (arguments.synthetic or real_sources):
+        print("drx train: choose at least one source: --synthetic, --idrid-grading, --diaretdb1 or --csv",
+              file=sys.stderr)
         return 2
-    config = SyntheticTrainingConfig(
-        train_images=arguments.train_images,
-        validation_images=arguments.validation_images,
-        epochs=arguments.epochs,
-        batch_size=arguments.batch_size,
-        learning_rate=arguments.learning_rate,
-        input_size=arguments.input_size,
-        seed=arguments.seed,
-        workers=arguments.workers,
-    )
-    card = train_synthetic(config, Path(arguments.out), name=arguments.name)
+    values = {item.name: getattr(arguments, item.name) for item in dataclasses.fields(TrainingConfig)
+              if item.name in TRAINING_HELP}
+    if not arguments.synthetic:
+        values["synthetic_images"] = 0
+    card = train(TrainingConfig(**values), Path(arguments.out), name=arguments.name, resume=arguments.resume)
     print(f"wrote {Path(arguments.out).with_suffix('.safetensors')} (sha256 {card.sha256[:12]}…) and its card")
     return 0
 
@@ -136,17 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model with image-level labels", formatter_class=formatter)
     train.add_argument("--synthetic", action="store_true", help="train on freshly generated synthetic photographs")
-    train.add_argument("--out", default="drx-synthetic", help="checkpoint stem: writes OUT.safetensors and OUT.json")
-    train.add_argument("--name", default=None, help="model name in the card (default: the stem's name)")
-    defaults = SyntheticTrainingConfig()
-    train.add_argument("--train-images", type=int, default=defaults.train_images, help="synthetic photographs to train on")
-    train.add_argument("--validation-images", type=int, default=defaults.validation_images, help="held-out synthetic photographs for the AUC after each epoch")
-    train.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training photographs")
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="photographs per optimisation step")
-    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="peak learning rate of the one-cycle schedule")
-    train.add_argument("--input-size", type=int, default=defaults.input_size, help="side of the square model input, in pixels")
-    train.add_argument("--seed", type=int, default=defaults.seed, help="seeds the photographs, the initial weights and the order")
-    train.add_argument("--workers", type=int, default=defaults.workers, help="processes generating images")
+    train.add_argument("--out", default="drx-model", help="checkpoint stem: writes OUT.safetensors and OUT.json")
+    train.add_argument("--name", default=None, help="model name in the card (None: the stem's name)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT.resume.pt if a run was interrupted")
+    _add_training_arguments(train)
     train.set_defaults(handler=_train)
 
     models = commands.add_parser("models", help="list architectures and bundled models")

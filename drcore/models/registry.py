@@ -5,10 +5,12 @@ from collections.abc import Callable
 from torch import nn
 
 from drcore.errors import UnknownName
+from drcore.models.efficientnet_lite import EfficientNetLiteFundus
 from drcore.models.smallnet import SmallFundusNet
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "small-fundus-net": SmallFundusNet,
+    "efficientnet-lite0": EfficientNetLiteFundus,
 }
 
 

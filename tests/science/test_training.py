@@ -3,33 +3,91 @@ import math
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from sklearn.metrics import log_loss, roc_auc_score
 
+from drcore.datasets.base import Sample
+from drcore.errors import DatasetIncomplete
+from drcore.lesions import LESION_TYPES, OUTPUTS
+from drcore.models import build_model, load_checkpoint
+from drcore.synthetic import generate_fundus
+from drcore.training import (
+    TrainingConfig,
+    augment,
+    classification_loss,
+    heatmap_penalty,
+    roc_auc_per_output,
+    train,
+    training_losses,
+)
+from drcore.training_data import background_for_seed, csv_folder_source, masked_source
 from drx.cli import main
-from drcore.lesions import OUTPUTS
-from drcore.models import load_checkpoint
-from drcore.training import augment, background_for_seed, criterion, roc_auc_per_output
+
+TINY = dict(input_size=96, epochs=2, batch_size=8, synthetic_images=24, synthetic_width=200, workers=1,
+            architecture_params={"widths": [4, 8]}, validation_fraction=0.1)
 
 
-def test_criterion_is_binary_cross_entropy() -> None:
+def test_classification_loss_is_cross_entropy_over_known_labels() -> None:
     logits = torch.tensor([[2.0, -1.0], [0.5, 3.0], [-2.0, 0.0]])
-    labels = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
-    probabilities = torch.sigmoid(logits).numpy().ravel()
-    reference = log_loss(labels.numpy().ravel(), probabilities)
-    assert criterion(logits, labels).item() == pytest.approx(reference, rel=1e-6)
+    labels = torch.tensor([[1.0, float("nan")], [0.0, 1.0], [float("nan"), 1.0]])
+    known = ~torch.isnan(labels)
+    reference = log_loss(labels[known].numpy(), torch.sigmoid(logits)[known].numpy(), labels=[0, 1])
+    assert classification_loss(logits, labels).item() == pytest.approx(reference, rel=1e-6)
 
 
-def test_auc_per_output_matches_scikit_learn_and_flags_one_class_outputs() -> None:
+def test_hoyer_penalty_ignores_scale_and_prefers_concentration() -> None:
+    spread = torch.ones(1, 8, 8)
+    peaked = torch.zeros(1, 8, 8)
+    peaked[0, 3, 3] = 1.0
+    assert heatmap_penalty(spread * 7, "hoyer").item() == pytest.approx(heatmap_penalty(spread, "hoyer").item())
+    assert heatmap_penalty(spread, "hoyer").item() == pytest.approx(1.0)
+    assert heatmap_penalty(peaked, "hoyer").item() == pytest.approx(1 / 8)
+    assert heatmap_penalty(spread * 7, "l1").item() == pytest.approx(7.0)
+    with pytest.raises(ValueError, match="heatmap_penalty"):
+        heatmap_penalty(spread, "l0")
+
+
+@pytest.mark.parametrize("penalty", ["l1", "hoyer"])
+def test_double_backpropagation_gradient_equals_finite_differences(penalty: str) -> None:
+    torch.manual_seed(0)
+    net = build_model("small-fundus-net", outputs=2, widths=(3, 4)).double().eval()
+    images = torch.randn(2, 3, 12, 12, dtype=torch.float64)
+    labels = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+
+    def value() -> torch.Tensor:
+        return training_losses(net, images, labels, with_heatmap=True, penalty=penalty)[1]
+
+    net.zero_grad()
+    value().backward()
+    weight = net.features[0][0].weight
+    analytic = weight.grad.clone()
+    step = 1e-6
+    original = weight.detach().clone()
+
+    def value_at(index: tuple[int, ...], shift: float) -> float:
+        with torch.no_grad():
+            weight.copy_(original)
+            weight[index] += shift
+        return value().item()
+
+    for index in [(0, 0, 1, 1), (1, 2, 0, 2), (2, 1, 2, 0)]:
+        numeric = (value_at(index, step) - value_at(index, -step)) / (2 * step)
+        assert analytic[index].item() == pytest.approx(numeric, rel=1e-4, abs=1e-9)
+    assert analytic.abs().sum() > 0
+
+
+def test_auc_per_output_ignores_unknown_labels() -> None:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, (40, len(OUTPUTS))).astype(float)
+    labels[:10, 0] = np.nan
     labels[:, -1] = 0
     scores = rng.random((40, len(OUTPUTS)))
     result = roc_auc_per_output(scores, labels)
-    assert result[OUTPUTS[0]] == pytest.approx(roc_auc_score(labels[:, 0], scores[:, 0]))
+    assert result[OUTPUTS[0]] == pytest.approx(roc_auc_score(labels[10:, 0], scores[10:, 0]))
     assert math.isnan(result[OUTPUTS[-1]])
 
 
-def test_augment_is_one_of_the_eight_symmetries_of_the_square() -> None:
+def test_augment_is_a_symmetry_of_the_square_and_jitter_scales_channels() -> None:
     images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
     symmetries = [torch.rot90(base, turns, dims=(2, 3)) for base in (images, images.flip(3)) for turns in range(4)]
     generator = torch.Generator().manual_seed(0)
@@ -40,22 +98,73 @@ def test_augment_is_one_of_the_eight_symmetries_of_the_square() -> None:
         assert len(matches) == 1
         seen.add(matches[0])
     assert len(seen) == 8
+    jittered = augment(torch.ones(4, 3, 2, 2), generator, colour_jitter=0.1)
+    assert ((jittered >= 0.9) & (jittered <= 1.1)).all() and jittered.std() > 0
+    assert (jittered == jittered[:, :, :1, :1]).all()  # one gain per image and channel
 
 
 def test_background_alternates_as_documented() -> None:
     assert [background_for_seed(seed, 4) for seed in range(8)].count("retina") == 2
-    assert background_for_seed(3, 4) == "retina" and background_for_seed(0, 4) == "procedural"
     assert background_for_seed(3, 0) == "procedural"
 
 
-def test_drx_train_synthetic_writes_a_loadable_checkpoint(tmp_path, capsys) -> None:
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path) -> None:
+    config = TrainingConfig(**TINY, heatmap_weight=0.5)
+    whole = train(config, tmp_path / "whole", log=lambda message: None)
+
+    def interrupt(message: str) -> None:
+        if message.startswith("epoch 1:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "cut", log=interrupt)
+    assert (tmp_path / "cut.resume.pt").exists() and not (tmp_path / "cut.safetensors").exists()
+    resumed = train(config, tmp_path / "cut", resume=True, log=lambda message: None)
+    assert not (tmp_path / "cut.resume.pt").exists()
+    a, b = load_checkpoint(tmp_path / "whole").model, load_checkpoint(tmp_path / "cut").model
+    for (name, left), right in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(left, right), name
+    assert [row["epoch"] for row in resumed.training["curve"]] == [1, 2]
+    assert "heatmap term (l1" in whole.training["criterion"]
+    assert whole.training["curve"][0]["heatmap_penalty"] > 0
+
+
+def test_csv_archive_source(tmp_path) -> None:
+    for index in range(3):
+        Image.fromarray(generate_fundus(index, width=300).image).save(tmp_path / f"eye{index}.jpeg")
+    (tmp_path / "labels.csv").write_text("image,level\neye0,0\neye1,2\neye2,1\n")
+    data = csv_folder_source(tmp_path / "labels.csv", tmp_path, 64)
+    assert data.images.shape == (3, 3, 64, 64)
+    assert data.labels[:, 0].tolist() == [0.0, 1.0, 1.0] and torch.isnan(data.labels[:, 1:]).all()
+    (tmp_path / "bad.csv").write_text("image,level\neye9,1\n")
+    with pytest.raises(DatasetIncomplete, match="eye9"):
+        csv_folder_source(tmp_path / "bad.csv", tmp_path, 64)
+
+
+def test_crops_are_labelled_by_the_masks_they_reach(tmp_path) -> None:
+    photo = generate_fundus(11, width=600, lesions=["haemorrhage", "cotton_wool_spot"])
+    Image.fromarray(photo.image).save(tmp_path / "p.png")
+    sample = Sample(dataset="synthetic", image_id="p", image_path=tmp_path / "p.png", split="train",
+                    labels=photo.labels, load_masks=lambda: photo.masks, load_fov=lambda: photo.fov)
+    data = masked_source([sample], 96, crops_per_image=12, crop_zoom=3.0, seed=1)
+    assert len(data) == 13
+    assert data.labels[0].tolist() == photo.label_vector().tolist()
+    crops = data.labels[1:]
+    for index, name in enumerate(LESION_TYPES, start=1):
+        assert crops[:, index].max() <= photo.labels[name]
+    assert 0 < crops[:, 0].sum() < 12  # some crops reach a lesion, some do not
+    assert (crops[:, 0] == crops[:, 1:].max(dim=1).values).all()
+
+
+def test_drx_train_needs_a_source_and_writes_a_loadable_checkpoint(tmp_path, capsys) -> None:
+    assert main(["train", "--out", str(tmp_path / "none")]) == 2
     stem = tmp_path / "tiny"
-    code = main(["train", "--synthetic", "--out", str(stem), "--train-images", "24", "--validation-images", "16",
-                 "--epochs", "1", "--batch-size", "8", "--input-size", "128", "--workers", "1"])
+    code = main(["train", "--synthetic", "--out", str(stem), "--synthetic-images", "16", "--epochs", "1",
+                 "--batch-size", "8", "--input-size", "96", "--synthetic-width", "200", "--workers", "1"])
     assert code == 0
     loaded = load_checkpoint(stem.with_suffix(".safetensors"))
     assert loaded.card.outputs == list(OUTPUTS)
-    assert loaded.card.training["config"]["train_images"] == 24
-    assert len(loaded.card.training["curve"]) == 1
-    assert loaded.model(torch.zeros(1, 3, 128, 128)).shape == (1, len(OUTPUTS))
+    assert loaded.card.training["config"]["synthetic_images"] == 16
+    assert loaded.card.training["command"].startswith("drx train --synthetic")
+    assert loaded.model(torch.zeros(1, 3, 96, 96)).shape == (1, len(OUTPUTS))
     assert "wrote" in capsys.readouterr().out

@@ -1,0 +1,161 @@
+"""Image-level training examples from every source drx knows, as one tensor set.
+
+Every source yields prepared model inputs ``(N, 3, S, S)`` (float16 to halve
+memory) and labels ``(N, outputs)`` in :data:`drcore.lesions.OUTPUTS` order,
+with NaN where a source says nothing about an output (a graded archive knows
+whether an image has DR, not which lesion types). Masks are only ever used to
+say whether a lesion type is present in an image or crop, never as targets.
+"""
+
+import csv
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from drcore.datasets.base import Sample
+from drcore.errors import DatasetIncomplete
+from drcore.imaging import load_image, prepare
+from drcore.lesions import ANY_LESION, LESION_TYPES, OUTPUTS
+from drcore.synthetic import generate_fundus
+
+UNKNOWN = float("nan")
+
+
+@dataclass
+class TrainingSet:
+    """Prepared inputs (float16) and labels (float32, NaN = unknown)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: torch.Tensor) -> "TrainingSet":
+        return TrainingSet(self.images[indices], self.labels[indices])
+
+
+def concatenate(sets: Sequence[TrainingSet]) -> TrainingSet:
+    """One set holding every example of ``sets``."""
+    sets = [item for item in sets if len(item)]
+    if not sets:
+        raise ValueError("no training examples: give at least one source")
+    return TrainingSet(torch.cat([item.images for item in sets]), torch.cat([item.labels for item in sets]))
+
+
+def _as_set(examples: list[tuple[np.ndarray, np.ndarray]]) -> TrainingSet:
+    if not examples:
+        return TrainingSet(torch.empty(0, 3, 1, 1, dtype=torch.float16), torch.empty(0, len(OUTPUTS)))
+    images = torch.from_numpy(np.stack([pixels for pixels, _ in examples]))
+    return TrainingSet(images, torch.from_numpy(np.stack([labels for _, labels in examples])))
+
+
+def _channels_first(pixels: np.ndarray) -> np.ndarray:
+    return pixels.transpose(2, 0, 1).astype(np.float16)
+
+
+def background_for_seed(seed: int, retina_every: int) -> str:
+    """Every ``retina_every``-th seed uses the photographic background, the others the procedural one."""
+    return "retina" if retina_every and seed % retina_every == retina_every - 1 else "procedural"
+
+
+def _synthetic_example(arguments: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    seed, width, input_size, retina_every = arguments
+    fundus = generate_fundus(seed, width=width, background=background_for_seed(seed, retina_every))
+    prepared = prepare(fundus.image, input_size, fov=fundus.fov)
+    return _channels_first(prepared.pixels), fundus.label_vector()
+
+
+def synthetic_source(
+    seeds: Sequence[int], width: int, input_size: int, *, retina_every: int = 4, workers: int = 2,
+    description: str = "synthetic photographs",
+) -> TrainingSet:
+    """Freshly generated synthetic photographs with all labels known (made in worker processes)."""
+    arguments = [(seed, width, input_size, retina_every) for seed in seeds]
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        examples = list(tqdm(pool.map(_synthetic_example, arguments, chunksize=8), total=len(arguments),
+                             desc=description))
+    return _as_set(examples)
+
+
+def _grade_labels(grade: int) -> np.ndarray:
+    labels = np.full(len(OUTPUTS), UNKNOWN, dtype=np.float32)
+    labels[OUTPUTS.index(ANY_LESION)] = float(grade >= 1)
+    return labels
+
+
+def _known_labels(sample: Sample) -> np.ndarray:
+    return np.array([sample.labels.get(name, UNKNOWN) for name in OUTPUTS], dtype=np.float32)
+
+
+def graded_source(samples: Sequence[Sample], input_size: int) -> TrainingSet:
+    """Photographs graded on the ICDR scale (e.g. IDRiD grading): any lesion = grade >= 1, types unknown."""
+    examples = []
+    for sample in tqdm(samples, desc="graded photographs"):
+        prepared = prepare(sample.image(), input_size)
+        examples.append((_channels_first(prepared.pixels), _grade_labels(int(sample.labels["icdr_grade"]))))
+    return _as_set(examples)
+
+
+def read_grade_csv(csv_path: Path, image_folder: Path) -> list[tuple[Path, int]]:
+    """``image,level`` rows (Kaggle/EyePACS layout) with their photographs; missing files are an error."""
+    rows = []
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or {"image", "level"} - set(reader.fieldnames):
+            raise DatasetIncomplete(f"{csv_path} needs the columns image,level; it has {reader.fieldnames}")
+        for number, row in enumerate(reader, start=2):
+            matches = sorted(image_folder.glob(f"{row['image']}.*")) or sorted(image_folder.glob(row["image"]))
+            if not matches:
+                raise DatasetIncomplete(f"{csv_path}, line {number}: no photograph {row['image']!r} in {image_folder}")
+            try:
+                level = int(row["level"])
+            except ValueError:
+                raise DatasetIncomplete(f"{csv_path}, line {number}: level {row['level']!r} is not 0-4") from None
+            if not 0 <= level <= 4:
+                raise DatasetIncomplete(f"{csv_path}, line {number}: level {level} is not 0-4")
+            rows.append((matches[0], level))
+    return rows
+
+
+def csv_folder_source(csv_path: Path, image_folder: Path, input_size: int) -> TrainingSet:
+    """A Kaggle/EyePACS-style archive: any lesion = level >= 1, types unknown."""
+    examples = []
+    for path, level in tqdm(read_grade_csv(csv_path, image_folder), desc="archive photographs"):
+        prepared = prepare(load_image(path), input_size)
+        examples.append((_channels_first(prepared.pixels), _grade_labels(level)))
+    return _as_set(examples)
+
+
+def masked_source(
+    samples: Sequence[Sample], input_size: int, *, crops_per_image: int = 0, crop_zoom: float = 2.0, seed: int = 0,
+) -> TrainingSet:
+    """Photographs with expert masks (e.g. the DiaretDB1 train split) at image level, plus random crops.
+
+    A crop is an ``input_size`` square of the photograph prepared at ``crop_zoom`` times the input size,
+    centred inside the field of view; it is labelled by whether each lesion type's mask reaches into it.
+    """
+    rng = np.random.default_rng(seed)
+    examples = []
+    for sample in tqdm(samples, desc="photographs with masks"):
+        photograph, fov = sample.image(), sample.fov()
+        examples.append((_channels_first(prepare(photograph, input_size, fov=fov).pixels), _known_labels(sample)))
+        if not crops_per_image:
+            continue
+        large = prepare(photograph, round(input_size * crop_zoom), fov=fov)
+        masks = sample.masks()
+        centres = np.argwhere(large.fov[input_size // 2 : -input_size // 2, input_size // 2 : -input_size // 2])
+        for row, col in centres[rng.choice(len(centres), size=crops_per_image, replace=False)]:
+            window = large.pixels[row : row + input_size, col : col + input_size]
+            top, left = (round(value) for value in large.point_to_original(row, col))
+            bottom, right = (round(value) for value in large.point_to_original(row + input_size, col + input_size))
+            top, left = max(top, 0), max(left, 0)
+            labels = np.array([float(masks[name][top:bottom, left:right].any()) for name in LESION_TYPES],
+                              dtype=np.float32)
+            examples.append((_channels_first(window), np.concatenate([[labels.max()], labels]).astype(np.float32)))
+    return _as_set(examples)
