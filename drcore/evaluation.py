@@ -11,7 +11,11 @@ that type's output is computed and mapped back to the original pixels. Then:
   non-maximum suppression) against the connected components of the consensus
   mask; CPM and the sensitivity at 1 and 8 false positives per image;
 - the pointing game (arg-max of the raw map inside a lesion; images without
-  that lesion excluded).
+  that lesion excluded);
+- sparsity: the share of the raw map's mass in its top 1 % of pixels inside
+  the field of view (scale-free), averaged over images;
+
+and, once for the model, the image-level AUC of its any-lesion output.
 
 Smoothing and suppression radius are in pixels at a 1500 px wide photograph
 and scale with each photograph's width. Confidence intervals are percentile
@@ -29,7 +33,7 @@ from drcore.datasets.base import Sample
 from drcore.heatmaps import compute_heatmaps
 from drcore.imaging import prepare
 from drcore.inference import batch_from_prepared, predict_probabilities
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.lesions import ANY_LESION, LESION_LABELS, LESION_TYPES
 from drcore.metrics import (
     CPM_FP_RATES,
     ImageMatches,
@@ -43,6 +47,7 @@ from drcore.metrics import (
     pointing_game,
     pooled_pixel_auc,
     sensitivity_at_fp,
+    top_mass_share,
 )
 from drcore.models import LoadedModel
 
@@ -95,6 +100,7 @@ class LesionTypeResult:
     sensitivity_at_1fp: Estimate
     sensitivity_at_8fp: Estimate
     pointing_game: Estimate
+    sparsity_top1: Estimate
     froc_fp_per_image: tuple[float, ...] = field(repr=False, default=())
     froc_sensitivity: tuple[float, ...] = field(repr=False, default=())
 
@@ -109,6 +115,7 @@ class EvaluationResult:
     split: str
     settings: EvaluationSettings
     rows: tuple[LesionTypeResult, ...]
+    any_lesion_auc: Estimate = Estimate(None)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,15 +126,17 @@ class EvaluationResult:
             f"Model `{self.model}` ({self.model_sha256[:12]}), method `{self.settings.method}`, "
             f"{self.dataset} {self.split}: {self.rows[0].images if self.rows else 0} images. "
             f"Hot spots: Gaussian sigma {self.settings.smoothing_sigma_px:g} px and NMS radius "
-            f"{self.settings.nms_radius_px:g} px at {REFERENCE_WIDTH} px width.\n\n"
+            f"{self.settings.nms_radius_px:g} px at {REFERENCE_WIDTH} px width. "
+            f"Image-level AUC of the any-lesion output: {self.any_lesion_auc}.\n\n"
         )
         columns = ["lesion type", "images with / lesions", "image AUC (output)", "image AUC (heatmap max)",
-                   "pixel AUC", "CPM", "sens. @1 FP/image", "sens. @8 FP/image", "pointing game"]
+                   "pixel AUC", "CPM", "sens. @1 FP/image", "sens. @8 FP/image", "pointing game",
+                   "top-1% mass"]
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for row in self.rows:
             cells = [LESION_LABELS[row.lesion_type], f"{row.images_with_lesion} / {row.lesions}",
                      row.image_auc_output, row.image_auc_heatmap_max, row.pixel_auc, row.cpm,
-                     row.sensitivity_at_1fp, row.sensitivity_at_8fp, row.pointing_game]
+                     row.sensitivity_at_1fp, row.sensitivity_at_8fp, row.pointing_game, row.sparsity_top1]
             lines.append("| " + " | ".join(map(str, cells)) + " |")
         return header + "\n".join(lines) + "\n"
 
@@ -142,6 +151,7 @@ class _TypeAccumulator:
     pixel_masks: list[np.ndarray] = field(default_factory=list)
     pixel_fovs: list[np.ndarray] = field(default_factory=list)
     pointing_hits: list[bool] = field(default_factory=list)
+    sparsity: list[float] = field(default_factory=list)
 
 
 def _estimate(compute, *args, **kwargs) -> Estimate:
@@ -199,6 +209,7 @@ def _summarise(lesion_type: str, data: _TypeAccumulator, settings: EvaluationSet
         sensitivity_at_1fp=_sensitivity_estimate(data.matches, 1.0, settings),
         sensitivity_at_8fp=_sensitivity_estimate(data.matches, 8.0, settings),
         pointing_game=Estimate(float(np.mean(hits))) if hits else Estimate(None, note="no image has this lesion"),
+        sparsity_top1=Estimate(float(np.mean(data.sparsity))),
         froc_fp_per_image=froc[0],
         froc_sensitivity=froc[1],
     )
@@ -221,12 +232,16 @@ def evaluate(
     if missing:
         raise ValueError(f"the model has no output for {', '.join(missing)}")
     accumulators = {name: _TypeAccumulator() for name in LESION_TYPES}
+    any_scores: list[float] = []
+    any_labels: list[int] = []
     for sample in tqdm(samples, desc="evaluating", unit="image", disable=not progress):
         fov = sample.fov()
         prepared = prepare(sample.image(), loaded.card.input_size, fov=fov)
         batch = batch_from_prepared([prepared])
         probabilities = dict(zip(outputs, predict_probabilities(loaded.model, batch)[0]))
         masks = sample.masks()
+        any_scores.append(float(probabilities[ANY_LESION]))
+        any_labels.append(int(any(mask.any() for mask in masks.values())))
         scale = fov.shape[1] / REFERENCE_WIDTH
         stride = max(1, round(settings.pixel_stride * scale))
         for name in LESION_TYPES:
@@ -242,12 +257,15 @@ def evaluate(
             data.pixel_maps.append(heatmap[::stride, ::stride])
             data.pixel_masks.append(masks[name][::stride, ::stride])
             data.pixel_fovs.append(fov[::stride, ::stride])
+            data.sparsity.append(top_mass_share(heatmap, fov, 0.01))
             if masks[name].any():
                 data.pointing_hits.append(pointing_game([heatmap], [masks[name]], [fov]).hits == 1)
             else:
                 data.pointing_hits.append(False)
     rows = tuple(_summarise(name, accumulators[name], settings) for name in LESION_TYPES)
-    return EvaluationResult(loaded.card.name, loaded.card.sha256, dataset, split, settings, rows)
+    any_auc = _estimate(image_auc_with_ci, np.array(any_scores), np.array(any_labels),
+                        n_resamples=settings.n_resamples, seed=settings.seed)
+    return EvaluationResult(loaded.card.name, loaded.card.sha256, dataset, split, settings, rows, any_auc)
 
 
 __all__ = ["CPM_FP_RATES", "EvaluationResult", "EvaluationSettings", "Estimate", "LesionTypeResult", "evaluate"]

@@ -29,6 +29,7 @@ metric on the images ``indices`` (with repetitions). A pattern for any metric::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -186,6 +187,26 @@ def _binary_labels(labels: Any) -> np.ndarray:
         if not np.issubdtype(labels.dtype, np.number) or not np.isin(labels, (0, 1)).all():
             raise ValueError("labels must be binary: bool or 0/1")
     return labels.astype(bool)
+
+
+def top_mass_share(heatmap: np.ndarray, fov: np.ndarray | None = None, fraction: float = 0.01) -> float:
+    """Share of a map's mass in its strongest ``fraction`` of pixels: ``sum(top k |h|) / sum(|h|)``.
+
+    A scale-free sparsity measure (multiplying the map by a constant leaves it
+    unchanged): ``fraction`` for a flat map, 1 when all mass sits in the top pixels.
+    Only pixels inside ``fov`` count; ``k = ceil(fraction * n)``.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    values = np.abs(_real_array(heatmap, "heatmap", 2))
+    if fov is not None:
+        values = values[_mask_like(fov, values.shape, "fov")]
+    values = values.ravel()
+    total = values.sum()
+    if values.size == 0 or total == 0:
+        raise UndefinedMetric("the map has no mass inside the field of view")
+    k = max(1, math.ceil(fraction * values.size))
+    return float(np.partition(values, values.size - k)[-k:].sum() / total)
 
 
 def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:

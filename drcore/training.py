@@ -37,6 +37,7 @@ from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.inference import predict_probabilities
 from drcore.lesions import OUTPUTS
 from drcore.models import ModelCard, build_model, save_checkpoint
+from drcore.models.checkpoint import beside
 from drcore.training_data import (
     TrainingSet,
     concatenate,
@@ -231,18 +232,21 @@ def train(
     name: str | None = None,
     resume: bool = False,
     log: Callable[[str], None] = print,
+    data: tuple[TrainingSet, TrainingSet] | None = None,
 ) -> ModelCard:
     """Train a model and write ``stem.safetensors`` and ``stem.json``.
 
     After every epoch the full state goes to ``stem.resume.pt``; with ``resume``
     a run continues from there, and the file is removed when training ends.
+    ``data`` (training, validation) replaces the configured sources, so that
+    several runs can share examples built once.
     """
     if config.heatmap_penalty not in PENALTIES:
         raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {config.heatmap_penalty!r}")
     stem = Path(stem)
     started = time.time()
     torch.manual_seed(config.seed)
-    train_set, validation = build_training_sets(config)
+    train_set, validation = data or build_training_sets(config)
     device = default_device()  # chosen after the worker processes are done with
     model = build_model(config.architecture, outputs=len(OUTPUTS), **config.architecture_params).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -254,7 +258,7 @@ def train(
     curve: list[dict[str, float]] = []
     penalty_scale: float | None = None
     first_epoch = 1
-    resume_path = stem.with_suffix(".resume.pt")
+    resume_path = beside(stem, ".resume.pt")
     if resume and resume_path.exists():
         state = torch.load(resume_path, map_location=device, weights_only=False)
         if state["config"] != dataclasses.asdict(config):

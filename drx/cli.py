@@ -62,7 +62,7 @@ def _train(arguments: argparse.Namespace) -> int:
     if not arguments.synthetic:
         values["synthetic_images"] = 0
     card = train(TrainingConfig(**values), Path(arguments.out), name=arguments.name, resume=arguments.resume)
-    print(f"wrote {Path(arguments.out).with_suffix('.safetensors')} (sha256 {card.sha256[:12]}…) and its card")
+    print(f"wrote {arguments.out}.safetensors (sha256 {card.sha256[:12]}…) and its card")
     return 0
 
 

@@ -43,7 +43,7 @@ def load_model(name_or_path: str | Path | None = None) -> LoadedModel:
     if str(name_or_path) in bundled:
         return load_checkpoint(bundled[str(name_or_path)])
     path = Path(name_or_path)
-    if path.suffix in (".safetensors", ".json") or path.exists() or path.with_suffix(".json").exists():
+    if path.suffix in (".safetensors", ".json") or path.exists() or (path.parent / (path.name + ".json")).exists():
         return load_checkpoint(path)
     known = ", ".join(bundled) or "none"
     raise UnknownName(f"no bundled model or checkpoint called {name_or_path!r}; bundled: {known}")

@@ -67,6 +67,11 @@ class LoadedModel:
     weights_path: Path
 
 
+def beside(stem: Path, suffix: str) -> Path:
+    """``stem`` with ``suffix`` appended (``with_suffix`` would eat a dot in names like ``l1-0.5``)."""
+    return stem.parent / (stem.name + suffix)
+
+
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -91,11 +96,11 @@ def _atomic_write(path: Path, write: Any) -> None:
 def save_checkpoint(model: nn.Module, card: ModelCard, stem: Path) -> ModelCard:
     """Write ``stem.safetensors`` and ``stem.json``; returns the card with its sha256 filled in."""
     stem = Path(stem)
-    weights_path = stem.with_suffix(WEIGHTS_SUFFIX)
+    weights_path = beside(stem, WEIGHTS_SUFFIX)
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     _atomic_write(weights_path, lambda target: save_file(state, target))
     card = dataclasses.replace(card, sha256=file_sha256(weights_path))
-    _atomic_write(stem.with_suffix(CARD_SUFFIX), lambda target: Path(target).write_text(card.to_json()))
+    _atomic_write(beside(stem, CARD_SUFFIX), lambda target: Path(target).write_text(card.to_json()))
     return card
 
 
@@ -104,7 +109,7 @@ def load_checkpoint(path: Path | str) -> LoadedModel:
     stem = Path(path)
     if stem.suffix in (WEIGHTS_SUFFIX, CARD_SUFFIX):
         stem = stem.with_suffix("")
-    weights_path, card_path = stem.with_suffix(WEIGHTS_SUFFIX), stem.with_suffix(CARD_SUFFIX)
+    weights_path, card_path = beside(stem, WEIGHTS_SUFFIX), beside(stem, CARD_SUFFIX)
     for required in (weights_path, card_path):
         if not required.is_file():
             raise CheckpointError(f"checkpoint file not found: {required}")

@@ -368,3 +368,19 @@ def test_cpm_with_ci():
 
 def test_cpm_fp_rates_are_niemeijer():
     assert [Fraction(r) for r in CPM_FP_RATES] == [Fraction(1, 8), Fraction(1, 4), Fraction(1, 2), 1, 2, 4, 8]
+
+
+def test_top_mass_share_hand_cases() -> None:
+    from drcore.metrics import top_mass_share
+
+    flat = np.ones((10, 10))
+    assert top_mass_share(flat, fraction=0.01) == pytest.approx(0.01)
+    assert top_mass_share(flat * 9, fraction=0.05) == pytest.approx(0.05)  # scale-free
+    peaked = np.zeros((10, 10))
+    peaked[2, 3], peaked[5, 5] = 3.0, -1.0
+    assert top_mass_share(peaked, fraction=0.01) == pytest.approx(0.75)  # |3| of |3| + |-1|
+    fov = np.zeros((10, 10), bool)
+    fov[5, 5] = fov[0, 0] = True
+    assert top_mass_share(peaked, fov, fraction=0.5) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        top_mass_share(np.zeros((3, 3)))
