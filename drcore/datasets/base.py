@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from drcore.errors import DatasetIncomplete
 
 SPLITS: tuple[str, ...] = ("train", "test")
 """Splits a sample can belong to; readers also accept ``"all"``."""
@@ -85,3 +88,15 @@ def check_split(split: str) -> str:
     if split not in (*SPLITS, "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     return split
+
+
+def photograph_shape(path: Path, dataset: str) -> tuple[int, int]:
+    """``(H, W)`` of a data set's photograph from its header; missing or unreadable is ``DatasetIncomplete``."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except FileNotFoundError as error:
+        raise DatasetIncomplete(f"{dataset} photograph missing: {path}") from error
+    except OSError as error:
+        raise DatasetIncomplete(f"{dataset} photograph unreadable: {path} ({error})") from error
+    return height, width

@@ -57,10 +57,9 @@ from pathlib import Path
 import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
-from PIL import Image
 from skimage import draw
 
-from drcore.datasets.base import Sample, check_split
+from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
 from drcore.lesions import ANY_LESION, LESION_TYPES
 
@@ -364,26 +363,15 @@ class _Ref:
     shape: tuple[int, int]
 
 
-def _image_shape(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except FileNotFoundError as e:
-        raise DatasetIncomplete(f"DiaretDB1 photograph missing: {path}") from e
-    except OSError as e:
-        raise DatasetIncomplete(f"DiaretDB1 photograph unreadable: {path} ({e})") from e
-    return h, w
-
-
 def _ref(image: Sample | str | int, root: str | os.PathLike | None) -> _Ref:
     if isinstance(image, Sample):
         if image.dataset != NAME:
             raise ValueError(f"not a DiaretDB1 sample: {image.dataset}/{image.image_id}")
         r = Path(root) if root is not None else image.image_path.parent.parent
-        return _Ref(r, image.image_id, image.image_shape or _image_shape(image.image_path))
+        return _Ref(r, image.image_id, image.image_shape or photograph_shape(image.image_path, "DiaretDB1"))
     r = Path(root) if root is not None else _default_root()
     image_id = normalise_id(image)
-    return _Ref(r, image_id, _image_shape(r / "images" / f"{image_id}.png"))
+    return _Ref(r, image_id, photograph_shape(r / "images" / f"{image_id}.png", "DiaretDB1"))
 
 
 def _expert_markings(ref: _Ref) -> tuple[tuple[Marking, ...], ...]:
@@ -628,7 +616,7 @@ def read(
             )
         for e, p in enumerate(xmls, start=1):
             parse_annotation(p, expert=e)  # BadAnnotation / DatasetIncomplete now, not later
-        ref = _Ref(r, image_id, _image_shape(img))
+        ref = _Ref(r, image_id, photograph_shape(img, "DiaretDB1"))
         samples.append(
             Sample(
                 dataset=NAME,

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from drcore.datasets.base import Sample, check_split
+from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
 from drcore.lesions import ANY_LESION, LESION_TYPES
 
@@ -111,17 +111,6 @@ def _default_root(name: str) -> Path:
     from drcore.datasets import dataset_root
 
     return dataset_root(name)
-
-
-def _image_shape(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except FileNotFoundError as e:
-        raise DatasetIncomplete(f"IDRiD photograph missing: {path}") from e
-    except OSError as e:
-        raise DatasetIncomplete(f"IDRiD photograph unreadable: {path} ({e})") from e
-    return h, w
 
 
 def _images_in(folder: Path, pattern: str) -> dict[str, Path]:
@@ -266,7 +255,7 @@ def read_segmentation(
                         f"IDRiD mask {m} has no photograph {found.group(1)}.* in {img_dir}"
                     )
         for image_id, img in images.items():
-            shape = _image_shape(img)
+            shape = photograph_shape(img, "IDRiD")
             paths: dict[str, Path | None] = {}
             for suffix, t in SUFFIX_TO_LESION.items():
                 p = _find_mask(folders[suffix], image_id, suffix)
@@ -433,7 +422,7 @@ def read_grading(root: str | os.PathLike | None = None, split: str = "all") -> l
                         "referable": int(grade >= 2),
                         "macular_edema_risk": dme,
                     },
-                    image_shape=_image_shape(images[name]),
+                    image_shape=photograph_shape(images[name], "IDRiD"),
                 )
             )
     return samples
