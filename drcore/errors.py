@@ -46,3 +46,7 @@ class DatasetIncomplete(DrxError):
 
 class BadAnnotation(DrxError):
     """An annotation file (XML, mask) is malformed, unsafe, or does not fit its image."""
+
+
+class UnsupportedModel(DrxError, ValueError):
+    """A heatmap method cannot handle a layer of this model (e.g. no LRP rule covers it)."""

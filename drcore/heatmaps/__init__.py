@@ -1,7 +1,29 @@
 """Heatmap methods by name, all with one signature.
 
 ``method(model, batch: Tensor[N, 3, H, W], output: int, **params) -> Tensor[N, H, W]``
-returns raw float maps at input resolution, not normalised.
+returns raw float maps at input resolution, not normalised, on the batch's
+device. The model must be in eval mode and on the batch's device. Each
+method takes only its documented keyword parameters (any other is a
+``TypeError``) and never changes the caller's model: methods that alter the
+backward pass or read an inner layer work on a private copy (``surgery``).
+
+==========================  =========================  ==================================
+name                        module                     per-pixel map (default reduction)
+==========================  =========================  ==================================
+``sensitivity`` (default)   ``sensitivity``            max_c |d logit / d x_c|
+``gradient_x_input``        ``gradient``               sum_c x_c d logit / d x_c (signed)
+``smoothgrad``              ``gradient``               max_c |mean over noise of gradient|
+``integrated_gradients``    ``gradient`` (Captum)      sum_c IG_c (signed; sums to f(x)-f(0))
+``guided_backprop``         ``guided``                 max_c |guided gradient|
+``deconvnet``               ``guided``                 max_c |deconvnet gradient|
+``lrp_epsilon``             ``lrp``                    sum_c R_c (signed)
+``lrp_alpha_beta``          ``lrp``                    sum_c R_c (signed)
+``grad_cam``                ``cam``                    ReLU(sum_k a_k A_k), bilinear upsampling
+``occlusion``               ``occlusion`` (Captum)     mean logit drop of covering patches
+==========================  =========================  ==================================
+
+Methods with channels accept ``channel_reduction`` (``"max_abs"``, ``"l2"``,
+``"sum_abs"``, ``"sum"``).
 """
 
 from collections.abc import Callable
@@ -9,16 +31,32 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from drcore.errors import UnknownName
+from drcore.errors import UnknownName, UnsupportedModel
+from drcore.heatmaps.cam import grad_cam
+from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smoothgrad
+from drcore.heatmaps.guided import deconvnet, guided_backprop
+from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
+from drcore.heatmaps.occlusion import occlusion
 from drcore.heatmaps.sensitivity import sensitivity
 
 HeatmapMethod = Callable[..., torch.Tensor]
 
 METHODS: dict[str, HeatmapMethod] = {
     "sensitivity": sensitivity,
+    "gradient_x_input": gradient_x_input,
+    "smoothgrad": smoothgrad,
+    "integrated_gradients": integrated_gradients,
+    "guided_backprop": guided_backprop,
+    "deconvnet": deconvnet,
+    "lrp_epsilon": lrp_epsilon,
+    "lrp_alpha_beta": lrp_alpha_beta,
+    "grad_cam": grad_cam,
+    "occlusion": occlusion,
 }
 
 DEFAULT_METHOD = "sensitivity"
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "HeatmapMethod", "UnsupportedModel", "compute_heatmaps", "get_method"]
 
 
 def get_method(name: str) -> HeatmapMethod:

@@ -118,7 +118,7 @@ def test_history_of_several_edits_and_one_current_per_grader(session_factory, se
         save_grade(session, image=other_image, grader=b, icdr_grade=2, referable=True)
 
     with session_factory() as s:
-        img, ga, gb = s.get(Image, image.id), s.get(Grader, a.id), s.get(Grader, b.id)
+        img, ga = s.get(Image, image.id), s.get(Grader, a.id)
         history = grade_history(s, img, ga)
         assert [g.icdr_grade for g in history] == [0, 1, 4, 3]
         assert [g.supersedes_id for g in history] == [None] + [g.id for g in history[:-1]]

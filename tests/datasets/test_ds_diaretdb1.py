@@ -210,7 +210,6 @@ def test_masks_sit_on_lesions(samples):
         green = s.image()[..., 1].astype(np.float32)
         for t, mask in s.masks().items():
             labelled = label_instances(mask)
-            n = int(labelled.max())
             for k, box in enumerate(ndi.find_objects(labelled), start=1):
                 r0, c0 = max(box[0].start - 12, 0), max(box[1].start - 12, 0)
                 win = (slice(r0, box[0].stop + 12), slice(c0, box[1].stop + 12))
