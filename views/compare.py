@@ -2,22 +2,25 @@
 
 import json
 
+import numpy as np
+
 import streamlit as st
 
 from db import repository
 from drcore.errors import DrxError
+from drcore.heatmaps import METHODS
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS, LESION_TYPES
 from drcore.models import DEFAULT_MODEL
 from drx.ui import analysis, compare, resources
 from drx.ui.figures import evaluation_title, froc_figure
-from drx.ui.overlay import overlay_figure
+from drx.ui.overlay import blended_tile, overlay_figure
 
 DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
 
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 st.title("Compare with experts")
-image_tab, dataset_tab = st.tabs(["One image", "Data set"])
+image_tab, methods_tab, dataset_tab = st.tabs(["One image", "All methods", "Data set"])
 
 with image_tab:
     chooser = st.columns([2, 1, 3])
@@ -87,6 +90,23 @@ with image_tab:
                   help="ROC AUC of the heatmap for lesion vs other pixels inside the field of view.")
         st.markdown(f"**{len(judged.hits)}** of {len(spots)} hot spots on a lesion · "
                     f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
+
+with methods_tab:
+    st.caption("The same photograph and output explained by every heatmap method, in the model's input frame. "
+               "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
+               "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
+    costly = {"occlusion": "about 40 s per photograph on a CPU"}
+    chosen_methods = st.multiselect(
+        "Methods", sorted(METHODS), default=[name for name in sorted(METHODS) if name not in costly],
+        key="cmp_methods", help="; ".join(f"{name}: {cost}" for name, cost in costly.items()),
+    )
+    columns = st.columns(3)
+    for index, method in enumerate(chosen_methods):
+        with st.spinner(f"{method}…"):
+            raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
+        tile = blended_tile(result.prepared.display, raw, result.prepared.fov)
+        columns[index % 3].image(tile, caption=f"{method} · max |value| {np.abs(raw[result.prepared.fov]).max():.3g}",
+                                 width="stretch")
 
 with dataset_tab:
     st.caption("Runs of `drx evaluate`, newest first. Run `drx evaluate --dataset diaretdb1 --split test` "

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from drcore.device import default_device
-from drcore.heatmaps import DEFAULT_METHOD
+from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drx.ui import resources
@@ -53,3 +53,11 @@ def heatmap(sha256: str, _prepared: PreparedImage, model_name: str, output: str)
     started = time.perf_counter()
     (values,) = original_heatmaps(loaded.model, [_prepared], loaded.card.outputs.index(output), DEFAULT_METHOD)
     return HeatmapResult(values, DEFAULT_METHOD, str(default_device()), time.perf_counter() - started)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def method_map(sha256: str, _prepared: PreparedImage, model_name: str, output: str, method: str) -> np.ndarray:
+    """One method's raw heatmap of one output in the prepared frame (S x S)."""
+    loaded = resources.model(model_name)
+    batch = batch_from_prepared([_prepared])
+    return compute_heatmaps(loaded.model, batch, loaded.card.outputs.index(output), method)[0].numpy()

@@ -6,6 +6,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from drcore.heatmaps import METHODS
+
 COMPARE_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "compare.py")
 
 
@@ -32,6 +34,10 @@ def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_roo
     assert not app.exception, app.exception
     assert "contours: expert 2" in app.caption[0].value
     assert app.info and "No evaluation has been stored yet" in app.info[0].value
+    # The "All methods" tab: one tile per default method, occlusion left out for its cost.
+    captions = [image.proto.imgs[0].caption for image in app.get("image")]
+    assert sorted(caption.split(" ·")[0] for caption in captions) == sorted(
+        name for name in METHODS if name != "occlusion")
 
 
 def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) -> None:
