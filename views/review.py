@@ -8,6 +8,7 @@ from drcore.errors import BadImage
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
+from drx.records import register_model
 from drx.ui import analysis, resources, storage
 from drx.ui.overlay import COLORMAPS, overlay_figure
 
@@ -78,10 +79,7 @@ with sessions.begin() as session:
         session, content_sha256=sha256, file_name=file_name, width=width, height=height,
         size_bytes=len(data), source=origin, stored_path=str(stored_path or chosen_path),
     )
-    model_row = repository.register_model(
-        session, name=loaded.card.name, sha256=loaded.card.sha256, architecture=loaded.card.architecture,
-        version=loaded.card.version, card_json=loaded.card.to_json(),
-    )
+    model_row = register_model(session, loaded)
     if map_is_new:
         repository.record_heatmap_run(
             session, image=image_row, model=model_row, method=heatmap.method, output=output, parameters={},
