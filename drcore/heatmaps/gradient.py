@@ -38,6 +38,7 @@ def smoothgrad(
     seed: int = 0,
     internal_batch_size: int = 8,
     channel_reduction: str = "max_abs",
+    spare_zero_pixels: bool = True,
 ) -> torch.Tensor:
     """SmoothGrad (Smilkov et al. 2017): the gradient averaged over noisy copies of each image.
 
@@ -52,6 +53,10 @@ def smoothgrad(
     a CPU ``torch.Generator`` seeded with ``seed`` (default 0) and is the same
     for every image, so a map depends neither on the batch it was computed in,
     nor on ``internal_batch_size``, nor on the device.
+
+    With ``spare_zero_pixels`` (default) no noise is added where the image is
+    exactly 0: a prepared photograph is 0 outside its field of view, where the
+    model never saw noise and would otherwise light up the rim.
     """
     if n_samples < 1 or internal_batch_size < 1:
         raise ValueError("n_samples and internal_batch_size must be at least 1")
@@ -66,7 +71,10 @@ def smoothgrad(
             noise = torch.stack(
                 [torch.randn(image.shape, generator=generator, dtype=image.dtype) for _ in range(count)]
             )
-            noisy = image + scale * noise.to(image.device)
+            noise = noise.to(image.device)
+            if spare_zero_pixels:
+                noise = noise * (image != 0)
+            noisy = image + scale * noise
             total += input_gradients(model, noisy, output).sum(dim=0)
         averages.append(total / n_samples)
     return reduce_channels(torch.stack(averages), channel_reduction)

@@ -152,6 +152,22 @@ def test_smoothgrad_equals_hand_loop_with_the_same_seeded_noise(net: nn.Module, 
     agree(noiseless, sensitivity(net, images, 2), "smoothgrad without noise vs sensitivity")
 
 
+def test_smoothgrad_adds_no_noise_outside_the_field_of_view(net: nn.Module, images: torch.Tensor) -> None:
+    masked = images.clone()
+    masked[..., :4, :] = 0  # a prepared photograph is exactly 0 outside its field of view
+    ours = smoothgrad(net, masked, 1, n_samples=3, noise_level=0.3, seed=2)
+    hand = []
+    for image in masked:
+        generator = torch.Generator().manual_seed(2)
+        scale = 0.3 * (image.max() - image.min())
+        noisy = [image + scale * torch.randn(image.shape, generator=generator, dtype=image.dtype) * (image != 0)
+                 for _ in range(3)]
+        hand.append(torch.cat([gradient(net, copy[None], 1) for copy in noisy]).mean(dim=0).abs().amax(dim=0))
+    agree(ours, torch.stack(hand), "smoothgrad sparing zero pixels vs hand loop")
+    everywhere = smoothgrad(net, masked, 1, n_samples=3, noise_level=0.3, seed=2, spare_zero_pixels=False)
+    assert max_difference(everywhere, ours) > 1e-3
+
+
 def test_integrated_gradients_equals_hand_riemann_and_gauss_legendre_sums(
     net: nn.Module, images: torch.Tensor
 ) -> None:
