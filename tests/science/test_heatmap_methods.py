@@ -564,3 +564,20 @@ def test_cuda_maps_equal_cpu_maps(name: str, images: torch.Tensor) -> None:
     on_cuda = METHODS[name](model.cuda(), inputs.cuda(), 1, **FAST.get(name, {}))
     assert on_cuda.device.type == "cuda"
     assert max_difference(on_cuda, on_cpu) < 1e-4 * max(1.0, on_cpu.abs().max().item())
+
+
+def test_guided_backprop_and_deconvnet_handle_relu6_by_hand() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU6(), nn.Conv2d(2, 1, 1), nn.Flatten(), nn.Linear(4, 1)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))
+        net[0].bias.copy_(torch.tensor([0.0, 0.5]))
+        net[2].weight.copy_(torch.tensor([2.0, -1.0]).view(1, 2, 1, 1))
+        net[4].weight.copy_(torch.tensor([[1.0, -1.0, 0.5, 2.0]]))
+    x = torch.tensor([[[[-1.0, 0.5], [3.0, 9.0]]]], dtype=torch.float64)  # 9 saturates ReLU6 in channel 0
+    first, second, linear = net[0], net[2], net[4]
+    z = first(x)  # (1, 2, 2, 2) pre-activations
+    upstream = (linear.weight.view(1, 1, 2, 2) * second.weight.view(1, 2, 1, 1))  # d logit / d relu6 output
+    guided_hand = ((upstream.clamp(min=0) * ((z > 0) & (z < 6))) * first.weight.view(1, 2, 1, 1)).sum(1)
+    deconv_hand = (upstream.clamp(min=0) * first.weight.view(1, 2, 1, 1)).sum(1)
+    agree(guided_backprop(net, x, 0, channel_reduction="sum"), guided_hand, "guided backprop, ReLU6, by hand")
+    agree(deconvnet(net, x, 0, channel_reduction="sum"), deconv_hand, "deconvnet, ReLU6, by hand")
