@@ -6,9 +6,15 @@ Typical use::
     from db import Settings, init_database, save_grade
     settings = Settings.from_env()
     settings.ensure_home()
-    Session = init_database(settings.database_url)
+    Session = init_database(settings.database_url)   # migrates to the newest revision
     with Session() as session, session.begin():
         ...
+    # a unit of work retried when another writer got in the way
+    grade = run_in_transaction(Session, lambda session: save_grade(session, ...))
+
+Schema migrations (Alembic, in ``db/migrations/``): :func:`upgrade`,
+:func:`current_revision`, :func:`head_revision`; command line
+``python -m db upgrade|current|check|revision`` (:mod:`db.cli`).
 """
 
 from db.errors import (
@@ -34,7 +40,15 @@ from db.repository import (
     register_model,
     save_grade,
 )
-from db.session import init_database, make_engine
+from db.session import (
+    current_revision,
+    head_revision,
+    init_database,
+    is_retryable,
+    make_engine,
+    run_in_transaction,
+    upgrade,
+)
 from db.settings import Settings
 
 __all__ = [
@@ -66,5 +80,10 @@ __all__ = [
     "save_grade",
     "init_database",
     "make_engine",
+    "upgrade",
+    "current_revision",
+    "head_revision",
+    "run_in_transaction",
+    "is_retryable",
     "Settings",
 ]

@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("path", nargs="?", default=None, help="the data set's folder (default: its DRX_*_ROOT)")
     importing.set_defaults(handler=_import)
 
+    commands.add_parser("db", help="database schema: upgrade, current, check (see drx db --help)")
+
     demo = commands.add_parser("demo", help="write the synthetic demo photographs to a folder", formatter_class=formatter)
     demo.add_argument("--out", default="demo-images", help="folder to write into")
     demo.add_argument("--count", type=int, default=6, help="how many photographs")
@@ -228,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``drx`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["db"]:  # the database commands parse their own arguments, --help included
+        from db.cli import main as database_main
+
+        return database_main(argv[1:], prog="drx db")
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from db import repository
 from db.models import Image
+from db.session import run_in_transaction
 from drcore.errors import BadImage
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS
@@ -116,13 +117,12 @@ with side_column:
     if not grader_name:
         st.caption("Enter your name in the sidebar to save a grade.")
     elif saved:
-        with sessions.begin() as session:
-            row = repository.save_grade(
-                session, image=session.get(Image, image_id),
-                grader=repository.get_or_create_grader(session, grader_name),
-                icdr_grade=None if ungradable else grade, referable=referable, ungradable=ungradable, note=note,
-            )
-            supersedes = row.supersedes_id
+        # Retried on a busy database; a grader's own concurrent edit (two tabs) is superseded, never lost.
+        supersedes = run_in_transaction(sessions, lambda session: repository.save_grade(
+            session, image=session.get(Image, image_id),
+            grader=repository.get_or_create_grader(session, grader_name),
+            icdr_grade=None if ungradable else grade, referable=referable, ungradable=ungradable, note=note,
+        ).supersedes_id)
         st.success("Grade saved" + (" (the earlier version is kept in the history)." if supersedes else "."))
     elif current:
         st.caption(f"Your current grade is version {versions} (saved {current.created_at:%Y-%m-%d %H:%M} UTC).")

@@ -68,3 +68,9 @@ def test_idrid_segmentation_import_records_masks_once(tmp_path, capsys) -> None:
     assert by_type["haemorrhage"].pixel_count == 0 and by_type["hard_exudate"].instance_count == 2
     assert main(["import", "idrid", str(root)]) == 0
     assert "0 new ground-truth masks" in capsys.readouterr().out
+
+
+def test_drx_db_reports_and_checks_the_schema(capsys) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "check"]) == 0
+    assert "models and migrations agree" in capsys.readouterr().out

@@ -2,8 +2,10 @@
 
 Every repository test runs against a fresh SQLite file under ``tmp_path``,
 and also against PostgreSQL when ``DRX_TEST_POSTGRES_URL`` is set (e.g.
-``postgresql+psycopg://drx:drx@localhost/drx_test``). Each PostgreSQL test
-gets its own schema (via ``search_path``), dropped afterwards.
+``postgresql+psycopg://drx:drx@localhost/drx_test``; ``eval "$(../shared/tools/pg-test-server
+start)"`` starts a throwaway server and sets it). Each PostgreSQL database is
+its own schema (via ``search_path``), dropped afterwards. ``new_database_url``
+makes more empty databases of the test's backend; ``backend`` names it.
 """
 
 from __future__ import annotations
@@ -28,25 +30,47 @@ POSTGRES_ENV = "DRX_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """URL of an empty database, one per test and backend."""
-    if request.param == "sqlite":
-        yield sqlite_url_for(tmp_path / "db" / "drx.sqlite3")
-        return
-    base_url = os.environ.get(POSTGRES_ENV, "").strip()
-    if not base_url:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of a test: every test using it runs once per backend."""
+    if request.param == "postgresql" and not os.environ.get(POSTGRES_ENV, "").strip():
         unavailable(f"{POSTGRES_ENV} is not set: PostgreSQL variant not run")
-    schema = f"drx_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
+    return request.param
+
+
+@pytest.fixture
+def new_database_url(backend: str, tmp_path) -> Iterator[Callable[[], str]]:
+    """A factory of URLs of new, empty databases of the test's backend: SQLite
+    files under ``tmp_path``, or PostgreSQL schemas (dropped afterwards)."""
+    schemas: list[str] = []
+    admin = make_engine(os.environ[POSTGRES_ENV].strip()) if backend == "postgresql" else None
+    count = 0
+
+    def _new() -> str:
+        nonlocal count
+        count += 1
+        if admin is None:
+            return sqlite_url_for(tmp_path / f"db{count}" / "drx.sqlite3")
+        schema = f"drx_test_{uuid.uuid4().hex[:12]}"
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        url = make_url(os.environ[POSTGRES_ENV].strip()).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    try:
+        yield _new
+    finally:
+        if admin is not None:
+            with admin.begin() as conn:
+                for schema in schemas:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str]) -> str:
+    """URL of an empty database, one per test and backend."""
+    return new_database_url()
 
 
 @pytest.fixture

@@ -92,10 +92,11 @@ def test_init_database_creates_schema_once_and_reopens(tmp_path):
         session.add(Grader(name="kept"))
     first.kw["bind"].dispose()
 
-    second = init_database(url)  # create_all on an existing schema is a no-op
+    second = init_database(url)  # already at head: nothing to migrate
     engine = second.kw["bind"]
     assert set(inspect(engine).get_table_names()) == {
-        "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run"
+        "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run",
+        "alembic_version",
     }
     with second() as session:
         grader = session.scalars(select(Grader)).one()
