@@ -155,8 +155,14 @@ def main() -> None:
                  for variant in arguments.variants if variant not in ("0", chosen)]
         jobs.sort(key=lambda job: job[1] not in SLOW_METHODS)  # the long runs first, so that none is left alone at the end
         rows = []
-        for future in as_completed([pool.submit(_evaluate_one, job) for job in jobs]):
-            rows.append(future.result())
+        futures = {pool.submit(_evaluate_one, job): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                rows.append(future.result())
+            except Exception as error:  # one failing method must not cost the others: recorded, not hidden
+                checkpoint, method = futures[future][:2]
+                rows.append({"checkpoint": Path(checkpoint).stem, "method": method, "error": repr(error)})
+                print(f"FAILED {Path(checkpoint).stem} / {method}: {error!r}", flush=True)
             (arguments.out / "rows.json").write_text(json.dumps(rows, indent=2))  # kept current: a cut run keeps its rows
     timings["evaluation_s"] = time.time() - started
     (arguments.out / "timings.json").write_text(json.dumps(
