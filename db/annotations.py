@@ -9,7 +9,8 @@ account may not write. Geometry is in original image pixels
 
 API::
 
-    add_annotation(session, user, image, geometry, lesion_type, note="", *, uid=None, action="create") -> Annotation
+    add_annotation(session, user, image, geometry, lesion_type, note="") -> Annotation
+    import_annotation(session, image, grader, geometry, lesion_type, note="", *, uid) -> Annotation  # command line
     edit_annotation(session, user, uid, *, geometry=None, lesion_type=None, note=None) -> Annotation
     delete_annotation(session, user, uid) -> Annotation
     current_annotations(session, image, grader=None) -> list[Annotation]   # live lesions, oldest first
@@ -37,6 +38,7 @@ from db.rows import fetch, row_id
 
 __all__ = [
     "add_annotation",
+    "import_annotation",
     "edit_annotation",
     "delete_annotation",
     "current_annotations",
@@ -87,27 +89,48 @@ def add_annotation(
     geometry: Geometry,
     lesion_type: str,
     note: str = "",
-    *,
-    uid: Optional[str] = None,
-    action: str = "create",
 ) -> Annotation:
     """Insert a new lesion drawn by ``user`` on ``image`` and return its first version.
 
-    ``uid``: keep a known identity (import); default a new UUID4. ``action``:
-    ``"create"`` or ``"import"``. Raises :class:`InvalidValue` (geometry
-    outside the image, unknown lesion type, an existing uid) and
-    :class:`PermissionDenied` before writing anything.
+    Raises :class:`InvalidValue` (geometry outside the image, unknown lesion
+    type) and :class:`PermissionDenied` (no account, disabled) before writing
+    anything.
     """
     require_role(session, user)
+    return _insert_first(session, image, user.id, geometry, lesion_type, note, str(uuid.uuid4()), "create")
+
+
+def import_annotation(
+    session: Session,
+    image: Image | int,
+    grader: Grader | int,
+    geometry: Geometry,
+    lesion_type: str,
+    note: str = "",
+    *,
+    uid: str,
+) -> Annotation:
+    """Insert an imported lesion (``action`` "import") attributed to ``grader``, keeping its ``uid``.
+
+    For the command line (``drx import coco``), which is trusted like
+    ``by=None`` in :mod:`db.accounts`: the grader needs no account. Raises
+    :class:`InvalidValue` when ``uid`` exists already.
+    """
+    identity = _uid(uid)
+    if session.scalar(select(Annotation.id).where(Annotation.uid == identity).limit(1)) is not None:
+        raise InvalidValue(f"an annotation with uid {identity} exists already")
+    grader_id = fetch(session, Grader, grader, "grader").id
+    return _insert_first(session, image, grader_id, geometry, lesion_type, note, identity, "import")
+
+
+def _insert_first(
+    session: Session, image: Image | int, grader_id: int, geometry: Geometry, lesion_type: str, note: str,
+    identity: str, action: str,
+) -> Annotation:
     image_row = fetch(session, Image, image, "image")
     shape = _checked_geometry(geometry, image_row)
-    if action not in ("create", "import"):
-        raise InvalidValue(f"a new annotation's action is 'create' or 'import', got {action!r}")
-    identity = str(uuid.uuid4()) if uid is None else _uid(uid)
-    if uid is not None and session.scalar(select(Annotation.id).where(Annotation.uid == identity).limit(1)):
-        raise InvalidValue(f"an annotation with uid {identity} exists already")
     row = Annotation(
-        uid=identity, image_id=image_row.id, grader_id=user.id, kind=shape.kind, geometry_json=shape.to_json(),
+        uid=identity, image_id=image_row.id, grader_id=grader_id, kind=shape.kind, geometry_json=shape.to_json(),
         lesion_type=lesion_type_value(lesion_type), note=_note(note), deleted=False, action=action,
     )
     return insert_version(session, row, f"annotation {identity}")
