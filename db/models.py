@@ -456,8 +456,11 @@ class CandidateDecision(_Row, Base):
         CheckConstraint(_in("decision", DECISIONS), name="known_decision"),
         CheckConstraint(_in("action", ACTIONS), name="known_action"),
         CheckConstraint(
-            f"(decision = 'confirmed' AND {_in('lesion_type', LESION_TYPES)} AND reason IS NULL)"
-            f" OR (decision = 'rejected' AND {_in('reason', REJECTION_REASONS)} AND lesion_type IS NULL)"
+            # "IS NOT NULL" too: a NULL makes IN unknown, and a CHECK lets unknown pass
+            f"(decision = 'confirmed' AND lesion_type IS NOT NULL AND {_in('lesion_type', LESION_TYPES)}"
+            " AND reason IS NULL)"
+            f" OR (decision = 'rejected' AND reason IS NOT NULL AND {_in('reason', REJECTION_REASONS)}"
+            " AND lesion_type IS NULL)"
             " OR (decision = 'undecided' AND lesion_type IS NULL AND reason IS NULL)",
             name="decision_fields",
         ),

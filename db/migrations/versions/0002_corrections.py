@@ -157,7 +157,7 @@ def upgrade() -> None:
     sa.Column('reverts_id', sa.Integer(), nullable=True),
     sa.Column('supersedes_id', sa.Integer(), nullable=True),
     sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.CheckConstraint("(decision = 'confirmed' AND lesion_type IN ('microaneurysm', 'haemorrhage', 'hard_exudate', 'cotton_wool_spot', 'other') AND reason IS NULL) OR (decision = 'rejected' AND reason IN ('vessel', 'optic_disc', 'artefact', 'reflection', 'other') AND lesion_type IS NULL) OR (decision = 'undecided' AND lesion_type IS NULL AND reason IS NULL)", name=op.f('ck_candidate_decision_decision_fields')),
+    sa.CheckConstraint("(decision = 'confirmed' AND lesion_type IS NOT NULL AND lesion_type IN ('microaneurysm', 'haemorrhage', 'hard_exudate', 'cotton_wool_spot', 'other') AND reason IS NULL) OR (decision = 'rejected' AND reason IS NOT NULL AND reason IN ('vessel', 'optic_disc', 'artefact', 'reflection', 'other') AND lesion_type IS NULL) OR (decision = 'undecided' AND lesion_type IS NULL AND reason IS NULL)", name=op.f('ck_candidate_decision_decision_fields')),
     sa.CheckConstraint("action IN ('create', 'edit', 'delete', 'revert', 'undo', 'import')", name=op.f('ck_candidate_decision_known_action')),
     sa.CheckConstraint("decision IN ('confirmed', 'rejected', 'undecided')", name=op.f('ck_candidate_decision_known_decision')),
     sa.ForeignKeyConstraint(['candidate_id'], ['candidate.id'], name=op.f('fk_candidate_decision_candidate_id_candidate')),
