@@ -156,6 +156,7 @@ with figure_column:
         figure.add_trace(trace)
     figure.add_trace(candidates.candidate_trace(markers(listed, my_decisions(sessions, user, image_id)),
                                                 selected.rank if selected else None))
+    figure.update_layout(showlegend=False)  # names show on hover; a legend would cover the colour bar
     if selected:
         x_range, y_range = candidates.zoom_window(selected.x, selected.y, (width, height), max(160, min(width, height) / 4))
         figure.update_xaxes(range=x_range)
