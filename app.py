@@ -38,6 +38,7 @@ else:
     ]
     if role_at_least(user.role, "reviewer"):
         pages.append(st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/gavel:"))
+        pages.append(st.Page("views/export.py", title="Export", icon=":material/download:"))
     if role_at_least(user.role, "admin"):
         pages.append(st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:"))
 page = st.navigation(pages)

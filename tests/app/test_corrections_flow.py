@@ -14,6 +14,9 @@ polygon tool produces. Everything after it (conversion to photograph pixels,
 saving) is the page's own code.
 """
 
+import io
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,11 +26,13 @@ from streamlit.testing.v1 import AppTest
 
 from db.accounts import User
 from db.adjudication import current_adjudication
-from db.annotations import current_annotations, geometry_of
+from db.annotations import add_annotation, current_annotations, geometry_of
 from db.decisions import current_decisions
+from db.geometry import Geometry
 from db.history import image_timeline
 from db.models import Annotation, CandidateDecision, Grade, Image
-from db.session import init_database
+from db.repository import register_image
+from db.session import init_database, run_in_transaction
 from db.settings import Settings
 from drx.ui import drawing
 
@@ -272,3 +277,29 @@ def test_a_grader_reaching_the_admin_page_by_its_address_is_refused(make_user) -
     assert [message.value for message in app.error] == [
         "This page is for the admin role and above; you are logged in as a grader."]
     assert not app.button and not app.text_input
+
+
+def test_a_reviewer_downloads_the_export(make_user) -> None:
+    alice = make_user("alice")
+    reviewer = make_user("rita", role="reviewer")
+    sessions = _sessions()
+
+    def draw(session) -> None:
+        image = register_image(session, content_sha256="ab" * 32, file_name="eye.png", width=100, height=80,
+                               size_bytes=1, source="upload")
+        add_annotation(session, alice, image, Geometry.create("rectangle", [(10, 20), (30, 50)]), "haemorrhage")
+
+    run_in_transaction(sessions, draw)
+    app = AppTest.from_file(str(ROOT / "views" / "export.py"), default_timeout=60)
+    app.session_state["user"] = reviewer
+    _run(app)
+    _run(_labelled(app.button, "Prepare the export").click())
+    assert app.success[0].value.startswith("1 photographs · 1 drawn lesions")
+    data = app.session_state["export_zip"]
+    coco = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("coco.json"))
+    (annotation,) = coco["annotations"]
+    assert annotation["bbox"] == [10, 20, 20, 30]
+    grader_app = AppTest.from_file(str(ROOT / "views" / "export.py"), default_timeout=60)
+    grader_app.session_state["user"] = alice
+    _run(grader_app)
+    assert grader_app.error and "reviewer role" in grader_app.error[0].value
