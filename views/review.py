@@ -27,6 +27,7 @@ ICDR_GRADES = {
     4: "4 · Proliferative DR",
 }
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
+GRADE_FLASH = "grade_saved"
 
 settings = resources.settings()
 sessions = resources.session_factory(settings.database_url)
@@ -123,6 +124,8 @@ with candidates_tab:
     selected = candidate_panel(sessions, user, image_id, listed)
 
 with grade_tab:
+    if GRADE_FLASH in st.session_state:
+        st.success(st.session_state.pop(GRADE_FLASH))
     with sessions() as session:
         current = repository.current_grade(session, session.get(Image, image_id), session.get(Grader, user.id))
     form_key = f"grade_{sha256[:16]}_{user.id}"  # one form state per photograph and user
@@ -140,7 +143,10 @@ with grade_tab:
             session, user, image_id, icdr_grade=None if ungradable else grade, referable=referable,
             ungradable=ungradable, note=note,
         ), "The grade was not saved:"):
-            st.success("Grade saved" + (" (the earlier version is kept in the history)." if current else "."))
+            # Rerun so that the queue's progress and the history include it; the message shows after the rerun.
+            st.session_state[GRADE_FLASH] = "Grade saved" + (" (the earlier version is kept in the history)."
+                                                             if current else ".")
+            st.rerun()
     elif current:
         st.caption(f"Your current grade was saved {current.created_at:%Y-%m-%d %H:%M} UTC.")
 

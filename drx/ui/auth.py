@@ -20,7 +20,9 @@ from typing import Optional
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.accounts import User, authenticate, change_password, ensure_first_admin, list_accounts, role_at_least
+from db.accounts import (
+    User, authenticate, change_password, ensure_first_admin, list_accounts, require_role, role_at_least,
+)
 from db.errors import AuthenticationFailed, InvalidValue, PermissionDenied
 from db.session import run_in_transaction
 
@@ -40,20 +42,10 @@ def single_sign_on_configured() -> bool:
 def first_start(database_url: str, _sessions: sessionmaker[Session]) -> Optional[str]:
     """Once per process and database: make the first admin when there is none.
 
-    The one-time password is printed to the server's console (never shown in
-    a page nor logged); the function returns it only for tests.
+    The one-time password is printed to the server's console, flushed at once
+    (never shown in a page nor logged); the function returns it only for tests.
     """
-    return ensure_first_admin(_sessions, announce=print)
-
-
-def _account_user(session: Session, user: User) -> Optional[User]:
-    """``user`` as the database says now: None when the account is gone or disabled."""
-    for info in list_accounts(session):
-        if info.grader_id == user.id:
-            if info.disabled:
-                return None
-            return User(info.grader_id, info.name, info.role, info.must_change_password)
-    return None
+    return ensure_first_admin(_sessions, announce=lambda line: print(line, flush=True))
 
 
 def current_user(sessions: sessionmaker[Session]) -> Optional[User]:
@@ -61,12 +53,14 @@ def current_user(sessions: sessionmaker[Session]) -> Optional[User]:
     user = st.session_state.get(USER_KEY)
     if user is None:
         return None
-    with sessions() as session:
-        fresh = _account_user(session, user)
-    if fresh is None:
+    try:
+        with sessions() as session:
+            account = require_role(session, user)
+    except PermissionDenied:
         st.session_state.pop(USER_KEY, None)
         st.warning("Your account has been disabled: you were logged out.", icon="🔒")
         return None
+    fresh = User(user.id, user.name, account.role, account.must_change_password)
     st.session_state[USER_KEY] = fresh
     return fresh
 

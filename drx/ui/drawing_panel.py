@@ -53,10 +53,10 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     height, width = photograph.shape[:2]
     if FLASH_KEY in st.session_state:
         st.success(st.session_state.pop(FLASH_KEY))
-    tool_column, type_column, zoom_column = st.columns([5, 3, 4])
+    tool_column, zoom_column = st.columns([3, 2])
     tool = tool_column.segmented_control("Tool", list(drawing.TOOLS), default="Polygon", key="draw_tool") or "Polygon"
-    lesion_type = type_column.selectbox("Lesion type", LESION_TYPES, format_func=LESION_NAMES.get, key="draw_type")
     zoom = zoom_column.segmented_control("Zoom", ZOOMS, default=2, format_func=lambda z: f"{z}×", key="draw_zoom") or 1
+    lesion_type = tool_column.selectbox("Lesion type", LESION_TYPES, format_func=LESION_NAMES.get, key="draw_type")
     if centre is None and zoom > 1:
         x_column, y_column = st.columns(2)
         centre = (x_column.slider("Window centre x (px)", 0, width, width // 2, key="draw_centre_x"),

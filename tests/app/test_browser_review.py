@@ -75,6 +75,19 @@ def _settle(page) -> None:
     page.wait_for_timeout(600)
 
 
+def _canvas_box(page, timeout_s: float = 60) -> dict:
+    """The drawing canvas's box once it is mounted at its final size (a new zoom remounts it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        canvas = page.locator("canvas.upper-canvas").first
+        box = canvas.bounding_box() if canvas.count() else None
+        if box and round(box["height"]) == 583 or time.monotonic() > deadline:
+            canvas.scroll_into_view_if_needed()
+            page.wait_for_timeout(800)
+            return canvas.bounding_box()
+        page.wait_for_timeout(500)
+
+
 def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_app: str) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium")
@@ -103,11 +116,10 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
         page.get_by_text("Draw missed lesions").click()
         _settle(page)
         page.get_by_text("1×", exact=True).click()
+        page.get_by_text("Photograph x 0–1024, y 0–786").wait_for(timeout=60_000)  # the whole photograph
         _settle(page)
-        canvas = page.locator("canvas.upper-canvas").first
-        canvas.scroll_into_view_if_needed()
-        page.wait_for_timeout(1000)
-        box = canvas.bounding_box()
+        page.wait_for_timeout(1500)  # the canvas of the new view mounts after the script run
+        box = _canvas_box(page)
         assert (round(box["width"]), round(box["height"])) == (760, 583)
         for u, v in CLICKS + CLICKS[:1]:  # the last click, on the first vertex, closes the polygon
             page.mouse.click(box["x"] + u, box["y"] + v)

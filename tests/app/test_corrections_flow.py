@@ -24,7 +24,7 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from db.accounts import User
+from db.accounts import User, disable_account
 from db.adjudication import current_adjudication
 from db.annotations import add_annotation, current_annotations, geometry_of
 from db.decisions import current_decisions
@@ -303,3 +303,17 @@ def test_a_reviewer_downloads_the_export(make_user) -> None:
     grader_app.session_state["user"] = alice
     _run(grader_app)
     assert grader_app.error and "reviewer role" in grader_app.error[0].value
+
+
+def test_a_user_whose_account_is_disabled_is_logged_out_at_the_next_click(make_user) -> None:
+    make_user("admin", role="admin")
+    alice = make_user("alice")
+    app = AppTest.from_file(APP, default_timeout=240)
+    app.session_state["user"] = alice
+    _run(app)
+    assert app.title[0].value == "Review"
+    run_in_transaction(_sessions(), lambda session: disable_account(session, "alice"))
+    _run(app)
+    assert [message.value for message in app.warning if "disabled" in message.value] == [
+        "Your account has been disabled: you were logged out."]
+    assert app.title[0].value == "drx · DR heatmap review" and "user" not in app.session_state
