@@ -70,18 +70,22 @@ def candidate_panel(
     decisions = my_decisions(sessions, user, image_id)
     by_rank = {item.rank: item for item in listed}
 
-    def label(rank: int) -> str:
-        if rank == 0:
-            return "Whole photograph"
-        item, decision = by_rank[rank], decisions.get(by_rank[rank].id)
-        state = decision.decision if decision else "no decision"
+    def label(rank: int) -> str:  # stable: a label that changes makes the browser forget the selection
+        return "Whole photograph" if rank == 0 else f"{rank} · score {by_rank[rank].score:.3g}"
+
+    def caption(rank: int) -> str:
+        decision = decisions.get(by_rank[rank].id)
+        if decision is None:
+            return "no decision"
         detail = _detail(decision)
-        return f"{rank} · score {item.score:.3g} · {state}" + (f": {detail}" if detail else "")
+        colour = {"confirmed": "green", "rejected": "red"}.get(decision.decision, "gray")
+        return f":{colour}[{decision.decision}" + (f": {detail}]" if detail else "]")
 
     ranks = [0] + list(by_rank)
     if st.session_state.get(PICK_KEY) not in ranks:
         st.session_state[PICK_KEY] = 0
-    rank = st.radio("Candidates, strongest first (choose one to zoom to it)", ranks, format_func=label, key=PICK_KEY)
+    rank = st.radio("Candidates, strongest first (choose one to zoom to it)", ranks, format_func=label, key=PICK_KEY,
+                    captions=["the figure shows all candidates"] + [caption(rank) for rank in by_rank])
     if rank == 0:
         return None
     chosen = by_rank[rank]

@@ -57,6 +57,7 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     tool = tool_column.segmented_control("Tool", list(drawing.TOOLS), default="Polygon", key="draw_tool") or "Polygon"
     zoom = zoom_column.segmented_control("Zoom", ZOOMS, default=2, format_func=lambda z: f"{z}×", key="draw_zoom") or 1
     lesion_type = tool_column.selectbox("Lesion type", LESION_TYPES, format_func=LESION_NAMES.get, key="draw_type")
+    around_candidate = centre is not None
     if centre is None and zoom > 1:
         x_column, y_column = st.columns(2)
         centre = (x_column.slider("Window centre x (px)", 0, width, width // 2, key="draw_centre_x"),
@@ -64,7 +65,7 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     view = drawing.canvas_view((width, height), zoom, centre or (width / 2, height / 2), CANVAS_WIDTH)
     st.caption(f"Photograph x {view.x0}–{view.x0 + view.width}, y {view.y0}–{view.y0 + view.height} at "
                f"{view.scale_x:.2f} screen px per photograph px"
-               + (" (around the selected candidate)" if zoom > 1 and centre is not None else "")
+               + (" (around the selected candidate)" if zoom > 1 and around_candidate else "")
                + ". Polygon: click the vertices, then the first vertex again to close it.")
     key = f"canvas_{image_id}_{view.x0}_{view.y0}_{view.width}_{st.session_state.setdefault(ROUND_KEY, 0)}"
     shapes, problems = drawing.shapes_from_canvas(
