@@ -52,7 +52,9 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     """Canvas over a window of the photograph (around ``centre``, a selected candidate, when given)."""
     height, width = photograph.shape[:2]
     if FLASH_KEY in st.session_state:
-        st.success(st.session_state.pop(FLASH_KEY))
+        message = st.session_state.pop(FLASH_KEY)
+        st.success(message)
+        st.toast(message)  # stays a few seconds: the new canvas reruns the page as it mounts
     tool_column, zoom_column = st.columns([3, 2])
     tool = tool_column.segmented_control("Tool", list(drawing.TOOLS), default="Polygon", key="draw_tool") or "Polygon"
     zoom = zoom_column.segmented_control("Zoom", ZOOMS, default=2, format_func=lambda z: f"{z}×", key="draw_zoom") or 1
