@@ -127,7 +127,7 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
         _settle(page)
         page.get_by_text("1 shape(s) on the canvas").wait_for(timeout=30_000)
         page.get_by_role("button", name="Save the drawn shapes").click()
-        page.get_by_text("1 lesion(s) saved.").wait_for(timeout=60_000)
+        page.get_by_text("1 lesion(s) saved.").first.wait_for(timeout=60_000)
         browser.close()
 
     sessions = init_database(Settings.from_env().database_url)
