@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from db.errors import GradeConflict, InvalidGrade
-from db.models import Grade, Grader, Image
+from db.models import Account, Annotation, CandidateDecision, Grade, Grader, Image
 from db.repository import current_grade, get_or_create_grader, grade_history, register_image, save_grade
 from db.session import init_database, is_retryable, make_engine, run_in_transaction
 from db.settings import sqlite_url_for
@@ -237,12 +237,14 @@ def benchmark(monkeypatch):
 
 
 @pytest.mark.parametrize("shared_grader", [False, True], ids=["grader-per-process", "one-shared-grader"])
-def test_concurrent_corrections_lose_nothing(benchmark, database_url, shared_grader):
+@pytest.mark.parametrize("kind", ["corrections", "grades"])
+def test_concurrent_corrections_lose_nothing(benchmark, database_url, shared_grader, kind):
     """4 processes x 50 corrections (spawned), on a fresh database that they
-    also migrate concurrently: exactly 200 rows, unbroken chains, no error
-    (no 'database is locked') escapes the retry policy."""
+    also migrate concurrently: exactly 200 rows (grades, or annotations and
+    decisions), unbroken chains, no error (no 'database is locked') escapes
+    the retry policy."""
     result = benchmark.run_benchmark(
-        database_url, processes=4, corrections=50, images=3, shared_grader=shared_grader, timeout_s=240
+        database_url, processes=4, corrections=50, images=3, shared_grader=shared_grader, kind=kind, timeout_s=240
     )
     assert result.problems == []
     assert result.escaped == []
@@ -250,7 +252,12 @@ def test_concurrent_corrections_lose_nothing(benchmark, database_url, shared_gra
     sessions = init_database(database_url)
     try:
         with sessions() as session:
-            assert session.scalar(select(func.count()).select_from(Grade)) == 200
+            if kind == "grades":
+                assert session.scalar(select(func.count()).select_from(Grade)) == 200
+            else:  # even corrections are decisions, odd ones annotations
+                assert session.scalar(select(func.count()).select_from(CandidateDecision)) == 100
+                assert session.scalar(select(func.count()).select_from(Annotation)) == 100
+                assert session.scalar(select(func.count()).select_from(Account)) == (1 if shared_grader else 4)
             graders = session.scalar(select(func.count()).select_from(Grader))
             assert graders == (1 if shared_grader else 4)
             assert session.scalar(select(func.count()).select_from(Image)) == 3
