@@ -56,6 +56,7 @@ from db.errors import (
 )
 from db.models import ROLES, Account, Grader
 from db.repository import GRADER_NAME_MAX, find_grader, get_or_create_grader
+from db.rows import one_of
 from db.session import run_in_transaction
 
 __all__ = [
@@ -117,12 +118,6 @@ class AccountInfo:
 def role_at_least(role: str, required: str) -> bool:
     """Whether ``role`` includes the rights of ``required`` (grader < reviewer < admin)."""
     return ROLES.index(role) >= ROLES.index(required)
-
-
-def _role(role: Any) -> str:
-    if role not in ROLES:
-        raise InvalidValue(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    return role
 
 
 def _password(password: Any) -> str:
@@ -200,7 +195,7 @@ def create_account(
     shorter than :data:`PASSWORD_MIN_LENGTH`, :class:`PermissionDenied` when
     ``by`` is not an admin.
     """
-    role = _role(role)
+    role = one_of(role, ROLES, "role")
     password = _password(password)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > GRADER_NAME_MAX:
         raise InvalidValue(f"an account name must be 1-{GRADER_NAME_MAX} characters, got {name!r}")
@@ -284,7 +279,7 @@ def _keeps_an_admin(session: Session, account: Account, role: str, disabled: boo
 
 def set_role(session: Session, name: str, role: str, *, by: Optional[User] = None) -> User:
     """Give ``name`` the role ``role`` (admin only; the last enabled admin stays admin)."""
-    role = _role(role)
+    role = one_of(role, ROLES, "role")
     actor = _require_admin(session, by)
     grader, account = _account_named(session, name)
     if account.role == role:

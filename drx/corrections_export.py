@@ -209,10 +209,10 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary) ->
     for annotation, image, grader in _annotations(session, selection):
         groups[(image.id, annotation.grader_id)].append(annotation)
         images[image.id], graders[annotation.grader_id] = image, grader
-    for (image_id, grader_id), annotations in sorted(groups.items()):
+    for (image_id, grader_id), lesions in sorted(groups.items()):
         image = images[image_id]
         folder = f"masks/{image.content_sha256[:16]}/{_slug(graders[grader_id])}-{grader_id}"
-        for lesion_type, mask in lesion_masks(annotations, (image.height, image.width)).items():
+        for lesion_type, mask in lesion_masks(lesions, (image.height, image.width)).items():
             if mask.any():
                 files[f"{folder}/{lesion_type}.png"] = _png(mask)
                 summary.masks += 1

@@ -165,3 +165,14 @@ def test_first_admin_gets_a_one_time_password_once(session_factory, caplog):
     with session_factory() as session:
         with pytest.raises(WrongPassword):
             accounts.authenticate(session, "admin", password)
+
+
+def test_only_admins_add_models(session_factory):
+    from db.model_admin import add_model
+
+    world = build_world(session_factory)
+    card = dict(name="new", sha256="cd" * 32, architecture="arch", version="2", card_json={"a": 1})
+    for user in (world.a, world.reviewer):
+        with pytest.raises(PermissionDenied, match="admin role"):
+            world.run(lambda s: add_model(s, user, **card))
+    assert world.run(lambda s: add_model(s, world.admin, **card)).name == "new"
