@@ -102,8 +102,9 @@ def _segmentation(annotation: Annotation, image: Image) -> tuple[list[list[float
     """COCO polygons and the pixel area of one annotation."""
     geometry = geometry_of(annotation)
     mask = rasterise(geometry, (image.height, image.width))
-    if geometry.kind != "path":
-        return [_flat(geometry.outline())], int(mask.sum())
+    if geometry.kind != "path":  # a circle may reach past the border: its polygon is clipped to the image
+        outline = [(min(max(x, 0.0), image.width), min(max(y, 0.0), image.height)) for x, y in geometry.outline()]
+        return [_flat(outline)], int(mask.sum())
     padded = np.pad(mask, 1).astype(float)
     polygons = []
     for contour in measure.find_contours(padded, 0.5):
@@ -124,7 +125,9 @@ def coco_document(session: Session, selection: ExportFilter = ExportFilter()) ->
                 "drx_sha256": image.content_sha256, "drx_source": image.source, "drx_size_bytes": image.size_bytes,
             }
         polygons, area = _segmentation(annotation, image)
-        x, y, w, h = geometry_of(annotation).bbox()
+        x0, y0, w, h = geometry_of(annotation).bbox()
+        x, y = max(x0, 0.0), max(y0, 0.0)
+        w, h = min(x0 + w, image.width) - x, min(y0 + h, image.height) - y
         annotations.append({
             "id": number, "image_id": image.id, "category_id": CATEGORY_ID[annotation.lesion_type],
             "segmentation": polygons, "area": area, "bbox": [x, y, w, h], "iscrowd": 0,

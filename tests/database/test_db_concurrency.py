@@ -291,3 +291,28 @@ def test_verify_catches_a_broken_chain(benchmark, session_factory):
     assert "expected exactly 3" not in text
     assert "1 corrections lost" in text  # p0-c2
     assert "1 unexpected rows" in text  # p0-c5
+
+
+def test_verify_catches_lost_and_duplicated_corrections(benchmark, session_factory):
+    """The corrections verification is not vacuous either: a lost and a
+    duplicated correction are reported (the chains themselves are guarded by
+    the database: see tests/database/test_db_annotations.py)."""
+    from db.accounts import create_account
+    from db.annotations import add_annotation
+    from db.geometry import Geometry
+
+    tag = "u" * 10
+
+    def write(session):
+        user = create_account(session, f"bench-{tag}-grader-0", "bench-password")
+        image = register_image(session, content_sha256=hashlib.sha256(b"d").hexdigest(), file_name="d.png",
+                               width=99, height=99, size_bytes=1, source="benchmark")
+        for note in ("p0-c0", "p0-c0"):
+            add_annotation(session, user, image, Geometry.create("rectangle", [[1, 1], [5, 5]]), "other", note)
+
+    run_in_transaction(session_factory, write)
+    rows, problems = benchmark.verify(session_factory, tag=tag, processes=1, corrections=2, kind="corrections")
+    text = "\n".join(problems)
+    assert rows == 2
+    assert "1 corrections lost" in text  # p0-c1
+    assert "1 corrections saved more than once" in text  # p0-c0
