@@ -176,3 +176,26 @@ def test_only_admins_add_models(session_factory):
         with pytest.raises(PermissionDenied, match="admin role"):
             world.run(lambda s: add_model(s, user, **card))
     assert world.run(lambda s: add_model(s, world.admin, **card)).name == "new"
+
+
+def test_concurrent_first_starts_make_one_admin(session_factory):
+    import threading
+
+    passwords: list = []
+    errors: list = []
+
+    def start():
+        try:
+            passwords.append(accounts.ensure_first_admin(session_factory, announce=lambda line: None))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(p is None for p in passwords) == [False, True, True, True]
+    with session_factory() as session:
+        assert [(info.name, info.role) for info in accounts.list_accounts(session)] == [("admin", "admin")]
