@@ -27,6 +27,7 @@ API (all take a :class:`~sqlalchemy.orm.Session`; run writes through
     enable_account(session, name, *, by=None) -> User
     list_accounts(session) -> list[AccountInfo]
     require_role(session, user, role="grader") -> Account           # PermissionDenied
+    role_at_least(role, required) -> bool                            # grader < reviewer < admin
     has_active_admin(session) -> bool
     ensure_first_admin(sessions, *, name="admin", announce=print) -> str | None
 """
