@@ -26,6 +26,7 @@ API (all take a :class:`~sqlalchemy.orm.Session`; run writes through
     disable_account(session, name, *, by=None) -> User
     enable_account(session, name, *, by=None) -> User
     list_accounts(session) -> list[AccountInfo]
+    account_history(session, name) -> list[AccountChange]             # oldest first, for audits
     require_role(session, user, role="grader") -> Account           # PermissionDenied
     role_at_least(role, required) -> bool                            # grader < reviewer < admin
     has_active_admin(session) -> bool
@@ -72,6 +73,8 @@ __all__ = [
     "disable_account",
     "enable_account",
     "list_accounts",
+    "AccountChange",
+    "account_history",
     "require_role",
     "role_at_least",
     "has_active_admin",
@@ -324,6 +327,29 @@ def list_accounts(session: Session) -> list[AccountInfo]:
             account.created_at,
         ))
     return result
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """One version of an account, for an audit: when, by whom, the state it set (never the hash)."""
+
+    at: datetime
+    changed_by: str
+    role: str
+    disabled: bool
+    password_changed: bool
+
+
+def account_history(session: Session, name: str) -> list[AccountChange]:
+    """Every version of ``name``'s account, oldest first (``changed_by`` "command line" when no user made it)."""
+    grader, _ = _account_named(session, name)
+    names = dict(session.execute(select(Grader.id, Grader.name)).all())
+    rows = list(session.scalars(select(Account).where(Account.grader_id == grader.id).order_by(Account.id)))
+    return [
+        AccountChange(row.created_at, names.get(row.changed_by_id, "command line"), row.role, row.disabled,
+                      previous is None or previous.password_hash != row.password_hash)
+        for previous, row in zip([None, *rows[:-1]], rows)
+    ]
 
 
 def ensure_first_admin(

@@ -96,6 +96,11 @@ def test_disabled_account_cannot_log_in_or_write_until_enabled(session_factory):
         states = [(row.disabled, row.changed_by_id) for row in
                   session.scalars(select(Account).where(Account.grader_id == world.a.id).order_by(Account.id))]
     assert states == [(False, world.admin.id), (True, world.admin.id), (False, world.admin.id)]
+    world.run(lambda s: accounts.reset_password(s, "dr. a", "reset-by-cli-1"))
+    with session_factory() as session:
+        audit = [(c.changed_by, c.disabled, c.password_changed) for c in accounts.account_history(session, "dr. a")]
+    assert audit == [("root", False, True), ("root", True, False), ("root", False, False),
+                     ("command line", False, True)]
 
 
 def test_only_admins_manage_accounts_and_one_admin_always_remains(session_factory):
