@@ -26,7 +26,9 @@ API (all take a :class:`~sqlalchemy.orm.Session`; run writes through
     disable_account(session, name, *, by=None) -> User
     enable_account(session, name, *, by=None) -> User
     list_accounts(session) -> list[AccountInfo]
+    account_history(session, name) -> list[AccountChange]             # oldest first, for audits
     require_role(session, user, role="grader") -> Account           # PermissionDenied
+    role_at_least(role, required) -> bool                            # grader < reviewer < admin
     has_active_admin(session) -> bool
     ensure_first_admin(sessions, *, name="admin", announce=print) -> str | None
 """
@@ -56,6 +58,7 @@ from db.errors import (
 )
 from db.models import ROLES, Account, Grader
 from db.repository import GRADER_NAME_MAX, find_grader, get_or_create_grader
+from db.rows import one_of
 from db.session import run_in_transaction
 
 __all__ = [
@@ -70,6 +73,8 @@ __all__ = [
     "disable_account",
     "enable_account",
     "list_accounts",
+    "AccountChange",
+    "account_history",
     "require_role",
     "role_at_least",
     "has_active_admin",
@@ -117,12 +122,6 @@ class AccountInfo:
 def role_at_least(role: str, required: str) -> bool:
     """Whether ``role`` includes the rights of ``required`` (grader < reviewer < admin)."""
     return ROLES.index(role) >= ROLES.index(required)
-
-
-def _role(role: Any) -> str:
-    if role not in ROLES:
-        raise InvalidValue(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    return role
 
 
 def _password(password: Any) -> str:
@@ -200,7 +199,7 @@ def create_account(
     shorter than :data:`PASSWORD_MIN_LENGTH`, :class:`PermissionDenied` when
     ``by`` is not an admin.
     """
-    role = _role(role)
+    role = one_of(role, ROLES, "role")
     password = _password(password)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > GRADER_NAME_MAX:
         raise InvalidValue(f"an account name must be 1-{GRADER_NAME_MAX} characters, got {name!r}")
@@ -284,7 +283,7 @@ def _keeps_an_admin(session: Session, account: Account, role: str, disabled: boo
 
 def set_role(session: Session, name: str, role: str, *, by: Optional[User] = None) -> User:
     """Give ``name`` the role ``role`` (admin only; the last enabled admin stays admin)."""
-    role = _role(role)
+    role = one_of(role, ROLES, "role")
     actor = _require_admin(session, by)
     grader, account = _account_named(session, name)
     if account.role == role:
@@ -328,6 +327,29 @@ def list_accounts(session: Session) -> list[AccountInfo]:
             account.created_at,
         ))
     return result
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """One version of an account, for an audit: when, by whom, the state it set (never the hash)."""
+
+    at: datetime
+    changed_by: str
+    role: str
+    disabled: bool
+    password_changed: bool
+
+
+def account_history(session: Session, name: str) -> list[AccountChange]:
+    """Every version of ``name``'s account, oldest first (``changed_by`` "command line" when no user made it)."""
+    grader, _ = _account_named(session, name)
+    names = dict(session.execute(select(Grader.id, Grader.name)).all())
+    rows = list(session.scalars(select(Account).where(Account.grader_id == grader.id).order_by(Account.id)))
+    return [
+        AccountChange(row.created_at, names.get(row.changed_by_id, "command line"), row.role, row.disabled,
+                      previous is None or previous.password_hash != row.password_hash)
+        for previous, row in zip([None, *rows[:-1]], rows)
+    ]
 
 
 def ensure_first_admin(

@@ -28,7 +28,7 @@ from db.decisions import current_decisions
 from db.errors import InvalidValue
 from db.models import Adjudication, Grader, Image
 from db.repository import current_grade
-from db.rows import fetch, row_id
+from db.rows import fetch, note_text, row_id
 
 __all__ = ["adjudicate", "withdraw_adjudication", "current_adjudication", "accepted_ids", "new_adjudication_version"]
 
@@ -65,8 +65,7 @@ def adjudicate(
     admin, :class:`InvalidValue` when that grader has nothing on the image.
     """
     require_role(session, reviewer, "reviewer")
-    if not isinstance(note, str):
-        raise InvalidValue(f"a note must be a string, got {type(note).__name__}")
+    note_text(note)
     image_row = fetch(session, Image, image, "image")
     grader = fetch(session, Grader, accepted_grader, "grader")
     grade = current_grade(session, image_row, grader)

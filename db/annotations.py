@@ -34,7 +34,7 @@ from db.chains import current_versions, insert_version
 from db.errors import InvalidValue, NotFound, PermissionDenied
 from db.geometry import Geometry
 from db.models import LESION_TYPES, Annotation, Grader, Image
-from db.rows import fetch, row_id
+from db.rows import fetch, note_text, one_of, row_id
 
 __all__ = [
     "add_annotation",
@@ -50,15 +50,7 @@ __all__ = [
 
 def lesion_type_value(value: Any) -> str:
     """``value`` checked against :data:`db.models.LESION_TYPES`."""
-    if value not in LESION_TYPES:
-        raise InvalidValue(f"lesion type must be one of {', '.join(LESION_TYPES)}; got {value!r}")
-    return value
-
-
-def _note(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidValue(f"a note must be a string, got {type(value).__name__}")
-    return value
+    return one_of(value, LESION_TYPES, "lesion type")
 
 
 def _uid(value: Any) -> str:
@@ -131,7 +123,7 @@ def _insert_first(
     shape = _checked_geometry(geometry, image_row)
     row = Annotation(
         uid=identity, image_id=image_row.id, grader_id=grader_id, kind=shape.kind, geometry_json=shape.to_json(),
-        lesion_type=lesion_type_value(lesion_type), note=_note(note), deleted=False, action=action,
+        lesion_type=lesion_type_value(lesion_type), note=note_text(note), deleted=False, action=action,
     )
     return insert_version(session, row, f"annotation {identity}")
 
@@ -192,7 +184,7 @@ def edit_annotation(
     if lesion_type is not None:
         changes["lesion_type"] = lesion_type_value(lesion_type)
     if note is not None:
-        changes["note"] = _note(note)
+        changes["note"] = note_text(note)
     if not changes:
         raise InvalidValue("an edit needs a new geometry, lesion type or note")
     return new_version(session, head, "edit", **changes)

@@ -31,7 +31,7 @@ from db.annotations import lesion_type_value
 from db.chains import current_versions, insert_version
 from db.errors import InvalidValue
 from db.models import DECISIONS, REJECTION_REASONS, Candidate, CandidateDecision, Grader, Image, Model
-from db.rows import fetch, row_id
+from db.rows import fetch, note_text, one_of, row_id
 
 __all__ = [
     "register_candidate",
@@ -108,10 +108,8 @@ def candidates_for_image(
 
 
 def _decision_fields(decision: Any, lesion_type: Any, reason: Any, note: Any) -> dict[str, Any]:
-    if decision not in DECISIONS:
-        raise InvalidValue(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
-    if not isinstance(note, str):
-        raise InvalidValue(f"a note must be a string, got {type(note).__name__}")
+    one_of(decision, DECISIONS, "decision")
+    note_text(note)
     if decision == "confirmed":
         if reason is not None:
             raise InvalidValue("a confirmed candidate has a lesion type, not a rejection reason")

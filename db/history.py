@@ -95,7 +95,7 @@ def image_timeline(session: Session, image: Image | int) -> list[TimelineStep]:
     steps: list[tuple[tuple[datetime, int, int], TimelineStep]] = []
 
     def add(order: int, row: Any, kind: str, action: str, actor_id: Optional[int], summary: str) -> None:
-        actor = names.get(actor_id, "command line") if actor_id is not None else "command line"
+        actor = names.get(actor_id, "command line")  # no actor: the command line
         step = TimelineStep(row.created_at, kind, action, actor, summary, row, getattr(row, "supersedes_id", None))
         steps.append(((row.created_at, order, row.id), step))
 

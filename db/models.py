@@ -138,6 +138,25 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _chain(
+    table: str, *owner: str, fk_name: Optional[str] = None, root: Optional[tuple[str, ...]] = None
+) -> tuple[Any, ...]:
+    """The constraints that keep ``table``'s versions one chain per ``owner``:
+    the target of the chain's foreign key, the foreign key
+    ``(supersedes_id, *owner)`` -> ``(id, *owner)``, and the partial unique
+    index ``uq_<table>_chain_root`` (one root per ``root``, default ``owner``)."""
+    return (
+        UniqueConstraint("id", *owner),
+        ForeignKeyConstraint(
+            ["supersedes_id", *owner], [f"{table}.id", *(f"{table}.{column}" for column in owner)], name=fk_name
+        ),
+        Index(
+            f"uq_{table}_chain_root", *(root or owner), unique=True,
+            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
+        ),
+    )
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
@@ -389,12 +408,7 @@ class Account(_Row, Base):
 
     __table_args__ = (
         CheckConstraint(_in("role", ROLES), name="known_role"),
-        UniqueConstraint("id", "grader_id"),
-        ForeignKeyConstraint(["supersedes_id", "grader_id"], ["account.id", "account.grader_id"]),
-        Index(
-            "uq_account_chain_root", "grader_id", unique=True,
-            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
-        ),
+        *_chain("account", "grader_id"),
     )
 
     def __repr__(self) -> str:  # never shows the hash
@@ -464,17 +478,9 @@ class CandidateDecision(_Row, Base):
             " OR (decision = 'undecided' AND lesion_type IS NULL AND reason IS NULL)",
             name="decision_fields",
         ),
-        UniqueConstraint("id", "candidate_id", "grader_id"),
-        ForeignKeyConstraint(
-            ["supersedes_id", "candidate_id", "grader_id"],
-            ["candidate_decision.id", "candidate_decision.candidate_id", "candidate_decision.grader_id"],
-            name="fk_candidate_decision_chain",  # the conventional name is over PostgreSQL's 63 characters
-        ),
+        # the conventional foreign key name is over PostgreSQL's 63 characters
+        *_chain("candidate_decision", "candidate_id", "grader_id", fk_name="fk_candidate_decision_chain"),
         Index("ix_candidate_decision_candidate_id_grader_id", "candidate_id", "grader_id"),
-        Index(
-            "uq_candidate_decision_chain_root", "candidate_id", "grader_id", unique=True,
-            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
-        ),
     )
 
     def __repr__(self) -> str:
@@ -513,17 +519,9 @@ class Annotation(_Row, Base):
         CheckConstraint(_in("kind", GEOMETRY_KINDS), name="known_kind"),
         CheckConstraint(_in("lesion_type", LESION_TYPES), name="known_lesion_type"),
         CheckConstraint(_in("action", ACTIONS), name="known_action"),
-        UniqueConstraint("id", "uid", "image_id", "grader_id"),
-        ForeignKeyConstraint(
-            ["supersedes_id", "uid", "image_id", "grader_id"],
-            ["annotation.id", "annotation.uid", "annotation.image_id", "annotation.grader_id"],
-        ),
+        *_chain("annotation", "uid", "image_id", "grader_id", root=("uid",)),
         Index("ix_annotation_image_id_grader_id", "image_id", "grader_id"),
         Index("ix_annotation_uid", "uid"),
-        Index(
-            "uq_annotation_chain_root", "uid", unique=True,
-            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
-        ),
     )
 
     def __repr__(self) -> str:
@@ -555,13 +553,8 @@ class Adjudication(_Row, Base):
 
     __table_args__ = (
         CheckConstraint(_in("action", ACTIONS), name="known_action"),
-        UniqueConstraint("id", "image_id"),
-        ForeignKeyConstraint(["supersedes_id", "image_id"], ["adjudication.id", "adjudication.image_id"]),
+        *_chain("adjudication", "image_id"),
         Index("ix_adjudication_image_id", "image_id"),
-        Index(
-            "uq_adjudication_chain_root", "image_id", unique=True,
-            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
-        ),
     )
 
     def __repr__(self) -> str:
@@ -587,16 +580,8 @@ class Assignment(_Row, Base):
     image: Mapped[Image] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("id", "image_id", "grader_id"),
-        ForeignKeyConstraint(
-            ["supersedes_id", "image_id", "grader_id"],
-            ["assignment.id", "assignment.image_id", "assignment.grader_id"],
-        ),
+        *_chain("assignment", "image_id", "grader_id"),
         Index("ix_assignment_grader_id", "grader_id"),
-        Index(
-            "uq_assignment_chain_root", "image_id", "grader_id", unique=True,
-            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
-        ),
     )
 
 

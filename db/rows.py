@@ -1,4 +1,4 @@
-"""Look-ups shared by the correction modules: rows by id or object, with typed errors."""
+"""Look-ups and checks shared by the correction modules: rows by id or object, choices, notes; typed errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import InvalidValue, NotFound
 
-__all__ = ["fetch", "row_id"]
+__all__ = ["fetch", "row_id", "one_of", "note_text"]
 
 T = TypeVar("T")
 
@@ -31,3 +31,17 @@ def fetch(session: Session, model: type[T], value: Any, what: str) -> T:
     if row is None:
         raise NotFound(f"no {what} with id {identifier}")
     return row
+
+
+def one_of(value: Any, choices: tuple[str, ...], what: str) -> str:
+    """``value`` when it is one of ``choices``; :class:`InvalidValue` naming them otherwise."""
+    if value not in choices:
+        raise InvalidValue(f"{what} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def note_text(value: Any) -> str:
+    """A free-text note, stored verbatim (any string)."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"a note must be a string, got {type(value).__name__}")
+    return value

@@ -36,6 +36,7 @@ from PIL import Image as PILImage
 from skimage import measure
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
 
 from db.annotations import geometry_of
 from db.chains import current_versions
@@ -102,8 +103,9 @@ def _segmentation(annotation: Annotation, image: Image) -> tuple[list[list[float
     """COCO polygons and the pixel area of one annotation."""
     geometry = geometry_of(annotation)
     mask = rasterise(geometry, (image.height, image.width))
-    if geometry.kind != "path":
-        return [_flat(geometry.outline())], int(mask.sum())
+    if geometry.kind != "path":  # a circle may reach past the border: its polygon is clipped to the image
+        outline = [(min(max(x, 0.0), image.width), min(max(y, 0.0), image.height)) for x, y in geometry.outline()]
+        return [_flat(outline)], int(mask.sum())
     padded = np.pad(mask, 1).astype(float)
     polygons = []
     for contour in measure.find_contours(padded, 0.5):
@@ -112,19 +114,25 @@ def _segmentation(annotation: Annotation, image: Image) -> tuple[list[list[float
     return polygons, int(mask.sum())
 
 
-def coco_document(session: Session, selection: ExportFilter = ExportFilter()) -> dict[str, Any]:
-    """The COCO "instances" document of the selected current annotations."""
+def coco_document(
+    session: Session, selection: ExportFilter = ExportFilter(), *, progress: bool = False
+) -> dict[str, Any]:
+    """The COCO "instances" document of the selected current annotations
+    (``progress``: a tqdm bar on standard error)."""
     rows = _annotations(session, selection)
     images: dict[int, dict[str, Any]] = {}
     annotations = []
-    for number, (annotation, image, grader) in enumerate(rows, start=1):
+    numbered = enumerate(tqdm(rows, desc="annotations", unit="lesion", disable=not progress), start=1)
+    for number, (annotation, image, grader) in numbered:
         if image.id not in images:
             images[image.id] = {
                 "id": image.id, "file_name": image.file_name, "width": image.width, "height": image.height,
                 "drx_sha256": image.content_sha256, "drx_source": image.source, "drx_size_bytes": image.size_bytes,
             }
         polygons, area = _segmentation(annotation, image)
-        x, y, w, h = geometry_of(annotation).bbox()
+        x0, y0, w, h = geometry_of(annotation).bbox()
+        x, y = max(x0, 0.0), max(y0, 0.0)
+        w, h = min(x0 + w, image.width) - x, min(y0 + h, image.height) - y
         annotations.append({
             "id": number, "image_id": image.id, "category_id": CATEGORY_ID[annotation.lesion_type],
             "segmentation": polygons, "area": area, "bbox": [x, y, w, h], "iscrowd": 0,
@@ -199,9 +207,9 @@ def _png(mask: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _files(session: Session, selection: ExportFilter, summary: ExportSummary) -> dict[str, bytes]:
+def _files(session: Session, selection: ExportFilter, summary: ExportSummary, progress: bool) -> dict[str, bytes]:
     """Every exported file by relative path."""
-    document = coco_document(session, selection)
+    document = coco_document(session, selection, progress=progress)
     files = {"coco.json": json.dumps(document, indent=1, ensure_ascii=False).encode()}
     groups: dict[tuple[int, int], list[Annotation]] = defaultdict(list)
     images: dict[int, Image] = {}
@@ -209,10 +217,11 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary) ->
     for annotation, image, grader in _annotations(session, selection):
         groups[(image.id, annotation.grader_id)].append(annotation)
         images[image.id], graders[annotation.grader_id] = image, grader
-    for (image_id, grader_id), annotations in sorted(groups.items()):
+    for (image_id, grader_id), lesions in tqdm(sorted(groups.items()), desc="masks", unit="image",
+                                               disable=not progress):
         image = images[image_id]
         folder = f"masks/{image.content_sha256[:16]}/{_slug(graders[grader_id])}-{grader_id}"
-        for lesion_type, mask in lesion_masks(annotations, (image.height, image.width)).items():
+        for lesion_type, mask in lesion_masks(lesions, (image.height, image.width)).items():
             if mask.any():
                 files[f"{folder}/{lesion_type}.png"] = _png(mask)
                 summary.masks += 1
@@ -225,14 +234,17 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary) ->
     return files
 
 
-def write_export(sessions: sessionmaker[Session], out: Path, selection: ExportFilter = ExportFilter()) -> ExportSummary:
+def write_export(
+    sessions: sessionmaker[Session], out: Path, selection: ExportFilter = ExportFilter(), *, progress: bool = False
+) -> ExportSummary:
     """Write the export into the folder ``out`` (created; existing files of the same names are replaced).
 
     Everything is read in one transaction (a consistent snapshot) and
-    rendered in memory before the first file is written."""
+    rendered in memory before the first file is written. ``progress``:
+    tqdm bars on standard error."""
     summary = ExportSummary()
     with sessions() as session, session.begin():
-        files = _files(session, selection, summary)
+        files = _files(session, selection, summary, progress)
     out = Path(out)
     for name, data in files.items():
         path = out / name
@@ -245,7 +257,7 @@ def export_zip(sessions: sessionmaker[Session], selection: ExportFilter = Export
     """The same files as :func:`write_export`, as the bytes of a ZIP archive (for a download button)."""
     summary = ExportSummary()
     with sessions() as session, session.begin():
-        files = _files(session, selection, summary)
+        files = _files(session, selection, summary, False)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in sorted(files.items()):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def run(arguments: argparse.Namespace) -> int:
             target = out.with_name(out.name + ".zip")
             target.write_bytes(data)
         else:
-            summary, target = write_export(sessions, out, selection), out
+            summary, target = write_export(sessions, out, selection, progress=True), out
     except (DbError, OSError) as error:
         print(f"drx export: {error}", file=sys.stderr)
         return 1

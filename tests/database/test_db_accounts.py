@@ -96,6 +96,11 @@ def test_disabled_account_cannot_log_in_or_write_until_enabled(session_factory):
         states = [(row.disabled, row.changed_by_id) for row in
                   session.scalars(select(Account).where(Account.grader_id == world.a.id).order_by(Account.id))]
     assert states == [(False, world.admin.id), (True, world.admin.id), (False, world.admin.id)]
+    world.run(lambda s: accounts.reset_password(s, "dr. a", "reset-by-cli-1"))
+    with session_factory() as session:
+        audit = [(c.changed_by, c.disabled, c.password_changed) for c in accounts.account_history(session, "dr. a")]
+    assert audit == [("root", False, True), ("root", True, False), ("root", False, False),
+                     ("command line", False, True)]
 
 
 def test_only_admins_manage_accounts_and_one_admin_always_remains(session_factory):
@@ -165,3 +170,37 @@ def test_first_admin_gets_a_one_time_password_once(session_factory, caplog):
     with session_factory() as session:
         with pytest.raises(WrongPassword):
             accounts.authenticate(session, "admin", password)
+
+
+def test_only_admins_add_models(session_factory):
+    from db.model_admin import add_model
+
+    world = build_world(session_factory)
+    card = dict(name="new", sha256="cd" * 32, architecture="arch", version="2", card_json={"a": 1})
+    for user in (world.a, world.reviewer):
+        with pytest.raises(PermissionDenied, match="admin role"):
+            world.run(lambda s: add_model(s, user, **card))
+    assert world.run(lambda s: add_model(s, world.admin, **card)).name == "new"
+
+
+def test_concurrent_first_starts_make_one_admin(session_factory):
+    import threading
+
+    passwords: list = []
+    errors: list = []
+
+    def start():
+        try:
+            passwords.append(accounts.ensure_first_admin(session_factory, announce=lambda line: None))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(p is None for p in passwords) == [False, True, True, True]
+    with session_factory() as session:
+        assert [(info.name, info.role) for info in accounts.list_accounts(session)] == [("admin", "admin")]

@@ -9,6 +9,7 @@ import io
 import json
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -112,3 +113,24 @@ def test_filters_select_graders_dates_and_data_sets(session_factory):
         assert coco_document(session, ExportFilter(datasets=("diaretdb1",)))["annotations"] == []
         assert len(coco_document(session, ExportFilter(datasets=("upload",)))["annotations"]) == 4
         assert grades_csv(session, ExportFilter(graders=("dr. b",)))[1] == 0
+
+
+def test_a_circle_past_the_border_is_clipped_in_coco_but_kept_exactly(session_factory, new_database_url, tmp_path):
+    world = build_world(session_factory)  # a 200 x 150 image
+    circle = Geometry.create("circle", [[195.5, 145.5]], radius=10)
+    world.run(lambda s: add_annotation(s, world.a, world.image, circle, "cotton_wool_spot"))
+    write_export(session_factory, tmp_path / "out")
+    (entry,) = json.loads((tmp_path / "out" / "coco.json").read_text())["annotations"]
+    xs, ys = entry["segmentation"][0][0::2], entry["segmentation"][0][1::2]
+    assert len(xs) == 64 and min(xs) == pytest.approx(185.5) and max(xs) == 200
+    assert min(ys) == pytest.approx(135.5) and max(ys) == 150
+    assert entry["bbox"] == [185.5, 135.5, 14.5, 14.5]
+    # pixels with centres within 10 px of (195.5, 145.5), inside the image: a quarter disk plus its axes
+    rows, cols = np.mgrid[:150, :200]
+    assert entry["area"] == int(((cols - 195) ** 2 + (rows - 145) ** 2 < 100).sum())
+    fresh = init_database(new_database_url())
+    try:
+        import_coco(fresh, tmp_path / "out" / "coco.json")
+        assert _live(fresh) == _live(session_factory)
+    finally:
+        fresh.kw["bind"].dispose()
