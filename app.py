@@ -1,16 +1,25 @@
-"""drx: the Streamlit entry point. Navigation and the sidebar shared by every page."""
+"""drx: the Streamlit entry point. Login gate, navigation by role and the sidebar shared by every page."""
 
 import streamlit as st
 
+from db.accounts import role_at_least
 from drcore.device import default_device
 from drcore.models import DEFAULT_MODEL, bundled_models
-from drx.ui import resources
+from drx.ui import auth, resources
 
 st.set_page_config(page_title="drx · DR heatmap review", page_icon=":material/visibility:", layout="wide")
 
+settings = resources.settings()
+sessions = resources.session_factory(settings.database_url)
+auth.first_start(settings.database_url, sessions)  # first start: an admin with a one-time password, on the console
+user = auth.current_user(sessions)
+
 with st.sidebar:
     st.markdown("### drx")
-    st.text_input("Grader name", key="grader", placeholder="e.g. Dr A. Smith", help="Saved with every grade you make.")
+    if user is not None:
+        st.text(f"Logged in as {user.name}")
+        st.caption(f"Role: **{user.role}**")
+        st.button("Log out", on_click=auth.logout, key="logout", icon=":material/logout:")
     models = list(bundled_models())
     st.selectbox(
         "Model", models, index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0, key="model_name"
@@ -20,8 +29,17 @@ with st.sidebar:
     if card.limitations:
         st.warning(card.limitations, icon="⚠️")
 
-page = st.navigation([
-    st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
-    st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
-])
+if user is None or user.must_change_password:
+    pages = [st.Page("views/login.py", title="Log in", icon=":material/login:", default=True)]
+else:
+    pages = [
+        st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
+        st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
+    ]
+    if role_at_least(user.role, "reviewer"):
+        pages.append(st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/gavel:"))
+        pages.append(st.Page("views/export.py", title="Export", icon=":material/download:"))
+    if role_at_least(user.role, "admin"):
+        pages.append(st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:"))
+page = st.navigation(pages)
 page.run()

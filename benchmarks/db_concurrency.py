@@ -1,26 +1,39 @@
-"""Concurrent grade corrections: N processes x M corrections against one database.
+"""Concurrent grader corrections: N processes x M corrections against one database.
 
     python benchmarks/db_concurrency.py [--url URL] [--processes 8] [--corrections 500]
                                         [--images 5] [--shared-grader] [--sqlite-deferred]
+                                        [--kind corrections|grades]
 
 Each process starts on its own (``init_database``: on a fresh database the
 processes race to migrate it), registers a small shared set of images (they
 race to insert the same rows), acts as its own grader and, once every
-process is ready, saves M corrections: each a new grade superseding that
-grader's current grade of one of the images (``db.repository.save_grade``),
-run through ``db.session.run_in_transaction`` which retries lock,
-serialization and conflict errors with a fresh session. ``--shared-grader``
-makes every process the same grader, so concurrent edits of one chain
-collide (``GradeConflict``) and are retried.
+process is ready, saves M corrections, each run through
+``db.session.run_in_transaction`` which retries lock, serialization and
+conflict errors with a fresh session:
+
+- ``--kind corrections`` (default): the rows graders make in the Review
+  page. Even-numbered corrections are candidate decisions
+  (``db.decisions.decide``: confirm with a lesion type or reject with a
+  reason, a new version of the grader's decision on one of 3 candidates per
+  image); odd-numbered ones are drawn annotations (``db.annotations``:
+  alternately a new polygon, and an edit of the grader's latest polygon on
+  that image). Each process logs in with its own account (the accounts,
+  model and candidates are registered concurrently at start-up);
+- ``--kind grades``: each correction a new grade superseding the grader's
+  current grade of one of the images (``db.repository.save_grade``).
+
+``--shared-grader`` makes every process the same grader, so concurrent
+edits of one chain collide (``ChangeConflict``/``GradeConflict``) and are
+retried.
 
 At the end the script verifies, and exits 1 when any check fails:
 
-- exactly N*M grade rows were written, each correction exactly once (no
-  lost or duplicated rows);
-- every (image, grader) history is one unbroken chain: one root, every
-  other row supersedes exactly one earlier row of the same image and grader,
-  no row superseded twice, and each process's corrections appear in the
-  order it made them;
+- exactly N*M rows were written (grade rows, or annotation + decision
+  rows), each correction exactly once (no lost or duplicated rows);
+- every history (per image and grader, per lesion uid, per candidate and
+  grader) is one unbroken chain: one root, every other row supersedes
+  exactly one earlier row of the same history, no row superseded twice, and
+  each process's corrections appear in the order it made them;
 - no error escaped ``run_in_transaction`` to the caller (in particular no
   SQLite "database is locked").
 
@@ -30,7 +43,7 @@ URL works (e.g. ``postgresql+psycopg://user@host/db``); the run's graders
 and images carry a random tag, so runs never mix.
 
 The test ``tests/database/test_db_concurrency.py`` runs a small version
-(4 x 50) with :func:`run_benchmark`.
+(4 x 50, both kinds) with :func:`run_benchmark`.
 """
 
 from __future__ import annotations
@@ -54,12 +67,26 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from sqlalchemy import select  # noqa: E402
 
-from db.models import Grade, Grader, Image  # noqa: E402
-from db.repository import current_grade, get_or_create_grader, register_image, save_grade  # noqa: E402
+from db import accounts  # noqa: E402
+from db.annotations import add_annotation, edit_annotation  # noqa: E402
+from db.decisions import decide, register_candidate  # noqa: E402
+from db.errors import AccountExists  # noqa: E402
+from db.geometry import Geometry  # noqa: E402
+from db.models import LESION_TYPES, REJECTION_REASONS, Annotation, CandidateDecision, Grade, Grader, Image  # noqa: E402
+from db.repository import (  # noqa: E402
+    current_grade,
+    find_grader,
+    get_or_create_grader,
+    register_image,
+    register_model,
+    save_grade,
+)
 from db.session import init_database, run_in_transaction  # noqa: E402
 from db.settings import sqlite_url_for  # noqa: E402
 
 START_TIMEOUT_S = 300.0
+KINDS = ("corrections", "grades")
+CANDIDATES_PER_IMAGE = 3
 
 
 @dataclass
@@ -69,6 +96,7 @@ class BenchmarkResult:
     corrections: int
     images: int
     shared_grader: bool
+    kind: str
     rows: int
     wall_s: float
     retries: Counter = field(default_factory=Counter)
@@ -87,7 +115,7 @@ class BenchmarkResult:
         retried = ", ".join(f"{kind} x{count}" for kind, count in sorted(self.retries.items())) or "none"
         status = "OK" if self.ok else f"FAILED ({len(self.problems)} problem(s))"
         return (
-            f"{self.backend}: {self.processes} processes x {self.corrections} corrections on "
+            f"{self.backend}: {self.processes} processes x {self.corrections} {self.kind} on "
             f"{self.images} images{' (one shared grader)' if self.shared_grader else ''}: "
             f"{self.rows} rows in {self.wall_s:.2f} s = {self.rows_per_s:,.0f} rows/s; "
             f"retries: {retried}; {status}"
@@ -112,6 +140,8 @@ def _retry_kind(exc: BaseException) -> str:
         return "sqlite-busy"
     if "gradeconflict" in text:
         return "grade-conflict"
+    if "changeconflict" in text:
+        return "change-conflict"
     if "serializ" in text:
         return "serialization"
     if "deadlock" in text:
@@ -119,6 +149,99 @@ def _retry_kind(exc: BaseException) -> str:
     if "unique" in text or "duplicate" in text:
         return "unique-violation"
     return type(exc).__name__
+
+
+def _user(session: Any, name: str) -> accounts.User:
+    """The account called ``name``, created if new (processes sharing a grader race to create it)."""
+    grader = find_grader(session, name)
+    if grader is not None:
+        try:
+            return accounts.authenticate(session, name, _PASSWORD)
+        except accounts.UnknownAccount:
+            pass
+    try:
+        return accounts.create_account(session, name, _PASSWORD)
+    except AccountExists:
+        return accounts.authenticate(session, name, _PASSWORD)
+
+
+_PASSWORD = "benchmark-password"
+
+
+def _setup(session: Any, kind: str, tag: str, process: int, images: int, shared_grader: bool) -> dict[str, Any]:
+    """Register the shared images (and, for corrections, the model, candidates and the process's account)."""
+    ids = []
+    for k in range(images):
+        image = register_image(
+            session,
+            content_sha256=_sha(f"{tag}-image-{k}"),
+            file_name=f"bench-{k}.png",
+            width=1500,
+            height=1152,
+            size_bytes=100_000 + k,
+            source="benchmark",
+        )
+        ids.append(image.id)
+    name = _grader_name(tag, process, shared_grader)
+    if kind == "grades":
+        return {"images": ids, "grader_id": get_or_create_grader(session, name).id}
+    model = register_model(session, name=f"bench-{tag}", sha256=_sha(f"{tag}-model"), architecture="bench",
+                           version="1", card_json="{}")
+    candidates = {
+        image_id: [
+            register_candidate(session, image=image_id, model=model, method="sensitivity", output="any_lesion",
+                               x=100.0 + 50 * c, y=200.0 + 30 * c, score=1.0 - 0.1 * c).id
+            for c in range(CANDIDATES_PER_IMAGE)
+        ]
+        for image_id in ids
+    }
+    return {"images": ids, "candidates": candidates, "user": _user(session, name)}
+
+
+def _polygon(rng: random.Random) -> Geometry:
+    x, y = rng.uniform(50, 1400), rng.uniform(50, 1050)
+    return Geometry.create("polygon", [[x, y], [x + 20, y + 3], [x + 8, y + 25]])
+
+
+def _correction(kind: str, state: dict[str, Any], rng: random.Random, correction: int, note: str) -> Any:
+    """The unit of work of one correction: inserts exactly one row whose note is ``note``."""
+    image_id = state["images"][rng.randrange(len(state["images"]))]
+    if kind == "grades":
+        grader_id = state["grader_id"]
+
+        def correct_grade(session):
+            image = session.get(Image, image_id)
+            grader = session.get(Grader, grader_id)
+            previous = current_grade(session, image, grader)
+            value = 0 if previous is None or previous.icdr_grade is None else (previous.icdr_grade + 1) % 5
+            return save_grade(
+                session, image=image, grader=grader, icdr_grade=value, referable=value >= 2, note=note
+            ).id
+
+        return correct_grade
+    user = state["user"]
+    if correction % 2 == 0:
+        candidate = rng.choice(state["candidates"][image_id])
+        step = correction // 2
+        if step % 2 == 0:
+            values = dict(decision="confirmed", lesion_type=LESION_TYPES[step % len(LESION_TYPES)])
+        else:
+            values = dict(decision="rejected", reason=REJECTION_REASONS[step % len(REJECTION_REASONS)])
+        return lambda session: decide(session, user, candidate, note=note, **values).id
+    shape = _polygon(rng)
+    if correction % 4 == 1:
+        return lambda session: add_annotation(session, user, image_id, shape, "haemorrhage", note).id
+
+    def edit_latest(session):
+        latest = session.scalars(
+            select(Annotation.uid).where(Annotation.image_id == image_id, Annotation.grader_id == user.id)
+            .order_by(Annotation.id.desc()).limit(1)
+        ).first()
+        if latest is None:  # nothing drawn on this image yet: draw
+            return add_annotation(session, user, image_id, shape, "haemorrhage", note).id
+        return edit_annotation(session, user, latest, geometry=shape, note=note).id
+
+    return edit_latest
 
 
 def _worker(
@@ -129,6 +252,7 @@ def _worker(
     tag: str,
     shared_grader: bool,
     immediate: bool,
+    kind: str,
     barrier: Any,
     results: Any,
 ) -> None:
@@ -142,24 +266,10 @@ def _worker(
 
     try:
         sessions = init_database(url)
-
-        def setup(session):
-            ids = []
-            for k in range(images):
-                image = register_image(
-                    session,
-                    content_sha256=_sha(f"{tag}-image-{k}"),
-                    file_name=f"bench-{k}.png",
-                    width=1500,
-                    height=1152,
-                    size_bytes=100_000 + k,
-                    source="benchmark",
-                )
-                ids.append(image.id)
-            grader = get_or_create_grader(session, _grader_name(tag, process, shared_grader))
-            return ids, grader.id
-
-        image_ids, grader_id = run_in_transaction(sessions, setup, write=immediate, on_retry=count)
+        state = run_in_transaction(
+            sessions, lambda session: _setup(session, kind, tag, process, images, shared_grader),
+            write=immediate, on_retry=count,
+        )
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         report["fatal"] = f"start-up failed: {type(exc).__name__}: {exc}"
         results.put(report)
@@ -176,20 +286,10 @@ def _worker(
 
     started = time.monotonic()
     for correction in range(corrections):
-        image_id = image_ids[rng.randrange(len(image_ids))]
         note = _note(process, correction)
-
-        def correct(session, image_id=image_id, note=note):
-            image = session.get(Image, image_id)
-            grader = session.get(Grader, grader_id)
-            previous = current_grade(session, image, grader)
-            value = 0 if previous is None or previous.icdr_grade is None else (previous.icdr_grade + 1) % 5
-            return save_grade(
-                session, image=image, grader=grader, icdr_grade=value, referable=value >= 2, note=note
-            ).id
-
         try:
-            run_in_transaction(sessions, correct, write=immediate, on_retry=count)
+            run_in_transaction(sessions, _correction(kind, state, rng, correction, note), write=immediate,
+                               on_retry=count)
         except Exception as exc:  # noqa: BLE001 - an error that escaped the retry policy
             escaped.append(f"{note}: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}")
     report["started"] = started
@@ -198,17 +298,36 @@ def _worker(
     results.put(report)
 
 
-def verify(sessions: Any, *, tag: str, processes: int, corrections: int) -> tuple[int, list[str]]:
-    """Check the grades the run wrote; return (row count, problems)."""
+def _histories(session: Any, kind: str, graders: dict[int, str]) -> dict[tuple, list[Any]]:
+    """The run's rows grouped by history (chain), each group from one table, in id order."""
+    groups: dict[tuple, list[Any]] = defaultdict(list)
+    if kind == "grades":
+        for row in session.scalars(select(Grade).where(Grade.grader_id.in_(graders)).order_by(Grade.id)):
+            groups[("grade", f"image {row.image_id}", f"grader {graders[row.grader_id]!r}")].append(row)
+        return groups
+    for row in session.scalars(select(Annotation).where(Annotation.grader_id.in_(graders)).order_by(Annotation.id)):
+        groups[("annotation", f"uid {row.uid}")].append(row)
+    decisions = select(CandidateDecision).where(CandidateDecision.grader_id.in_(graders)).order_by(CandidateDecision.id)
+    for row in session.scalars(decisions):
+        groups[("decision", f"candidate {row.candidate_id}", f"grader {graders[row.grader_id]!r}")].append(row)
+    return groups
+
+
+def verify(
+    sessions: Any, *, tag: str, processes: int, corrections: int, kind: str = "grades"
+) -> tuple[int, list[str]]:
+    """Check the rows the run wrote (grades, or annotations and decisions); return (row count, problems)."""
     problems: list[str] = []
     with sessions() as session:
         graders = {
             g.id: g.name for g in session.scalars(select(Grader).where(Grader.name.like(f"bench-{tag}-%")))
         }
-        rows = list(session.scalars(select(Grade).where(Grade.grader_id.in_(graders)).order_by(Grade.id)))
+        groups = _histories(session, kind, graders)
+    rows = [row for group in groups.values() for row in group]
     expected = processes * corrections
     if len(rows) != expected:
-        problems.append(f"{len(rows)} grade rows, expected exactly {expected}")
+        what = "grade" if kind == "grades" else "annotation and decision"
+        problems.append(f"{len(rows)} {what} rows, expected exactly {expected}")
 
     notes = Counter(row.note for row in rows)
     wanted = {_note(p, c) for p in range(processes) for c in range(corrections)}
@@ -222,16 +341,13 @@ def verify(sessions: Any, *, tag: str, processes: int, corrections: int) -> tupl
     if stray:
         problems.append(f"{len(stray)} unexpected rows, e.g. {sorted(stray)[:5]}")
 
-    superseded = Counter(row.supersedes_id for row in rows if row.supersedes_id is not None)
-    twice = [rid for rid, n in superseded.items() if n > 1]
+    superseded = Counter((type(row).__name__, row.supersedes_id) for row in rows if row.supersedes_id is not None)
+    twice = [rid for (_, rid), n in superseded.items() if n > 1]
     if twice:
         problems.append(f"{len(twice)} rows superseded more than once, e.g. {twice[:5]}")
 
-    groups: dict[tuple[int, int], list[Grade]] = defaultdict(list)
-    for row in rows:
-        groups[(row.image_id, row.grader_id)].append(row)
-    for (image_id, grader_id), group in groups.items():
-        where = f"image {image_id}, grader {graders.get(grader_id)!r}"
+    for key, group in groups.items():
+        where = ", ".join(key)
         by_id = {row.id: row for row in group}
         roots = [row for row in group if row.supersedes_id is None]
         if len(roots) != 1:
@@ -270,18 +386,22 @@ def run_benchmark(
     images: int = 5,
     shared_grader: bool = False,
     sqlite_deferred: bool = False,
+    kind: str = "corrections",
     timeout_s: float = 1800.0,
 ) -> BenchmarkResult:
     """Run the benchmark (see the module docstring) and verify what it wrote."""
     if processes < 1 or corrections < 1 or images < 1:
         raise ValueError("processes, corrections and images must be >= 1")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     with tempfile.TemporaryDirectory(prefix="drx-bench-") as folder:
         url = url or sqlite_url_for(Path(folder) / "bench.sqlite3")
-        return _run(url, processes, corrections, images, shared_grader, not sqlite_deferred, timeout_s)
+        return _run(url, processes, corrections, images, shared_grader, not sqlite_deferred, kind, timeout_s)
 
 
 def _run(
-    url: str, processes: int, corrections: int, images: int, shared_grader: bool, immediate: bool, timeout_s: float
+    url: str, processes: int, corrections: int, images: int, shared_grader: bool, immediate: bool, kind: str,
+    timeout_s: float,
 ) -> BenchmarkResult:
     context = multiprocessing.get_context("spawn")
     tag = uuid.uuid4().hex[:10]
@@ -290,7 +410,7 @@ def _run(
     workers = [
         context.Process(
             target=_worker,
-            args=(url, p, corrections, images, tag, shared_grader, immediate, barrier, results),
+            args=(url, p, corrections, images, tag, shared_grader, immediate, kind, barrier, results),
             name=f"bench-{p}",
         )
         for p in range(processes)
@@ -319,7 +439,7 @@ def _run(
     sessions = init_database(url)
     backend = sessions.kw["bind"].dialect.name
     try:
-        rows, problems = verify(sessions, tag=tag, processes=processes, corrections=corrections)
+        rows, problems = verify(sessions, tag=tag, processes=processes, corrections=corrections, kind=kind)
     finally:
         sessions.kw["bind"].dispose()
 
@@ -350,6 +470,7 @@ def _run(
         corrections=corrections,
         images=images,
         shared_grader=shared_grader,
+        kind=kind,
         rows=rows,
         wall_s=wall,
         retries=retries,
@@ -370,6 +491,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         action="store_true",
         help="SQLite: plain deferred transactions instead of BEGIN IMMEDIATE (more retries)",
     )
+    parser.add_argument("--kind", choices=KINDS, default="corrections",
+                        help="corrections: candidate decisions and drawn annotations; grades: image-level grades")
     args = parser.parse_args(argv)
     result = run_benchmark(
         args.url,
@@ -378,6 +501,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         images=args.images,
         shared_grader=args.shared_grader,
         sqlite_deferred=args.sqlite_deferred,
+        kind=args.kind,
     )
     print(result.summary())
     for problem in result.problems:

@@ -15,6 +15,16 @@ Typical use::
 Schema migrations (Alembic, in ``db/migrations/``): :func:`upgrade`,
 :func:`current_revision`, :func:`head_revision`; command line
 ``python -m db upgrade|current|check|revision`` (:mod:`db.cli`).
+
+Grader corrections, one module per job (each docstring lists its API):
+:mod:`db.accounts` (users, roles, argon2 passwords, login),
+:mod:`db.decisions` (candidates and decisions on them),
+:mod:`db.annotations` and :mod:`db.geometry` (drawn lesions),
+:mod:`db.grading` (grades saved by a logged-in user),
+:mod:`db.adjudication` (reviewers' consensus), :mod:`db.work_queue`
+(assignments, next/previous, progress), :mod:`db.history` (per-image
+timeline, revert, undo). Permissions are checked there, not only in the UI;
+run every write through :func:`run_in_transaction`.
 """
 
 from db.errors import (

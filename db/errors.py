@@ -13,6 +13,15 @@ __all__ = [
     "InvalidGrade",
     "AppendOnlyViolation",
     "GradeConflict",
+    "ChangeConflict",
+    "PermissionDenied",
+    "AuthenticationFailed",
+    "UnknownAccount",
+    "WrongPassword",
+    "AccountDisabled",
+    "AccountExists",
+    "NotFound",
+    "NothingToUndo",
 ]
 
 
@@ -51,3 +60,46 @@ class GradeConflict(DbError):
     Nothing was written by this attempt; the caller rolls back, reloads the
     current grade and tries again.
     """
+
+
+class ChangeConflict(DbError):
+    """Another session changed the same correction (annotation, decision,
+    adjudication, assignment, account) at the same time. Nothing was written
+    by this attempt; :func:`db.session.run_in_transaction` retries it (the
+    cause is a unique violation)."""
+
+
+class PermissionDenied(DbError):
+    """The acting user may not do this: a grader changing another grader's
+    rows, a grader adjudicating, a non-admin managing accounts, a disabled
+    account writing anything. Raised before anything is written."""
+
+
+class AuthenticationFailed(DbError):
+    """Login refused. Show one message for every subclass (do not tell an
+    attacker which names exist)."""
+
+
+class UnknownAccount(AuthenticationFailed):
+    """No account has this name."""
+
+
+class WrongPassword(AuthenticationFailed):
+    """The password does not match the account's hash."""
+
+
+class AccountDisabled(AuthenticationFailed):
+    """The account is disabled: it cannot log in or write."""
+
+
+class AccountExists(InvalidValue):
+    """An account with this name exists already."""
+
+
+class NotFound(DbError, LookupError):
+    """The row, annotation, account or image asked for does not exist."""
+
+
+class NothingToUndo(DbError):
+    """The user has no action left to undo on this image, or the version has
+    nothing before it to restore."""

@@ -5,6 +5,9 @@ Every table has an integer primary key ``id`` and a timezone-aware UTC
 :data:`Base.metadata`, so Alembic autogenerate can take the schema over
 without renaming anything.
 
+Grades, accounts, candidate decisions, drawn annotations, adjudications and
+work-queue assignments are append-only (see "Corrections" below).
+
 Grades are append-only. A grade is never updated or deleted: an edit inserts
 a new row whose ``supersedes_id`` points at the row it replaces. The
 database itself keeps every (image, grader) history a single chain:
@@ -21,6 +24,27 @@ database itself keeps every (image, grader) history a single chain:
 The ORM refuses to UPDATE or DELETE Grade rows (flush of a modified or
 deleted Grade, and ORM/Core ``update(Grade)`` / ``delete(Grade)`` statements
 run through a Session) with :class:`db.errors.AppendOnlyViolation`.
+
+Corrections (revision 0002) follow the same pattern, each a chain of
+versions linked by a UNIQUE ``supersedes_id`` whose composite foreign key
+keeps the chain inside one owner, with one chain root per owner (partial
+unique index):
+
+- :class:`Account`: a grader's login (role, argon2 hash, disabled), one chain
+  per grader: a user IS a grader row, and old graders without an account
+  keep their grades;
+- :class:`Candidate`: a hot spot (immutable); :class:`CandidateDecision`: one
+  chain per (candidate, grader);
+- :class:`Annotation`: a drawn lesion, one chain per ``uid`` (and the chain
+  stays on one image and one grader); deleting is a version with
+  ``deleted`` True;
+- :class:`Adjudication`: a reviewer's consensus, one chain per image;
+- :class:`Assignment`: an image in a grader's work queue, one chain per
+  (image, grader).
+
+``action`` says what made a version (create, edit, delete, revert, undo,
+import) and ``reverts_id`` which version a revert or undo took back. Every
+class in :data:`APPEND_ONLY_MODELS` refuses UPDATE and DELETE like Grade.
 """
 
 from __future__ import annotations
@@ -67,7 +91,20 @@ __all__ = [
     "Model",
     "HeatmapRun",
     "Grade",
+    "Account",
+    "Candidate",
+    "CandidateDecision",
+    "Annotation",
+    "Adjudication",
+    "Assignment",
+    "APPEND_ONLY_MODELS",
     "ICDR_GRADES",
+    "ROLES",
+    "LESION_TYPES",
+    "REJECTION_REASONS",
+    "DECISIONS",
+    "GEOMETRY_KINDS",
+    "ACTIONS",
 ]
 
 NAMING_CONVENTION = {
@@ -81,6 +118,43 @@ NAMING_CONVENTION = {
 #: The ICDR (International Clinical Diabetic Retinopathy) severity scale:
 #: 0 none, 1 mild NPDR, 2 moderate NPDR, 3 severe NPDR, 4 proliferative DR.
 ICDR_GRADES = (0, 1, 2, 3, 4)
+
+#: account roles, least to most privileged: a reviewer may do what a grader
+#: may, an admin what a reviewer may
+ROLES = ("grader", "reviewer", "admin")
+#: lesion types a grader can confirm or draw
+LESION_TYPES = ("microaneurysm", "haemorrhage", "hard_exudate", "cotton_wool_spot", "other")
+#: why a candidate is a false positive
+REJECTION_REASONS = ("vessel", "optic_disc", "artefact", "reflection", "other")
+#: what a grader said about a candidate
+DECISIONS = ("confirmed", "rejected", "undecided")
+#: shapes of drawn annotations (see :mod:`db.geometry`)
+GEOMETRY_KINDS = ("polygon", "rectangle", "circle", "path")
+#: what made a version of a correction
+ACTIONS = ("create", "edit", "delete", "revert", "undo", "import")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _chain(
+    table: str, *owner: str, fk_name: Optional[str] = None, root: Optional[tuple[str, ...]] = None
+) -> tuple[Any, ...]:
+    """The constraints that keep ``table``'s versions one chain per ``owner``:
+    the target of the chain's foreign key, the foreign key
+    ``(supersedes_id, *owner)`` -> ``(id, *owner)``, and the partial unique
+    index ``uq_<table>_chain_root`` (one root per ``root``, default ``owner``)."""
+    return (
+        UniqueConstraint("id", *owner),
+        ForeignKeyConstraint(
+            ["supersedes_id", *owner], [f"{table}.id", *(f"{table}.{column}" for column in owner)], name=fk_name
+        ),
+        Index(
+            f"uq_{table}_chain_root", *(root or owner), unique=True,
+            sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL"),
+        ),
+    )
 
 
 def utcnow() -> datetime:
@@ -157,7 +231,7 @@ class Image(_Row, Base):
 
 
 class Grader(_Row, Base):
-    """A person who grades images. (Accounts and roles come later.)"""
+    """A person who grades images; with an :class:`Account` chain, also a user who can log in."""
 
     __tablename__ = "grader"
 
@@ -268,6 +342,8 @@ class Grade(_Row, Base):
     note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     #: the row this one replaces (None: first grade of this image by this grader)
     supersedes_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, unique=True)
+    #: set on a revert: the grade row whose change this row takes back
+    reverts_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
 
     image: Mapped[Image] = relationship()
     grader: Mapped[Grader] = relationship()
@@ -307,34 +383,251 @@ class Grade(_Row, Base):
         )
 
 
+
+class Account(_Row, Base):
+    """One version of a grader's login: role, password hash, disabled.
+
+    Append-only, one chain per grader (the current version is the one no row
+    supersedes). ``password_hash`` is an argon2 hash (PHC string), never the
+    password. ``changed_by_id``: the grader whose action made this version
+    (None: the local command line or the first start).
+    """
+
+    __tablename__ = "account"
+
+    grader_id: Mapped[int] = mapped_column(ForeignKey("grader.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the password was given by someone else (one-time): change it after login
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("grader.id"), nullable=True)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, unique=True)
+
+    grader: Mapped[Grader] = relationship(foreign_keys=[grader_id])
+
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="known_role"),
+        *_chain("account", "grader_id"),
+    )
+
+    def __repr__(self) -> str:  # never shows the hash
+        return (
+            f"Account(id={self.id!r}, grader_id={self.grader_id!r}, role={self.role!r}, "
+            f"disabled={self.disabled!r}, supersedes_id={self.supersedes_id!r})"
+        )
+
+
+class Candidate(_Row, Base):
+    """A hot spot of one heatmap: where (original image pixels) and how strong. Immutable."""
+
+    __tablename__ = "candidate"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id"))
+    method: Mapped[str] = mapped_column(String(100))
+    output: Mapped[str] = mapped_column(String(100))
+    #: column and row of the hot spot in the original photograph's pixels
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+
+    image: Mapped[Image] = relationship()
+    model: Mapped[Model] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "model_id", "method", "output", "x", "y"),
+        CheckConstraint("x >= 0 AND y >= 0", name="nonnegative_location"),
+    )
+
+    def __repr__(self) -> str:
+        return f"Candidate(id={self.id!r}, image_id={self.image_id!r}, x={self.x!r}, y={self.y!r}, score={self.score!r})"
+
+
+class CandidateDecision(_Row, Base):
+    """One version of a grader's decision on a candidate; one chain per (candidate, grader).
+
+    ``confirmed`` needs a ``lesion_type``, ``rejected`` a ``reason``;
+    ``undecided`` neither.
+    """
+
+    __tablename__ = "candidate_decision"
+
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidate.id"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("grader.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    lesion_type: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    reason: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    action: Mapped[str] = mapped_column(String(16))
+    reverts_id: Mapped[Optional[int]] = mapped_column(ForeignKey("candidate_decision.id"), nullable=True)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, unique=True)
+
+    candidate: Mapped[Candidate] = relationship()
+    grader: Mapped[Grader] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("decision", DECISIONS), name="known_decision"),
+        CheckConstraint(_in("action", ACTIONS), name="known_action"),
+        CheckConstraint(
+            # "IS NOT NULL" too: a NULL makes IN unknown, and a CHECK lets unknown pass
+            f"(decision = 'confirmed' AND lesion_type IS NOT NULL AND {_in('lesion_type', LESION_TYPES)}"
+            " AND reason IS NULL)"
+            f" OR (decision = 'rejected' AND reason IS NOT NULL AND {_in('reason', REJECTION_REASONS)}"
+            " AND lesion_type IS NULL)"
+            " OR (decision = 'undecided' AND lesion_type IS NULL AND reason IS NULL)",
+            name="decision_fields",
+        ),
+        # the conventional foreign key name is over PostgreSQL's 63 characters
+        *_chain("candidate_decision", "candidate_id", "grader_id", fk_name="fk_candidate_decision_chain"),
+        Index("ix_candidate_decision_candidate_id_grader_id", "candidate_id", "grader_id"),
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"CandidateDecision(id={self.id!r}, candidate_id={self.candidate_id!r}, grader_id={self.grader_id!r}, "
+            f"decision={self.decision!r}, action={self.action!r}, supersedes_id={self.supersedes_id!r})"
+        )
+
+
+class Annotation(_Row, Base):
+    """One version of a drawn lesion; one chain per ``uid``, on one image, by one grader.
+
+    ``geometry_json``: the shape in original image pixels (see
+    :mod:`db.geometry`); a version with ``deleted`` True removes the lesion.
+    """
+
+    __tablename__ = "annotation"
+
+    #: the lesion's identity across its versions (a UUID, kept by export/import)
+    uid: Mapped[str] = mapped_column(String(36))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("grader.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    geometry_json: Mapped[str] = mapped_column(Text)
+    lesion_type: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    action: Mapped[str] = mapped_column(String(16))
+    reverts_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotation.id"), nullable=True)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, unique=True)
+
+    image: Mapped[Image] = relationship()
+    grader: Mapped[Grader] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", GEOMETRY_KINDS), name="known_kind"),
+        CheckConstraint(_in("lesion_type", LESION_TYPES), name="known_lesion_type"),
+        CheckConstraint(_in("action", ACTIONS), name="known_action"),
+        *_chain("annotation", "uid", "image_id", "grader_id", root=("uid",)),
+        Index("ix_annotation_image_id_grader_id", "image_id", "grader_id"),
+        Index("ix_annotation_uid", "uid"),
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"Annotation(id={self.id!r}, uid={self.uid!r}, image_id={self.image_id!r}, grader_id={self.grader_id!r}, "
+            f"kind={self.kind!r}, lesion_type={self.lesion_type!r}, deleted={self.deleted!r}, action={self.action!r})"
+        )
+
+
+class Adjudication(_Row, Base):
+    """One version of an image's consensus: a reviewer accepted one grader's
+    version of the image (the ids of that grader's grade, annotation and
+    decision versions at that moment). One chain per image;
+    ``accepted_grader_id`` None withdraws the consensus."""
+
+    __tablename__ = "adjudication"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("grader.id"))
+    accepted_grader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("grader.id"), nullable=True)
+    grade_id: Mapped[Optional[int]] = mapped_column(ForeignKey("grade.id"), nullable=True)
+    #: JSON lists of the accepted annotation and decision version ids
+    annotation_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    decision_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    action: Mapped[str] = mapped_column(String(16))
+    reverts_id: Mapped[Optional[int]] = mapped_column(ForeignKey("adjudication.id"), nullable=True)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, unique=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("action", ACTIONS), name="known_action"),
+        *_chain("adjudication", "image_id"),
+        Index("ix_adjudication_image_id", "image_id"),
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"Adjudication(id={self.id!r}, image_id={self.image_id!r}, reviewer_id={self.reviewer_id!r}, "
+            f"accepted_grader_id={self.accepted_grader_id!r}, action={self.action!r})"
+        )
+
+
+class Assignment(_Row, Base):
+    """One version of "this image is in this grader's work queue"; one chain
+    per (image, grader); ``active`` False takes it out. Queue order: the
+    chain root's id."""
+
+    __tablename__ = "assignment"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("grader.id"))
+    assigned_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("grader.id"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, unique=True)
+
+    image: Mapped[Image] = relationship()
+
+    __table_args__ = (
+        *_chain("assignment", "image_id", "grader_id"),
+        Index("ix_assignment_grader_id", "grader_id"),
+    )
+
+
 # --- append-only enforcement -------------------------------------------------
 
-_APPEND_ONLY_HINT = (
-    "grades are append-only: an edit is a new row that supersedes the old one "
-    "(use db.repository.save_grade)"
+#: tables whose rows are never updated or deleted
+APPEND_ONLY_MODELS: tuple[type[Base], ...] = (
+    Grade, Account, Candidate, CandidateDecision, Annotation, Adjudication, Assignment,
 )
+_APPEND_ONLY_TABLES = {model.__table__: model for model in APPEND_ONLY_MODELS}
 
 
-@event.listens_for(Grade, "before_update")
-def _refuse_grade_update(mapper: Any, connection: Any, target: Grade) -> None:
+def _hint(model: type[Base]) -> str:
+    if model is Grade:
+        return (
+            "grades are append-only: an edit is a new row that supersedes the old one "
+            "(use db.repository.save_grade)"
+        )
+    return f"{model.__tablename__} rows are append-only: a change is a new row that supersedes the old one"
+
+
+def _refuse_update(mapper: Any, connection: Any, target: Any) -> None:
     session = object_session(target)
     if session is None or session.is_modified(target, include_collections=False):
-        raise AppendOnlyViolation(f"refusing to update {target!r}: {_APPEND_ONLY_HINT}")
+        raise AppendOnlyViolation(f"refusing to update {target!r}: {_hint(type(target))}")
 
 
-@event.listens_for(Grade, "before_delete")
-def _refuse_grade_delete(mapper: Any, connection: Any, target: Grade) -> None:
-    raise AppendOnlyViolation(f"refusing to delete {target!r}: {_APPEND_ONLY_HINT}")
+def _refuse_delete(mapper: Any, connection: Any, target: Any) -> None:
+    raise AppendOnlyViolation(f"refusing to delete {target!r}: {_hint(type(target))}")
+
+
+for _model in APPEND_ONLY_MODELS:
+    event.listen(_model, "before_update", _refuse_update)
+    event.listen(_model, "before_delete", _refuse_delete)
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_grade_changes(state: ORMExecuteState) -> None:
+def _refuse_bulk_changes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)
-    targets_grade = table is Grade.__table__ or any(
-        mapper.class_ is Grade for mapper in state.all_mappers
-    )
-    if targets_grade:
+    target = _APPEND_ONLY_TABLES.get(table)
+    if target is None:
+        target = next((m.class_ for m in state.all_mappers if m.class_ in APPEND_ONLY_MODELS), None)
+    if target is not None:
         verb = "UPDATE" if state.is_update else "DELETE"
-        raise AppendOnlyViolation(f"refusing an {verb} statement on table grade: {_APPEND_ONLY_HINT}")
+        raise AppendOnlyViolation(
+            f"refusing an {verb} statement on table {target.__tablename__}: {_hint(target)}"
+        )

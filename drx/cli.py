@@ -10,6 +10,7 @@ from pathlib import Path
 from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.training import TrainingConfig, train
+from drx import coco_import_command, export_command, user_command
 
 
 TRAINING_HELP = {
@@ -139,6 +140,8 @@ def _import(arguments: argparse.Namespace) -> int:
     from drcore.heatmap_export import collect_images
     from drx.records import database, import_folder, import_samples
 
+    if arguments.kind == "coco":
+        return coco_import_command.run(arguments)
     if arguments.kind == "folder":
         if arguments.path is None:
             print("drx import folder: give the folder to import", file=sys.stderr)
@@ -212,12 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(handler=_evaluate)
 
     importing = commands.add_parser(
-        "import", help="register a data set's photographs and expert masks in the database",
+        "import", help="register a data set's photographs and expert masks, or a COCO file's lesions, in the database",
         description="Files are referenced where they are, never copied; importing twice adds nothing.",
     )
-    importing.add_argument("kind", choices=["diaretdb1", "idrid", "folder"])
-    importing.add_argument("path", nargs="?", default=None, help="the data set's folder (default: its DRX_*_ROOT)")
+    importing.add_argument("kind", choices=["diaretdb1", "idrid", "folder", "coco"])
+    importing.add_argument("path", nargs="?", default=None,
+                           help="the data set's folder (default: its DRX_*_ROOT), or the COCO JSON file")
+    coco_import_command.add_arguments(importing)
     importing.set_defaults(handler=_import)
+    user_command.add_parser(commands)
+    export_command.add_parser(commands)
 
     commands.add_parser("db", help="database schema: upgrade, current, check (see drx db --help)")
 

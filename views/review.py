@@ -1,17 +1,23 @@
-"""Review: a photograph, where the model looked, and the grader's grade."""
+"""Review: a photograph, where the model looked, candidate lesions to decide, missed lesions to draw, the grade."""
 
 import streamlit as st
 
 from db import repository
-from db.models import Image
-from db.session import run_in_transaction
+from db.grading import grade_image
+from db.models import Grader, Image
 from drcore.errors import BadImage
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
 from drx.records import register_model
-from drx.ui import analysis, resources, storage
+from drx.ui import analysis, auth, candidates, resources, storage
+from drx.ui.actions import write
+from drx.ui.candidate_panel import candidate_panel, markers, my_decisions, register_spots
+from drx.ui.drawing_panel import annotation_traces, drawing_panel, my_annotations
+from drx.ui.history_panel import history_panel
 from drx.ui.overlay import COLORMAPS, overlay_figure
+from drx.ui.queue_panel import has_queue, queue_picker
+from drx.ui.text import verbatim
 
 ICDR_GRADES = {
     0: "0 · No apparent retinopathy",
@@ -21,15 +27,30 @@ ICDR_GRADES = {
     4: "4 · Proliferative DR",
 }
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
+GRADE_FLASH = "grade_saved"
 
 settings = resources.settings()
 sessions = resources.session_factory(settings.database_url)
+user = auth.require(sessions)
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 loaded = resources.model(model_name)
 
 st.title("Review")
-source = st.segmented_control("Photograph from", ["Demo images", "Upload"], default="Demo images", key="source")
-if source == "Demo images":
+sources = (["My queue"] if has_queue(sessions, user) else []) + ["Demo images", "Upload"]
+source = st.segmented_control("Photograph from", sources, default=sources[0], key="source") or sources[0]
+if source == "My queue":
+    queued_id = queue_picker(sessions, user)
+    with sessions() as session:
+        queued = session.get(Image, queued_id)
+        file_name, stored = queued.file_name, queued.stored_path
+    try:
+        data = open(stored, "rb").read()
+    except (OSError, TypeError) as error:
+        st.error(f"The photograph {verbatim(file_name)} cannot be read from {verbatim(str(stored))}: "
+                 f"{verbatim(str(error))}", icon="🚫")
+        st.stop()
+    origin, chosen_path = "queue", stored
+elif source == "Demo images":
     demos = resources.demo_images(settings.demo_dir)
     chosen_path = st.selectbox("Demo photograph", demos, format_func=lambda path: path.stem, key="demo")
     file_name, data, origin = chosen_path.name, chosen_path.read_bytes(), "demo"
@@ -48,7 +69,7 @@ sha256 = image_sha256(data)
 try:
     result = analysis.analyse(sha256, data, model_name)
 except BadImage as error:
-    st.error(f"**{file_name}** cannot be reviewed. {error}", icon="🚫")
+    st.error(f"**{verbatim(file_name)}** cannot be reviewed. {error}", icon="🚫")
     st.stop()
 
 height, width = result.photograph.shape[:2]
@@ -56,7 +77,8 @@ stored_path = storage.keep_upload(settings.upload_dir, sha256, file_name, data) 
 
 figure_column, side_column = st.columns([5, 2], gap="medium")
 with side_column:
-    st.subheader("Model scores")
+    candidates_tab, grade_tab, display_tab = st.tabs(["Candidates", "Grade", "Heatmap"])
+with display_tab:
     for name, probability in result.probabilities.items():
         st.progress(probability, text=f"{LESION_LABELS[name]}: **{probability:.2f}**")
     output = st.selectbox("Heatmap of", list(result.probabilities), format_func=LESION_LABELS.get, key="output")
@@ -70,11 +92,19 @@ with side_column:
         "Smoothing (px)", 0.0, 20.0, 4.0, 1.0, key="smoothing",
         help="Gaussian blur of the displayed map, in photograph pixels; the stored map stays raw.",
     )
+    st.markdown("**Candidate lesions** (hot spots: local maxima of the smoothed map, strongest first)")
+    spot_count = st.slider("How many", 1, 30, 10, key="spot_count")
+    spot_smoothing = st.slider("Smoothing before peaks (px at 1500 px width)", 0.0, 20.0, 10.0, 1.0,
+                               key="spot_smoothing")
+    spot_spacing = st.slider("Minimum distance between candidates (px at 1500 px width)", 2.0, 60.0, 10.0, 1.0,
+                             key="spot_spacing")
 
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
 map_path, map_is_new = storage.store_heatmap(
     settings.heatmap_dir, f"{sha256[:16]}_{loaded.card.sha256[:12]}_{heatmap.method}_{output}", heatmap.values
 )
+spots = candidates.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
+                             candidates.field(sha256, result.photograph), spot_count, spot_smoothing, spot_spacing)
 with sessions.begin() as session:
     image_row = repository.register_image(
         session, content_sha256=sha256, file_name=file_name, width=width, height=height,
@@ -86,26 +116,19 @@ with sessions.begin() as session:
             session, image=image_row, model=model_row, method=heatmap.method, output=output, parameters={},
             device=heatmap.device, duration_s=heatmap.duration_s, storage_path=str(map_path),
         )
+    listed = register_spots(session, image_id=image_row.id, model_id=model_row.id, method=heatmap.method,
+                            output=output, spots=spots)
     image_id = image_row.id
 
-with figure_column:
-    st.caption(f"{file_name} · {width} × {height} px · heatmap: {heatmap.method} of “{LESION_LABELS[output]}”, "
-               f"{heatmap.duration_s:.2f} s on {heatmap.device}")
-    st.plotly_chart(
-        overlay_figure(result.photograph, heatmap.values, opacity=opacity, colormap=colormap,
-                       threshold_quantile=1 - threshold / 100, smoothing_px=smoothing),
-        width="stretch", theme=None, config={"scrollZoom": True, "displaylogo": False}, key="overlay",
-    )
+with candidates_tab:
+    selected = candidate_panel(sessions, user, image_id, listed)
 
-with side_column:
-    st.subheader("Your grade")
-    grader_name = (st.session_state.get("grader") or "").strip()
+with grade_tab:
+    if GRADE_FLASH in st.session_state:
+        st.success(st.session_state.pop(GRADE_FLASH))
     with sessions() as session:
-        image_row = session.get(Image, image_id)
-        grader = repository.find_grader(session, grader_name) if grader_name else None
-        current = repository.current_grade(session, image_row, grader) if grader else None
-        versions = len(repository.grade_history(session, image_row, grader)) if grader else 0
-    form_key = f"grade_{sha256[:16]}_{grader_name}"  # one form state per photograph and grader
+        current = repository.current_grade(session, session.get(Image, image_id), session.get(Grader, user.id))
+    form_key = f"grade_{sha256[:16]}_{user.id}"  # one form state per photograph and user
     with st.form(form_key):
         grade = st.selectbox("ICDR grade", list(ICDR_GRADES), format_func=ICDR_GRADES.get, key=f"{form_key}_icdr",
                              index=current.icdr_grade if current and current.icdr_grade is not None else 0)
@@ -113,16 +136,38 @@ with side_column:
         ungradable = st.checkbox("Ungradable (image quality too poor)", value=bool(current and current.ungradable),
                                  key=f"{form_key}_ungradable")
         note = st.text_area("Note", value=current.note if current else "", height=90, key=f"{form_key}_note")
-        saved = st.form_submit_button("Save grade", type="primary", disabled=not grader_name)
-    if not grader_name:
-        st.caption("Enter your name in the sidebar to save a grade.")
-    elif saved:
-        # Retried on a busy database; a grader's own concurrent edit (two tabs) is superseded, never lost.
-        supersedes = run_in_transaction(sessions, lambda session: repository.save_grade(
-            session, image=session.get(Image, image_id),
-            grader=repository.get_or_create_grader(session, grader_name),
-            icdr_grade=None if ungradable else grade, referable=referable, ungradable=ungradable, note=note,
-        ).supersedes_id)
-        st.success("Grade saved" + (" (the earlier version is kept in the history)." if supersedes else "."))
+        saved = st.form_submit_button("Save grade", type="primary")
+    if saved:
+        # Retried on a busy database; a user's own concurrent edit (two tabs) is superseded, never lost.
+        if write(sessions, lambda session: grade_image(
+            session, user, image_id, icdr_grade=None if ungradable else grade, referable=referable,
+            ungradable=ungradable, note=note,
+        ), "The grade was not saved:"):
+            # Rerun so that the queue's progress and the history include it; the message shows after the rerun.
+            st.session_state[GRADE_FLASH] = "Grade saved" + (" (the earlier version is kept in the history)."
+                                                             if current else ".")
+            st.rerun()
     elif current:
-        st.caption(f"Your current grade is version {versions} (saved {current.created_at:%Y-%m-%d %H:%M} UTC).")
+        st.caption(f"Your current grade was saved {current.created_at:%Y-%m-%d %H:%M} UTC.")
+
+with figure_column:
+    st.caption(f"{verbatim(file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
+               f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
+    figure_slot = st.container()
+    if st.toggle("Draw missed lesions", key="drawing_on"):
+        drawing_panel(sessions, user, image_id, result.photograph, (selected.x, selected.y) if selected else None)
+    figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, colormap=colormap,
+                            threshold_quantile=1 - threshold / 100, smoothing_px=smoothing)
+    for trace in annotation_traces(my_annotations(sessions, user, image_id)):
+        figure.add_trace(trace)
+    figure.add_trace(candidates.candidate_trace(markers(listed, my_decisions(sessions, user, image_id)),
+                                                selected.rank if selected else None))
+    figure.update_layout(showlegend=False)  # names show on hover; a legend would cover the colour bar
+    if selected:
+        x_range, y_range = candidates.zoom_window(selected.x, selected.y, (width, height), max(160, min(width, height) / 4))
+        figure.update_xaxes(range=x_range)
+        figure.update_yaxes(range=y_range)
+    figure_slot.plotly_chart(figure, width="stretch", theme=None, config={"scrollZoom": True, "displaylogo": False},
+                             key="overlay")
+    with st.expander("History of this photograph", icon=":material/history:"):
+        history_panel(sessions, user, image_id)

@@ -1,4 +1,4 @@
-"""The Review page through Streamlit's AppTest: a grade saved, and bad photographs refused."""
+"""The Review page through Streamlit's AppTest: a grade saved by the logged-in user, and bad photographs refused."""
 
 import io
 from pathlib import Path
@@ -37,8 +37,14 @@ def fresh_caches() -> None:
     st.cache_resource.clear()
 
 
-def _page() -> AppTest:
+@pytest.fixture
+def grader(make_user):
+    return make_user("Dr Test")
+
+
+def _page(user) -> AppTest:
     app = AppTest.from_file(REVIEW_PAGE, default_timeout=120)
+    app.session_state["user"] = user
     app.run()
     assert not app.exception, app.exception
     return app
@@ -62,17 +68,29 @@ def _rows() -> tuple[int, int, int]:
     return _count(Image), _count(HeatmapRun), _count(Grade)
 
 
-def test_first_visit_shows_a_demo_photograph_with_its_heatmap() -> None:
-    app = _page()
+def _labelled(elements, label: str):
+    return next(element for element in elements if element.label == label)
+
+
+def test_without_login_the_page_refuses() -> None:
+    app = AppTest.from_file(REVIEW_PAGE, default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    assert [message.value for message in app.error] == ["Log in first."]
+    assert not app.get("plotly_chart") and _count(Image) == 0
+
+
+def test_first_visit_shows_a_demo_photograph_with_its_heatmap(grader) -> None:
+    app = _page(grader)
     assert not app.error
     assert len(app.get("plotly_chart")) == 1
-    assert app.caption[0].value.startswith("demo_01_")
+    assert app.caption[0].value.replace("\\", "").startswith("demo_01_")
     assert _count(Image) == 1 and _count(HeatmapRun) == 1
     assert len(list((Settings.from_env().demo_dir).glob("demo_*.png"))) == 6
 
 
-def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png: bytes) -> None:
-    app = _page()
+def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png: bytes, grader) -> None:
+    app = _page(grader)
     demo_rows = _rows()
     app = _upload(app, "fundus.png", fundus_png)
     assert not app.exception, app.exception
@@ -81,24 +99,23 @@ def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png
     assert "fundus.png" in app.caption[0].value
     assert _rows() == (demo_rows[0] + 1, demo_rows[1] + 1, 0)
 
-    app.session_state["grader"] = "Dr Test"
-    app.run()
-    app.selectbox[-1].set_value(3)
-    app.checkbox[0].check()
-    app.text_area[0].input("cotton-wool spots near the arcade")
-    app.button[0].click()
+    _labelled(app.selectbox, "ICDR grade").set_value(3)
+    _labelled(app.checkbox, "Referable DR").check()
+    _labelled(app.text_area, "Note").input("cotton-wool spots near the arcade")
+    _labelled(app.button, "Save grade").click()
     app.run()
     assert not app.exception, app.exception
     assert "Grade saved." in [message.value for message in app.success]
 
-    app.selectbox[-1].set_value(2)
-    app.button[0].click()
+    _labelled(app.selectbox, "ICDR grade").set_value(2)
+    _labelled(app.button, "Save grade").click()
     app.run()
     assert any("earlier version is kept" in message.value for message in app.success)
     sessions = init_database(Settings.from_env().database_url)
     with sessions() as session:
         grades = session.scalars(select(Grade).order_by(Grade.id)).all()
     assert [(grade.icdr_grade, grade.supersedes_id) for grade in grades] == [(3, None), (2, grades[0].id)]
+    assert {grade.grader_id for grade in grades} == {grader.id}
     assert grades[0].note == "cotton-wool spots near the arcade" and grades[0].referable
 
 
@@ -112,12 +129,13 @@ def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png
         ("white.png", lambda: _png(np.full((600, 800, 3), 255, np.uint8)), "fundus"),
     ],
 )
-def test_bad_photographs_get_a_message_and_write_nothing(name: str, make, message: str, fundus_png: bytes) -> None:
-    app = _page()
+def test_bad_photographs_get_a_message_and_write_nothing(name: str, make, message: str, fundus_png: bytes,
+                                                        grader) -> None:
+    app = _page(grader)
     before = _rows()
     app = _upload(app, name, make())
     assert not app.exception, app.exception
-    assert len(app.error) == 1 and name in app.error[0].value
+    assert len(app.error) == 1 and name in app.error[0].value.replace("\\", "")
     assert message in app.error[0].value.lower()
     assert not app.get("plotly_chart")
     assert _rows() == before

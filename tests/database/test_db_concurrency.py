@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from db.errors import GradeConflict, InvalidGrade
-from db.models import Grade, Grader, Image
+from db.models import Account, Annotation, CandidateDecision, Grade, Grader, Image
 from db.repository import current_grade, get_or_create_grader, grade_history, register_image, save_grade
 from db.session import init_database, is_retryable, make_engine, run_in_transaction
 from db.settings import sqlite_url_for
@@ -237,12 +237,14 @@ def benchmark(monkeypatch):
 
 
 @pytest.mark.parametrize("shared_grader", [False, True], ids=["grader-per-process", "one-shared-grader"])
-def test_concurrent_corrections_lose_nothing(benchmark, database_url, shared_grader):
+@pytest.mark.parametrize("kind", ["corrections", "grades"])
+def test_concurrent_corrections_lose_nothing(benchmark, database_url, shared_grader, kind):
     """4 processes x 50 corrections (spawned), on a fresh database that they
-    also migrate concurrently: exactly 200 rows, unbroken chains, no error
-    (no 'database is locked') escapes the retry policy."""
+    also migrate concurrently: exactly 200 rows (grades, or annotations and
+    decisions), unbroken chains, no error (no 'database is locked') escapes
+    the retry policy."""
     result = benchmark.run_benchmark(
-        database_url, processes=4, corrections=50, images=3, shared_grader=shared_grader, timeout_s=240
+        database_url, processes=4, corrections=50, images=3, shared_grader=shared_grader, kind=kind, timeout_s=240
     )
     assert result.problems == []
     assert result.escaped == []
@@ -250,7 +252,12 @@ def test_concurrent_corrections_lose_nothing(benchmark, database_url, shared_gra
     sessions = init_database(database_url)
     try:
         with sessions() as session:
-            assert session.scalar(select(func.count()).select_from(Grade)) == 200
+            if kind == "grades":
+                assert session.scalar(select(func.count()).select_from(Grade)) == 200
+            else:  # even corrections are decisions, odd ones annotations
+                assert session.scalar(select(func.count()).select_from(CandidateDecision)) == 100
+                assert session.scalar(select(func.count()).select_from(Annotation)) == 100
+                assert session.scalar(select(func.count()).select_from(Account)) == (1 if shared_grader else 4)
             graders = session.scalar(select(func.count()).select_from(Grader))
             assert graders == (1 if shared_grader else 4)
             assert session.scalar(select(func.count()).select_from(Image)) == 3
@@ -284,3 +291,28 @@ def test_verify_catches_a_broken_chain(benchmark, session_factory):
     assert "expected exactly 3" not in text
     assert "1 corrections lost" in text  # p0-c2
     assert "1 unexpected rows" in text  # p0-c5
+
+
+def test_verify_catches_lost_and_duplicated_corrections(benchmark, session_factory):
+    """The corrections verification is not vacuous either: a lost and a
+    duplicated correction are reported (the chains themselves are guarded by
+    the database: see tests/database/test_db_annotations.py)."""
+    from db.accounts import create_account
+    from db.annotations import add_annotation
+    from db.geometry import Geometry
+
+    tag = "u" * 10
+
+    def write(session):
+        user = create_account(session, f"bench-{tag}-grader-0", "bench-password")
+        image = register_image(session, content_sha256=hashlib.sha256(b"d").hexdigest(), file_name="d.png",
+                               width=99, height=99, size_bytes=1, source="benchmark")
+        for note in ("p0-c0", "p0-c0"):
+            add_annotation(session, user, image, Geometry.create("rectangle", [[1, 1], [5, 5]]), "other", note)
+
+    run_in_transaction(session_factory, write)
+    rows, problems = benchmark.verify(session_factory, tag=tag, processes=1, corrections=2, kind="corrections")
+    text = "\n".join(problems)
+    assert rows == 2
+    assert "1 corrections lost" in text  # p0-c1
+    assert "1 corrections saved more than once" in text  # p0-c0

@@ -96,6 +96,7 @@ def test_init_database_creates_schema_once_and_reopens(tmp_path):
     engine = second.kw["bind"]
     assert set(inspect(engine).get_table_names()) == {
         "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run",
+        "account", "candidate", "candidate_decision", "annotation", "adjudication", "assignment",
         "alembic_version",
     }
     with second() as session:

@@ -1,0 +1,36 @@
+"""``drx import coco FILE [--grader NAME]``: the COCO kind of ``drx import`` (see :mod:`drx.coco_import`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from db.errors import DbError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(importing: Any) -> None:
+    """Add the COCO options to the ``drx import`` parser."""
+    importing.add_argument("--grader", default=None,
+                           help="coco: grader of annotations that name none (files from other tools)")
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Import the COCO file ``arguments.path``; returns the exit status."""
+    from drx.coco_import import import_coco
+    from drx.records import database
+
+    if arguments.path is None:
+        print("drx import coco: give the COCO JSON file to import", file=sys.stderr)
+        return 2
+    try:
+        summary = import_coco(database(), Path(arguments.path), default_grader=arguments.grader)
+    except DbError as error:
+        print(f"drx import coco: {error}", file=sys.stderr)
+        return 1
+    print(f"{summary.annotations} annotations: {summary.added} added, {summary.already_present} already present; "
+          f"{summary.images_registered} images registered")
+    return 0

@@ -1,0 +1,265 @@
+"""Export of grader corrections: COCO JSON (polygons), PNG masks per lesion type, CSV of grades and decisions.
+
+Exports the *current* state (latest versions, deleted lesions left out) of
+the rows that pass an :class:`ExportFilter` (graders, time of the version,
+data set = ``image.source``)::
+
+    coco.json                               COCO 1.0 "instances": images, categories (the lesion
+                                            types), annotations with polygons in original image pixels
+    masks/<sha256[:16]>/<grader>/<lesion_type>.png   one 0/255 PNG per lesion type drawn
+    grades.csv                              current grades
+    decisions.csv                           current decisions on candidates
+
+Every COCO annotation also carries ``drx`` (uid, grader, shape kind and its
+exact geometry, note, time), so ``drx import coco`` restores the lesions
+exactly; other tools read the standard fields. A circle's polygon has
+:data:`db.geometry.CIRCLE_POLYGON_VERTICES` vertices; a free-draw path's
+polygons are the outlines of its rasterised stroke.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from PIL import Image as PILImage
+from skimage import measure
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from db.annotations import geometry_of
+from db.chains import current_versions
+from db.models import LESION_TYPES, Annotation, Candidate, CandidateDecision, Grade, Grader, Image, Model, utcnow
+from drx.masks import lesion_masks, rasterise
+
+__all__ = ["ExportFilter", "ExportSummary", "coco_document", "grades_csv", "decisions_csv", "write_export", "export_zip"]
+
+COCO_CATEGORIES = [{"id": k + 1, "name": name, "supercategory": "lesion"} for k, name in enumerate(LESION_TYPES)]
+CATEGORY_ID = {item["name"]: item["id"] for item in COCO_CATEGORIES}
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which rows to export: by grader names, version time (aware datetimes, inclusive) and data set (image source).
+
+    Empty tuples and None mean "no restriction"."""
+
+    graders: tuple[str, ...] = ()
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+    datasets: tuple[str, ...] = ()
+
+    def where(self, model: Any) -> list[Any]:
+        """SQL conditions on ``model`` (its ``created_at``, ``grader_id``) and :class:`Image`."""
+        criteria = []
+        if self.graders:
+            criteria.append(model.grader_id.in_(select(Grader.id).where(Grader.name.in_(self.graders))))
+        if self.since is not None:
+            criteria.append(model.created_at >= self.since)
+        if self.until is not None:
+            criteria.append(model.created_at <= self.until)
+        if self.datasets:
+            criteria.append(Image.source.in_(self.datasets))
+        return criteria
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote."""
+
+    images: int = 0
+    annotations: int = 0
+    masks: int = 0
+    grades: int = 0
+    decisions: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+def _annotations(session: Session, selection: ExportFilter) -> list[tuple[Annotation, Image, str]]:
+    query = (
+        current_versions(Annotation, Annotation.deleted.is_(False), *selection.where(Annotation))
+        .join(Image, Image.id == Annotation.image_id).join(Grader, Grader.id == Annotation.grader_id)
+        .add_columns(Image, Grader.name)
+    )
+    return [tuple(row) for row in session.execute(query).all()]
+
+
+def _flat(outline: Sequence[tuple[float, float]]) -> list[float]:
+    return [value for point in outline for value in point]
+
+
+def _segmentation(annotation: Annotation, image: Image) -> tuple[list[list[float]], int]:
+    """COCO polygons and the pixel area of one annotation."""
+    geometry = geometry_of(annotation)
+    mask = rasterise(geometry, (image.height, image.width))
+    if geometry.kind != "path":  # a circle may reach past the border: its polygon is clipped to the image
+        outline = [(min(max(x, 0.0), image.width), min(max(y, 0.0), image.height)) for x, y in geometry.outline()]
+        return [_flat(outline)], int(mask.sum())
+    padded = np.pad(mask, 1).astype(float)
+    polygons = []
+    for contour in measure.find_contours(padded, 0.5):
+        if len(contour) >= 3:  # (row, col) of the padded mask -> (x, y) of pixel corners' midpoints
+            polygons.append(_flat([(c - 0.5, r - 0.5) for r, c in contour]))
+    return polygons, int(mask.sum())
+
+
+def coco_document(
+    session: Session, selection: ExportFilter = ExportFilter(), *, progress: bool = False
+) -> dict[str, Any]:
+    """The COCO "instances" document of the selected current annotations
+    (``progress``: a tqdm bar on standard error)."""
+    rows = _annotations(session, selection)
+    images: dict[int, dict[str, Any]] = {}
+    annotations = []
+    numbered = enumerate(tqdm(rows, desc="annotations", unit="lesion", disable=not progress), start=1)
+    for number, (annotation, image, grader) in numbered:
+        if image.id not in images:
+            images[image.id] = {
+                "id": image.id, "file_name": image.file_name, "width": image.width, "height": image.height,
+                "drx_sha256": image.content_sha256, "drx_source": image.source, "drx_size_bytes": image.size_bytes,
+            }
+        polygons, area = _segmentation(annotation, image)
+        x0, y0, w, h = geometry_of(annotation).bbox()
+        x, y = max(x0, 0.0), max(y0, 0.0)
+        w, h = min(x0 + w, image.width) - x, min(y0 + h, image.height) - y
+        annotations.append({
+            "id": number, "image_id": image.id, "category_id": CATEGORY_ID[annotation.lesion_type],
+            "segmentation": polygons, "area": area, "bbox": [x, y, w, h], "iscrowd": 0,
+            "drx": {
+                "uid": annotation.uid, "grader": grader, "kind": annotation.kind,
+                "geometry": json.loads(annotation.geometry_json), "note": annotation.note,
+                "created_at": annotation.created_at.isoformat(),
+            },
+        })
+    return {
+        "info": {"description": "drx grader corrections", "version": "1.0", "date_created": utcnow().isoformat()},
+        "licenses": [],
+        "images": list(images.values()),
+        "categories": COCO_CATEGORIES,
+        "annotations": annotations,
+    }
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+GRADE_COLUMNS = ("image_sha256", "file_name", "dataset", "grader", "icdr_grade", "referable", "ungradable", "note",
+                 "saved_at", "grade_id")
+DECISION_COLUMNS = ("image_sha256", "file_name", "dataset", "grader", "model_sha256", "method", "output", "x", "y",
+                    "score", "decision", "lesion_type", "reason", "note", "decided_at", "decision_id")
+
+
+def grades_csv(session: Session, selection: ExportFilter = ExportFilter()) -> tuple[str, int]:
+    """CSV text of the selected current grades and its row count."""
+    query = (
+        current_versions(Grade, *selection.where(Grade)).join(Image, Image.id == Grade.image_id)
+        .join(Grader, Grader.id == Grade.grader_id).add_columns(Image, Grader.name)
+    )
+    rows = [
+        (image.content_sha256, image.file_name, image.source, grader, "" if grade.icdr_grade is None else grade.icdr_grade,
+         grade.referable, grade.ungradable, grade.note, grade.created_at.isoformat(), grade.id)
+        for grade, image, grader in session.execute(query).all()
+    ]
+    return _csv(GRADE_COLUMNS, rows), len(rows)
+
+
+def decisions_csv(session: Session, selection: ExportFilter = ExportFilter()) -> tuple[str, int]:
+    """CSV text of the selected current candidate decisions and its row count."""
+    query = (
+        current_versions(CandidateDecision, *selection.where(CandidateDecision))
+        .join(Candidate, Candidate.id == CandidateDecision.candidate_id)
+        .join(Image, Image.id == Candidate.image_id).join(Model, Model.id == Candidate.model_id)
+        .join(Grader, Grader.id == CandidateDecision.grader_id)
+        .add_columns(Candidate, Image, Model.sha256, Grader.name)
+    )
+    rows = [
+        (image.content_sha256, image.file_name, image.source, grader, model_sha, candidate.method, candidate.output,
+         candidate.x, candidate.y, candidate.score, row.decision, row.lesion_type or "", row.reason or "", row.note,
+         row.created_at.isoformat(), row.id)
+        for row, candidate, image, model_sha, grader in session.execute(query).all()
+    ]
+    return _csv(DECISION_COLUMNS, rows), len(rows)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "grader"
+
+
+def _png(mask: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(mask.astype(np.uint8) * 255).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _files(session: Session, selection: ExportFilter, summary: ExportSummary, progress: bool) -> dict[str, bytes]:
+    """Every exported file by relative path."""
+    document = coco_document(session, selection, progress=progress)
+    files = {"coco.json": json.dumps(document, indent=1, ensure_ascii=False).encode()}
+    groups: dict[tuple[int, int], list[Annotation]] = defaultdict(list)
+    images: dict[int, Image] = {}
+    graders: dict[int, str] = {}
+    for annotation, image, grader in _annotations(session, selection):
+        groups[(image.id, annotation.grader_id)].append(annotation)
+        images[image.id], graders[annotation.grader_id] = image, grader
+    for (image_id, grader_id), lesions in tqdm(sorted(groups.items()), desc="masks", unit="image",
+                                               disable=not progress):
+        image = images[image_id]
+        folder = f"masks/{image.content_sha256[:16]}/{_slug(graders[grader_id])}-{grader_id}"
+        for lesion_type, mask in lesion_masks(lesions, (image.height, image.width)).items():
+            if mask.any():
+                files[f"{folder}/{lesion_type}.png"] = _png(mask)
+                summary.masks += 1
+    grades, summary.grades = grades_csv(session, selection)
+    decisions, summary.decisions = decisions_csv(session, selection)
+    files["grades.csv"] = grades.encode()
+    files["decisions.csv"] = decisions.encode()
+    summary.images, summary.annotations = len(document["images"]), len(document["annotations"])
+    summary.files = sorted(files)
+    return files
+
+
+def write_export(
+    sessions: sessionmaker[Session], out: Path, selection: ExportFilter = ExportFilter(), *, progress: bool = False
+) -> ExportSummary:
+    """Write the export into the folder ``out`` (created; existing files of the same names are replaced).
+
+    Everything is read in one transaction (a consistent snapshot) and
+    rendered in memory before the first file is written. ``progress``:
+    tqdm bars on standard error."""
+    summary = ExportSummary()
+    with sessions() as session, session.begin():
+        files = _files(session, selection, summary, progress)
+    out = Path(out)
+    for name, data in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return summary
+
+
+def export_zip(sessions: sessionmaker[Session], selection: ExportFilter = ExportFilter()) -> tuple[bytes, ExportSummary]:
+    """The same files as :func:`write_export`, as the bytes of a ZIP archive (for a download button)."""
+    summary = ExportSummary()
+    with sessions() as session, session.begin():
+        files = _files(session, selection, summary, False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files.items()):
+            archive.writestr(name, data)
+    return buffer.getvalue(), summary

@@ -1,0 +1,112 @@
+"""The candidate list beside the photograph: pick one (the figure zooms to it), confirm, reject or leave it undecided."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.accounts import User
+from db.decisions import current_decisions, decide, register_candidate
+from db.models import LESION_TYPES, REJECTION_REASONS, CandidateDecision
+from drcore.candidates import HotSpot
+from drx.ui.actions import write
+from drx.ui.candidates import LESION_NAMES, REASON_NAMES, Marker
+
+PICK_KEY = "candidate_pick"
+FLASH_KEY = "candidate_saved"
+DECISION_NAMES = {"confirmed": "confirm", "rejected": "reject (false positive)", "undecided": "undecided"}
+
+
+@dataclass(frozen=True)
+class ListedCandidate:
+    """A stored candidate as the page lists it: database id, rank (1 = strongest), place and score."""
+
+    id: int
+    rank: int
+    x: float
+    y: float
+    score: float
+
+
+def register_spots(session: Session, *, image_id: int, model_id: int, method: str, output: str,
+                   spots: list[HotSpot]) -> list[ListedCandidate]:
+    """Store the hot spots as candidates (idempotent) and list them strongest first."""
+    listed = []
+    for rank, spot in enumerate(spots, start=1):
+        row = register_candidate(session, image=image_id, model=model_id, method=method, output=output,
+                                 x=float(spot.col), y=float(spot.row), score=spot.value)
+        listed.append(ListedCandidate(row.id, rank, row.x, row.y, row.score))
+    return listed
+
+
+def my_decisions(sessions: sessionmaker[Session], user: User, image_id: int) -> dict[int, CandidateDecision]:
+    """``user``'s current decision on each candidate of the image, by candidate id."""
+    with sessions() as session:
+        return {row.candidate_id: row for row in current_decisions(session, image_id, user.id)}
+
+
+def _detail(decision: Optional[CandidateDecision]) -> str:
+    if decision is None or decision.decision == "undecided":
+        return ""
+    return LESION_NAMES[decision.lesion_type] if decision.decision == "confirmed" else REASON_NAMES[decision.reason]
+
+
+def markers(listed: list[ListedCandidate], decisions: dict[int, CandidateDecision]) -> list[Marker]:
+    """The figure's markers: every candidate with its current decision (none yet: undecided)."""
+    return [Marker(item.x, item.y, item.rank, decisions[item.id].decision if item.id in decisions else "undecided",
+                   _detail(decisions.get(item.id))) for item in listed]
+
+
+def candidate_panel(
+    sessions: sessionmaker[Session], user: User, image_id: int, listed: list[ListedCandidate]
+) -> Optional[ListedCandidate]:
+    """The list (strongest first) and the decision form of the selected candidate; returns the selected one."""
+    if FLASH_KEY in st.session_state:
+        st.success(st.session_state.pop(FLASH_KEY))
+    if not listed:
+        st.caption("No hot spot in this heatmap with these settings.")
+        return None
+    decisions = my_decisions(sessions, user, image_id)
+    by_rank = {item.rank: item for item in listed}
+
+    def label(rank: int) -> str:  # stable: a label that changes makes the browser forget the selection
+        return "Whole photograph" if rank == 0 else f"{rank} · score {by_rank[rank].score:.3g}"
+
+    def caption(rank: int) -> str:
+        decision = decisions.get(by_rank[rank].id)
+        if decision is None:
+            return "no decision"
+        detail = _detail(decision)
+        colour = {"confirmed": "green", "rejected": "red"}.get(decision.decision, "gray")
+        return f":{colour}[{decision.decision}" + (f": {detail}]" if detail else "]")
+
+    ranks = [0] + list(by_rank)
+    if st.session_state.get(PICK_KEY) not in ranks:
+        st.session_state[PICK_KEY] = 0
+    rank = st.radio("Candidates, strongest first (choose one to zoom to it)", ranks, format_func=label, key=PICK_KEY,
+                    captions=["the figure shows all candidates"] + [caption(rank) for rank in by_rank])
+    if rank == 0:
+        return None
+    chosen = by_rank[rank]
+    current = decisions.get(chosen.id)
+    with st.form(f"decide_{chosen.id}"):
+        st.markdown(f"**Candidate {rank}** at x {chosen.x:.0f}, y {chosen.y:.0f}")
+        options = list(DECISION_NAMES)
+        decision = st.radio("Decision", options, format_func=DECISION_NAMES.get, horizontal=True,
+                            index=options.index(current.decision) if current else 2, key=f"decision_{chosen.id}")
+        lesion_type = st.selectbox(
+            "Lesion type (when confirmed)", LESION_TYPES, format_func=LESION_NAMES.get, key=f"lesion_{chosen.id}",
+            index=LESION_TYPES.index(current.lesion_type) if current and current.lesion_type else 0)
+        reason = st.selectbox(
+            "Reason (when rejected)", REJECTION_REASONS, format_func=REASON_NAMES.get, key=f"reason_{chosen.id}",
+            index=REJECTION_REASONS.index(current.reason) if current and current.reason else 0)
+        note = st.text_input("Note", value=current.note if current else "", key=f"decision_note_{chosen.id}")
+        saved = st.form_submit_button("Save decision", type="primary")
+    if saved and write(sessions, lambda session: decide(
+        session, user, chosen.id, decision, lesion_type=lesion_type if decision == "confirmed" else None,
+        reason=reason if decision == "rejected" else None, note=note,
+    ), "The decision was not saved:"):
+        st.session_state[FLASH_KEY] = f"Candidate {rank}: {DECISION_NAMES[decision]} saved."
+        st.rerun()
+    return chosen

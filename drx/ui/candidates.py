@@ -1,0 +1,120 @@
+"""Candidate lesions on the Review page: hot spots of the heatmap, zoom windows and figure layers.
+
+Hot spots are found by :func:`drx.ui.compare.hot_spots` (the same method and
+parameters as the Compare page and ``drx evaluate``); this module only places
+them, the graders' decisions and drawn outlines on the plotly figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from drcore.candidates import HotSpot
+from drcore.imaging import field_of_view
+from drx.ui import compare
+from drx.ui.overlay import display_scale, downsample, image_data_uri
+
+#: marker colour of a candidate by its decision (no decision yet: undecided)
+DECISION_COLOURS = {"confirmed": "#2ecc40", "rejected": "#ff4136", "undecided": "#ffdc00"}
+#: outline colour of a drawn lesion by type
+LESION_COLOURS = {
+    "microaneurysm": "#00e5ff",
+    "haemorrhage": "#39ff14",
+    "hard_exudate": "#f5d000",
+    "cotton_wool_spot": "#ff4fd8",
+    "other": "#ffffff",
+}
+LESION_NAMES = {
+    "microaneurysm": "microaneurysm",
+    "haemorrhage": "haemorrhage",
+    "hard_exudate": "hard exudate",
+    "cotton_wool_spot": "cotton-wool spot",
+    "other": "other",
+}
+REASON_NAMES = {
+    "vessel": "vessel",
+    "optic_disc": "optic disc",
+    "artefact": "artefact",
+    "reflection": "reflection",
+    "other": "other",
+}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def field(sha256: str, _photograph: np.ndarray) -> np.ndarray:
+    """The photograph's field of view (cached per content hash)."""
+    return field_of_view(_photograph)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def hot_spots(key: str, _heatmap: np.ndarray, _field: np.ndarray, count: int, smoothing_px: float,
+              spacing_px: float) -> list[HotSpot]:
+    """:func:`drx.ui.compare.hot_spots` cached per ``key`` (photograph, model and output) and parameters."""
+    return compare.hot_spots(_heatmap, _field, count, smoothing_px, spacing_px)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A candidate on the figure: where (original pixels), its rank (1 = strongest) and current decision."""
+
+    x: float
+    y: float
+    rank: int
+    decision: str
+    detail: str = ""
+
+
+def zoom_window(x: float, y: float, image_size: tuple[int, int], side: float) -> tuple[list[float], list[float]]:
+    """Plotly axis ranges of a ``side`` x ``side`` window centred on (x, y), shifted to stay in the photograph.
+
+    The y range runs from bottom to top (the figure's y axis points down).
+    """
+    width, height = image_size
+    half = min(side, width, height) / 2
+    cx = min(max(x, half), width - half)
+    cy = min(max(y, half), height - half)
+    return [cx - half, cx + half], [cy + half, cy - half]
+
+
+def candidate_trace(markers: Sequence[Marker], selected: int | None) -> go.Scatter:
+    """Candidates as numbered circles coloured by decision; the selected one drawn larger."""
+    return go.Scatter(
+        x=[marker.x for marker in markers], y=[marker.y for marker in markers], mode="markers+text",
+        text=[str(marker.rank) for marker in markers], textposition="top right",
+        textfont={"color": "#ffffff", "size": 12},
+        marker={
+            "symbol": "circle-open", "color": [DECISION_COLOURS[marker.decision] for marker in markers],
+            "size": [22 if marker.rank == selected else 14 for marker in markers],
+            "line": {"width": [4 if marker.rank == selected else 2 for marker in markers]},
+        },
+        customdata=[[marker.decision, marker.detail] for marker in markers], name="candidates",
+        hovertemplate="candidate %{text}: %{customdata[0]} %{customdata[1]}<br>x %{x:.0f}, y %{y:.0f}<extra></extra>",
+    )
+
+
+def outline_trace(points: Sequence[tuple[float, float]], closed: bool, lesion_type: str, name: str) -> go.Scatter:
+    """One drawn lesion's outline (closed for areas, open for a free-draw path), coloured by lesion type."""
+    ring = list(points) + ([points[0]] if closed and points else [])
+    colour = LESION_COLOURS.get(lesion_type, "#ffffff")
+    return go.Scatter(
+        x=[x for x, _ in ring], y=[y for _, y in ring], mode="lines", name=name,
+        line={"color": colour, "width": 2}, fill="toself" if closed else None, fillcolor=f"{colour}33",
+        hovertemplate=f"{name}<extra></extra>",
+    )
+
+
+def photograph_figure(photograph: np.ndarray, height: int = 420, max_side: int = 800) -> go.Figure:
+    """The photograph alone as a zoomable figure with axes in original pixels (layers are added by the caller)."""
+    scale = display_scale(photograph.shape, max_side)
+    figure = go.Figure(go.Image(source=image_data_uri(downsample(photograph, scale)), x0=0, y0=0, dx=1 / scale,
+                                dy=1 / scale, hoverinfo="skip", name="photograph"))
+    rows, columns = photograph.shape[:2]
+    figure.update_yaxes(range=[rows, 0], scaleanchor="x", showgrid=False, zeroline=False, visible=False)
+    figure.update_xaxes(range=[0, columns], showgrid=False, zeroline=False, visible=False)
+    figure.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=height, dragmode="pan", showlegend=False)
+    return figure

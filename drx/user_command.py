@@ -1,0 +1,96 @@
+"""``drx user``: manage accounts from the command line (trusted: whoever runs it owns the database).
+
+::
+
+    drx user add NAME [--admin | --role ROLE] [--password-stdin]   create an account (password prompted twice)
+    drx user passwd NAME [--password-stdin]                         set a password (changed at next login)
+    drx user disable NAME / drx user enable NAME                    an admin account is never the last to go
+    drx user role NAME ROLE                                         grader, reviewer or admin
+    drx user list                                                   name, role, state
+
+Passwords are read with ``getpass`` (never echoed) or as the first line of
+standard input with ``--password-stdin``; they are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from db import accounts
+from db.errors import DbError, InvalidValue
+from db.models import ROLES
+from db.session import run_in_transaction
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``drx user`` on the ``drx`` subcommands."""
+    user = commands.add_parser("user", help="manage accounts: add, passwd, disable, enable, role, list",
+                               description=__doc__.split("\n\n")[0])
+    actions = user.add_subparsers(dest="user_action", required=True)
+    add = actions.add_parser("add", help="create an account (the password is prompted)")
+    add.add_argument("name")
+    roles = add.add_mutually_exclusive_group()
+    roles.add_argument("--admin", action="store_true", help="same as --role admin")
+    roles.add_argument("--role", choices=ROLES, default="grader", help="the account's role")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    passwd = actions.add_parser("passwd", help="set a password; the user must change it after logging in")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    for name, text in (("disable", "disable an account: it can no longer log in"), ("enable", "enable an account again")):
+        actions.add_parser(name, help=text).add_argument("name")
+    role = actions.add_parser("role", help="change an account's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    actions.add_parser("list", help="list the accounts")
+    user.set_defaults(handler=run)
+
+
+def _password(arguments: argparse.Namespace) -> str:
+    if arguments.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise InvalidValue("the two passwords differ")
+    return first
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Run one ``drx user`` action; returns the exit status."""
+    from drx.records import database
+
+    action = arguments.user_action
+    try:
+        sessions = database()
+        if action == "list":
+            with sessions() as session:
+                for info in accounts.list_accounts(session):
+                    state = "disabled" if info.disabled else "enabled"
+                    print(f"{info.name}\t{info.role}\t{state}\tsince {info.created_at:%Y-%m-%d %H:%M} UTC")
+            return 0
+        work: dict[str, Callable[..., accounts.User]] = {
+            "disable": accounts.disable_account, "enable": accounts.enable_account,
+        }
+        if action == "add":
+            password, role = _password(arguments), "admin" if arguments.admin else arguments.role
+            user = run_in_transaction(sessions, lambda s: accounts.create_account(s, arguments.name, password, role=role))
+            print(f"created the {user.role} account {user.name!r}")
+        elif action == "passwd":
+            password = _password(arguments)
+            user = run_in_transaction(sessions, lambda s: accounts.reset_password(s, arguments.name, password))
+            print(f"set the password of {user.name!r} (to be changed at the next login)")
+        elif action == "role":
+            user = run_in_transaction(sessions, lambda s: accounts.set_role(s, arguments.name, arguments.role))
+            print(f"{user.name!r} is now a {user.role}")
+        else:
+            run_in_transaction(sessions, lambda s: work[action](s, arguments.name))
+            print(f"{action}d the account {arguments.name.strip()!r}")
+        return 0
+    except DbError as error:
+        print(f"drx user {action}: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,143 @@
+"""The Review page in headless Chromium: log in, decide candidates, draw a polygon with the real canvas.
+
+Serves the app with ``streamlit run`` on a free port and drives Debian's
+chromium through Playwright. The polygon is drawn with mouse clicks on the
+drawing canvas (streamlit-drawable-canvas), so this checks the component
+itself and the canvas-to-photograph conversion end to end: at zoom 1 the
+1024 x 786 demo photograph is shown 760 x 583 canvas pixels, so a click at
+canvas (u, v) must be stored at (u * 1024 / 760, v * 786 / 583).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from db.annotations import current_annotations, geometry_of
+from db.decisions import current_decisions
+from db.models import Image
+from db.session import init_database
+from db.settings import Settings
+from strictness import unavailable
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CLICKS = [(200, 150), (330, 140), (360, 260), (230, 280)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served_app(make_user, isolated_home):
+    """The app served from this test's DRX_HOME, with grader alice; its URL."""
+    make_user("alice")
+    port = _free_port()
+    log = open(isolated_home / "streamlit.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not start: " + (isolated_home / "streamlit.log").read_text())
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _settle(page) -> None:
+    """Wait until the script run is over and no element is stale."""
+    page.wait_for_timeout(600)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000)
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
+    page.wait_for_timeout(600)
+
+
+def _canvas_box(page, timeout_s: float = 60) -> dict:
+    """The drawing canvas's box once it is mounted at its final size (a new zoom remounts it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        canvas = page.locator("canvas.upper-canvas").first
+        box = canvas.bounding_box() if canvas.count() else None
+        if box and round(box["height"]) == 583 or time.monotonic() > deadline:
+            canvas.scroll_into_view_if_needed()
+            page.wait_for_timeout(800)
+            return canvas.bounding_box()
+        page.wait_for_timeout(500)
+
+
+def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_app: str) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        unavailable("no chromium on PATH (apt-get install -y chromium)")
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(served_app, timeout=120_000)
+        page.get_by_label("Name").fill("alice")
+        page.get_by_label("Password", exact=True).fill("a long enough password")
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("Candidates, strongest first").wait_for(timeout=240_000)
+        _settle(page)
+        assert page.get_by_text("Logged in as alice").is_visible()
+
+        for rank, decision in ((1, "confirm"), (2, "confirm"), (3, "reject (false positive)")):
+            page.locator('[data-testid="stRadio"] label').filter(has_text=f"{rank} · score").first.click()
+            _settle(page)
+            page.locator('[data-testid="stForm"]').get_by_text(decision, exact=True).first.click()
+            page.get_by_role("button", name="Save decision").last.click()
+            _settle(page)
+
+        page.locator('[data-testid="stRadio"] label').filter(has_text="Whole photograph").first.click()
+        _settle(page)
+        page.get_by_text("Draw missed lesions").click()
+        _settle(page)
+        page.get_by_text("1×", exact=True).click()
+        page.get_by_text("Photograph x 0–1024, y 0–786").wait_for(timeout=60_000)  # the whole photograph
+        _settle(page)
+        page.wait_for_timeout(1500)  # the canvas of the new view mounts after the script run
+        box = _canvas_box(page)
+        assert (round(box["width"]), round(box["height"])) == (760, 583)
+        for u, v in CLICKS + CLICKS[:1]:  # the last click, on the first vertex, closes the polygon
+            page.mouse.click(box["x"] + u, box["y"] + v)
+            page.wait_for_timeout(250)
+        _settle(page)
+        page.get_by_text("1 shape(s) on the canvas").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Save the drawn shapes").click()
+        page.get_by_text("1 lesion(s) saved.").first.wait_for(timeout=60_000)
+        browser.close()
+
+    sessions = init_database(Settings.from_env().database_url)
+    with sessions() as session:
+        image = session.scalars(select(Image)).one()
+        decisions = sorted(row.decision for row in current_decisions(session, image))
+        (drawn,) = current_annotations(session, image)
+        shape = geometry_of(drawn)
+    assert decisions == ["confirmed", "confirmed", "rejected"]
+    assert shape.kind == "polygon" and len(shape.points) == len(CLICKS)
+    expected = [(u * 1024 / 760, v * 786 / 583) for u, v in CLICKS]
+    for (x, y), (ex, ey) in zip(shape.points, expected):
+        assert abs(x - ex) < 1.5 and abs(y - ey) < 1.5, (shape.points, expected)
