@@ -10,6 +10,7 @@ from pathlib import Path
 from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.training import TrainingConfig, train
+from drx import mine_command
 
 
 TRAINING_HELP = {
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("kind", choices=["diaretdb1", "idrid", "folder"])
     importing.add_argument("path", nargs="?", default=None, help="the data set's folder (default: its DRX_*_ROOT)")
     importing.set_defaults(handler=_import)
+
+    mine_command.add_parser(commands)
 
     commands.add_parser("db", help="database schema: upgrade, current, check (see drx db --help)")
 
