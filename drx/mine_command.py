@@ -40,7 +40,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     mine.add_argument("--nms-radius", type=float, default=10.0, help="hot spots: suppression radius, px at 1500 px width")
     mine.add_argument("--max-spots", type=int, default=100, help="hot spots kept per photograph")
     mine.add_argument("--engine", choices=["local", "ray"], default="local", help="where the work runs")
-    mine.add_argument("--workers", type=int, default=2, help="local engine: decoding processes")
+    mine.add_argument("--workers", type=int, default=None, help="local engine: decoding processes (default: half the cores)")
+    mine.add_argument("--threads", type=int, default=None, help="local engine: model threads (default: the other cores)")
     mine.add_argument("--address", default=None, help="ray engine: cluster address (default: a local instance)")
     mine.add_argument("--actors", type=int, default=1, help="ray engine: model actors (one model each)")
     mine.add_argument("--cpus-per-actor", type=float, default=1.0, help="ray engine: CPUs reserved per actor")
@@ -78,7 +79,7 @@ def run(arguments: argparse.Namespace) -> int:
     else:
         from drcore.mining.local import mine_local
 
-        manifest = mine_local(files, out, settings, workers=arguments.workers)
+        manifest = mine_local(files, out, settings, workers=arguments.workers, threads=arguments.threads)
     run_ = manifest["runs"][-1]
     print(f"mined {run_['processed']} files ({run_['skipped']} already done) at {run_['images_per_s']} images/s; "
           f"{manifest['images']} photographs, {manifest['hot_spots']} hot spots, {manifest['errors']} errors "

@@ -11,6 +11,7 @@ workers' own time, which overlaps with the rest).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,13 @@ def _one_thread(_: int) -> None:
     torch.set_num_threads(1)  # a decoding worker leaves the cores to the model and the other workers
 
 
+def default_split(workers: int | None, threads: int | None) -> tuple[int, int]:
+    """Decoding processes and model threads: by default half the cores each (at least one)."""
+    cores = os.cpu_count() or 1
+    workers = max(1, cores // 2) if workers is None else workers
+    return workers, max(1, cores - workers) if threads is None else threads
+
+
 def _as_list(records: list[Record]) -> list[Record]:
     return records
 
@@ -49,13 +57,19 @@ def mine_local(
     out: Path,
     settings: MiningSettings,
     *,
-    workers: int = 2,
+    workers: int | None = None,
+    threads: int | None = None,
     prefetch: int = 2,
     device: torch.device | None = None,
     progress: bool = True,
 ) -> dict:
-    """Mine ``files`` into ``out`` (see :mod:`drcore.mining.results`); returns the manifest."""
+    """Mine ``files`` into ``out`` (see :mod:`drcore.mining.results`); returns the manifest.
+
+    ``workers`` decoding processes (default: half the cores) and ``threads`` for the model
+    (default: the other cores): more threads than cores would make both wait on each other.
+    """
     started = time.time()
+    workers, threads = default_split(workers, threads)
     loaded = load_model(settings.model)
     miner = Miner(loaded, settings, device or default_device())
     folder = ResultsFolder(out, loaded.card.outputs)
@@ -65,6 +79,8 @@ def mine_local(
                         num_workers=workers, collate_fn=_as_list, worker_init_fn=_one_thread if workers else None,
                         prefetch_factor=prefetch if workers else None)
     timings = {"wait_for_input": 0.0, "write": 0.0, "decode_in_workers": 0.0}
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
     with tqdm(total=len(todo), desc="mining", unit="image", disable=not progress) as bar:
         batches = iter(loader)
         while True:
@@ -79,8 +95,9 @@ def mine_local(
             timings["write"] += time.perf_counter() - written
             timings["decode_in_workers"] += sum(record.decode_s for record in records)
             bar.update(len(records))
+    torch.set_num_threads(previous_threads)
     timings.update(model=miner.model_s, postprocess=miner.postprocess_s)
-    run = run_record("local", started, len(todo), len(files) - len(todo), timings, workers=workers,
+    run = run_record("local", started, len(todo), len(files) - len(todo), timings, workers=workers, threads=threads,
                      device=str(miner.device), batch_size=settings.batch_size, precision_check=miner.precision_check,
                      torch=torch.__version__)
     return folder.finish(run)

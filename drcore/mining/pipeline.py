@@ -32,10 +32,17 @@ REFERENCE_WIDTH = 1500  # hot-spot settings are in pixels at this photograph wid
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 #: Mixed precision is accepted when, on the first batch, it stays this close to float32:
-#: probabilities within SCORE_TOLERANCE (absolute) and heatmaps within HEATMAP_TOLERANCE
-#: (largest absolute difference over the largest absolute float32 value, per image).
+#: probabilities within SCORE_TOLERANCE (absolute) and every heatmap within HEATMAP_TOLERANCE
+#: in relative L2 distance (see :func:`heatmap_difference`).
 SCORE_TOLERANCE = 0.02
-HEATMAP_TOLERANCE = 0.10
+HEATMAP_TOLERANCE = 0.05
+
+
+def heatmap_difference(maps: np.ndarray, reference: np.ndarray) -> float:
+    """Largest relative L2 distance ``||m - r|| / ||r||`` between maps and their references, over images."""
+    maps, reference = (np.asarray(item, dtype=np.float64).reshape(len(item), -1) for item in (maps, reference))
+    norms = np.linalg.norm(reference, axis=1).clip(min=1e-30)
+    return float((np.linalg.norm(maps - reference, axis=1) / norms).max())
 
 
 class PrecisionMismatch(DrxError):
@@ -146,11 +153,10 @@ class Miner:
 
     def _check_precision(self, batch: torch.Tensor, probabilities: np.ndarray, maps: np.ndarray) -> None:
         reference_scores, reference_maps = self._scores_and_maps(batch, "float32")
-        largest = np.abs(reference_maps).reshape(len(maps), -1).max(axis=1).clip(min=1e-30)
-        heatmap_error = float((np.abs(maps - reference_maps).reshape(len(maps), -1).max(axis=1) / largest).max())
+        heatmap_error = heatmap_difference(maps, reference_maps)
         score_error = float(np.abs(probabilities - reference_scores).max())
         self.precision_check = {"precision": self.settings.precision, "images": len(batch),
-                                "max_score_difference": score_error, "max_heatmap_relative_difference": heatmap_error,
+                                "max_score_difference": score_error, "max_heatmap_relative_l2_difference": heatmap_error,
                                 "score_tolerance": SCORE_TOLERANCE, "heatmap_tolerance": HEATMAP_TOLERANCE}
         if score_error > SCORE_TOLERANCE or heatmap_error > HEATMAP_TOLERANCE:
             raise PrecisionMismatch(
