@@ -197,10 +197,10 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = False
     loaded = load_model()
     base = loaded.model
-    size = 64 if arguments.quick else loaded.card.input_size
+    size = 32 if arguments.quick else loaded.card.input_size
     batch = arguments.batch or (2 if arguments.quick else 32)
     on_gpu = device.type == "cuda"
-    report = Report(arguments.budget, 0.05 if arguments.quick else 1.5, 2 if arguments.quick else 50)
+    report = Report(arguments.budget, 0.0 if arguments.quick else 1.5, 1 if arguments.quick else 50)
     result = {"host": platform.node(), "torch": torch.__version__, "model": loaded.card.name,
               "device_name": torch.cuda.get_device_name(device) if on_gpu else platform.processor() or "CPU"}
     mixed = on_gpu or arguments.quick  # --quick on the CPU runs the bfloat16 code paths too

@@ -32,7 +32,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     mine.add_argument("--model", default=None, help="bundled model name or checkpoint path (default: the bundled default)")
     mine.add_argument("--method", default="sensitivity", help="heatmap method")
     mine.add_argument("--output", default=None, help="model output to explain (default: the first, any_lesion)")
-    mine.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
+    mine.add_argument("--batch-size", type=int, default=None,
+                      help="photographs per model batch (default: 32 on a GPU, 8 on CPUs)")
     mine.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"], default="auto",
                       help="auto: bfloat16 autocast on CUDA (checked against float32 on the first batch), "
                       "float32 elsewhere")
@@ -53,11 +54,14 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
     pass
 
 
+def _on_cuda(arguments: argparse.Namespace) -> bool:
+    return arguments.gpus_per_actor > 0 if arguments.engine == "ray" else default_device().type == "cuda"
+
+
 def _precision(arguments: argparse.Namespace) -> str:
     if arguments.precision != "auto":
         return arguments.precision
-    on_cuda = arguments.gpus_per_actor > 0 if arguments.engine == "ray" else default_device().type == "cuda"
-    return "bfloat16" if on_cuda else "float32"
+    return "bfloat16" if _on_cuda(arguments) else "float32"
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -68,7 +72,8 @@ def run(arguments: argparse.Namespace) -> int:
         return 1
     settings = MiningSettings(model=arguments.model, method=arguments.method, output=arguments.output,
                               smoothing_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
-                              max_spots=arguments.max_spots, batch_size=arguments.batch_size,
+                              max_spots=arguments.max_spots,
+                              batch_size=arguments.batch_size or (32 if _on_cuda(arguments) else 8),
                               precision=_precision(arguments))
     out = Path(arguments.out)
     if arguments.engine == "ray":

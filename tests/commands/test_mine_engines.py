@@ -157,3 +157,12 @@ def test_ray_engine_writes_the_same_files_with_the_same_values(
     assert (local_run / "errors.csv").read_text() == (tmp_path / "errors.csv").read_text()
     keys = {path.name for path in (tmp_path / "heatmaps").rglob("*.npz")}
     assert keys == {path.name for path in (local_run / "heatmaps").rglob("*.npz")} and len(keys) == 4
+
+
+def test_heatmap_difference_is_the_largest_relative_l2_distance_over_images() -> None:
+    from drcore.mining.pipeline import heatmap_difference
+
+    reference = np.array([[[3.0, 4.0]], [[1.0, 0.0]]])  # norms 5 and 1
+    maps = reference + np.array([[[0.0, 0.5]], [[0.0, 0.2]]])  # distances 0.5 and 0.2
+    assert heatmap_difference(maps, reference) == pytest.approx(0.2)
+    assert heatmap_difference(reference, reference) == 0.0
