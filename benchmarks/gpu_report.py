@@ -1,6 +1,6 @@
 """One prepared report of drx's speed on a GPU, with the CPU beside it.
 
-    python benchmarks/gpu_report.py --json gpu_report.json            # on the GPU machine, about 90 s
+    python benchmarks/gpu_report.py --json gpu_report.json            # on the GPU machine, about 80 s
     python benchmarks/gpu_report.py --device cpu --quick --json r.json  # a few seconds, checks it runs
 
 Images/s of the bundled architecture at its input size for four workloads:
@@ -12,7 +12,8 @@ through ``torch.compile`` (skipped, with the reason, where it fails or the
 time budget is spent; double backpropagation is not compiled: AOTAutograd
 does not differentiate twice). Then the same workloads on the CPU, float32,
 briefly. Also how far bfloat16 moves scores and heatmaps from float32 (the
-tolerance ``drx mine`` checks). Prints a table and writes everything as JSON.
+tolerance ``drx mine`` checks). Prints a table and writes everything as JSON,
+rewritten after every measurement so that a run cut short keeps what it measured.
 Nothing here stops the report: a failing measurement is recorded as an error.
 """
 
@@ -33,15 +34,17 @@ from drcore.models import load_model
 from drcore.training import training_losses
 
 WORKLOADS = ("inference", "heatmap", "train plain", "train heatmap")
+COMPILE_RESERVE_S = 15  # torch.compile is tried only with this much budget left
 
 
 class Report:
     """Measurements so far, and the time budget they share."""
 
-    def __init__(self, budget_s: float, min_time_s: float, max_iterations: int) -> None:
+    def __init__(self, budget_s: float, min_time_s: float, max_iterations: int, saved=lambda rows: None) -> None:
         self.deadline = time.perf_counter() + budget_s
         self.min_time_s, self.max_iterations = min_time_s, max_iterations
         self.rows: list[dict] = []
+        self.saved = saved  # called after every measurement, so a run cut short keeps what it measured
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -70,6 +73,7 @@ class Report:
             row["traceback_tail"] = traceback.format_exc().splitlines()[-3:]
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+        self.saved(self.rows)
 
 
 def _synchronise(device: torch.device) -> None:
@@ -140,6 +144,9 @@ def run_device(report: Report, base: torch.nn.Module, device: torch.device, batc
             model = copy.deepcopy(base).to(device).eval()
             row = {"device": device.type, "workload": name, "precision": precision, "channels_last": False,
                    "compiled": True, "batch": batch, "size": size}
+            if report.left() < COMPILE_RESERVE_S:
+                report.rows.append({**row, "error": f"skipped: under {COMPILE_RESERVE_S} s of budget left to compile"})
+                continue
             try:
                 compiled = torch.compile(model)
             except Exception as error:
@@ -183,8 +190,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", required=True, help="write the report here")
     parser.add_argument("--batch", type=int, default=None, help="GPU batch (default 32; 2 with --quick)")
-    parser.add_argument("--budget", type=float, default=75.0, help="seconds for the main device's measurements")
-    parser.add_argument("--cpu-budget", type=float, default=12.0, help="seconds for the CPU comparison")
+    parser.add_argument("--budget", type=float, default=55.0, help="seconds for the main device's measurements")
+    parser.add_argument("--cpu-budget", type=float, default=10.0, help="seconds for the CPU comparison")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     parser.add_argument("--compile-on-cpu", action="store_true", help="also try torch.compile when --device cpu")
     parser.add_argument("--quick", action="store_true", help="tiny batches and inputs: checks the script runs")
@@ -200,9 +207,14 @@ def main() -> None:
     size = 32 if arguments.quick else loaded.card.input_size
     batch = arguments.batch or (2 if arguments.quick else 32)
     on_gpu = device.type == "cuda"
-    report = Report(arguments.budget, 0.0 if arguments.quick else 1.5, 1 if arguments.quick else 50)
     result = {"host": platform.node(), "torch": torch.__version__, "model": loaded.card.name,
               "device_name": torch.cuda.get_device_name(device) if on_gpu else platform.processor() or "CPU"}
+
+    def save(rows: list[dict]) -> None:
+        with open(arguments.json, "w") as handle:
+            json.dump({**result, "rows": rows, "total_s": round(time.perf_counter() - started, 1)}, handle, indent=2)
+
+    report = Report(arguments.budget, 0.0 if arguments.quick else 1.0, 1 if arguments.quick else 50, save)
     mixed = on_gpu or arguments.quick  # --quick on the CPU runs the bfloat16 code paths too
     try:
         result["precision_check"] = precision_check(base, device, min(batch, 8), size) if mixed else None
@@ -211,18 +223,15 @@ def main() -> None:
     run_device(report, base, device, batch, size, ["float32", "bfloat16"] if mixed else ["float32"],
                [False, True], compile_=(on_gpu or arguments.compile_on_cpu) and not arguments.no_compile)
     if on_gpu:  # the CPU beside it: float32, default layout, small batch, short
-        cpu = Report(arguments.cpu_budget, 0.5, 2)
-        run_device(cpu, base, torch.device("cpu"), 4, size, ["float32"], [False], compile_=False)
+        cpu = Report(arguments.cpu_budget, 0.0, 2, lambda rows: save(report.rows + rows))
+        run_device(cpu, base, torch.device("cpu"), 2, size, ["float32"], [False], compile_=False)
         report.rows += cpu.rows
-    result["rows"] = report.rows
-    result["total_s"] = round(time.perf_counter() - started, 1)
+    save(report.rows)
     print(f"{result['device_name']} (torch {result['torch']}), model {result['model']}, {size} px")
     print_table(report.rows)
     if result["precision_check"]:
         print("bfloat16 vs float32: " + json.dumps(result["precision_check"]))
-    print(f"total {result['total_s']} s; JSON in {arguments.json}")
-    with open(arguments.json, "w") as handle:
-        json.dump(result, handle, indent=2)
+    print(f"total {time.perf_counter() - started:.1f} s; JSON in {arguments.json}")
 
 
 if __name__ == "__main__":

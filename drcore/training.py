@@ -16,6 +16,9 @@ through a second backward pass (double backpropagation). Penalties:
 that the heatmap term equals ``heatmap_weight`` times the classification loss,
 and that scale is kept for the whole run (and written in the card).
 Lesion masks are never used as targets.
+
+Under ``torchrun`` the same loop runs data-parallel (DistributedDataParallel,
+see :func:`train` and :mod:`drcore.distributed`).
 """
 
 import contextlib
