@@ -20,6 +20,7 @@ from drcore.mining.store import FLOAT16_RELATIVE_TOLERANCE, HeatmapStore
 from drcore.models import load_model
 from drcore.synthetic import write_demo_images
 from drx.cli import main
+from strictness import unavailable
 
 SETTINGS = MiningSettings(batch_size=2)
 
@@ -43,7 +44,10 @@ def local_run(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_instance():
-    ray = pytest.importorskip("ray")
+    try:
+        import ray
+    except ImportError:
+        unavailable("ray is not installed (pip install 'drx[ray]')")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
