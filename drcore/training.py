@@ -16,8 +16,12 @@ through a second backward pass (double backpropagation). Penalties:
 that the heatmap term equals ``heatmap_weight`` times the classification loss,
 and that scale is kept for the whole run (and written in the card).
 Lesion masks are never used as targets.
+
+Under ``torchrun`` the same loop runs data-parallel (DistributedDataParallel,
+see :func:`train` and :mod:`drcore.distributed`).
 """
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -29,10 +33,11 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from drcore.datasets import dataset_root, read
-from drcore.device import default_device
+from drcore.distributed import Processes, start_processes, stop_processes
 from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.inference import predict_probabilities
 from drcore.lesions import OUTPUTS
@@ -48,6 +53,7 @@ from drcore.training_data import (
 )
 
 PENALTIES = ("l1", "hoyer")
+OPTIMISERS = ("adamw", "sgd")
 DATA_LICENCES = {
     "synthetic": "drx synthetic photographs (MIT; one background is the CC0 skimage.data.retina photograph)",
     "idrid_grading": "IDRiD grading part, CC BY 4.0 (Porwal et al., Data 3(3):25, 2018): attribution required",
@@ -65,8 +71,10 @@ class TrainingConfig:
     input_size: int = 512
     epochs: int = 8
     batch_size: int = 16
+    micro_batches: int = 1
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
+    optimiser: str = "adamw"
     heatmap_weight: float = 0.0
     heatmap_penalty: str = "l1"
     colour_jitter: float = 0.1
@@ -122,18 +130,37 @@ def training_losses(
     return classification_loss(logits, labels), heatmap_penalty(reduce_channels(gradients, "max_abs"), penalty)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, colour_jitter: float = 0.0) -> torch.Tensor:
-    """Random flips and quarter turns (one draw per batch) and per-image, per-channel contrast jitter."""
+@dataclass(frozen=True)
+class Augmentation:
+    """One batch's random flips and quarter turns, and a contrast gain per image and channel."""
+
+    flip_dims: tuple[int, ...]
+    turns: int
+    gains: torch.Tensor | None  # (N, C, 1, 1), None without colour jitter
+
+    def apply(self, images: torch.Tensor, first: int = 0) -> torch.Tensor:
+        """Augment ``images``, rows ``first ..`` of the batch the draw was made for."""
+        if self.flip_dims:
+            images = images.flip(self.flip_dims)
+        images = torch.rot90(images, self.turns, dims=(2, 3))
+        if self.gains is not None:
+            images = images * self.gains[first : first + len(images)].to(images.dtype)
+        return images
+
+
+def draw_augmentation(generator: torch.Generator, count: int, channels: int, colour_jitter: float = 0.0) -> Augmentation:
+    """Random flips and quarter turns (one draw per batch), contrast gains in ``1 +- colour_jitter``."""
     flips = torch.randint(0, 2, (2,), generator=generator).tolist()
     turns = int(torch.randint(0, 4, (1,), generator=generator))
-    dims = [axis for axis, flip in zip((2, 3), flips) if flip]
-    if dims:
-        images = images.flip(dims)
-    images = torch.rot90(images, turns, dims=(2, 3))
+    gains = None
     if colour_jitter:
-        gains = 1 + (torch.rand(images.shape[0], images.shape[1], 1, 1, generator=generator) * 2 - 1) * colour_jitter
-        images = images * gains.to(images.dtype)
-    return images
+        gains = 1 + (torch.rand(count, channels, 1, 1, generator=generator) * 2 - 1) * colour_jitter
+    return Augmentation(tuple(axis for axis, flip in zip((2, 3), flips) if flip), turns, gains)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator, colour_jitter: float = 0.0) -> torch.Tensor:
+    """Random flips and quarter turns (one draw per batch) and per-image, per-channel contrast jitter."""
+    return draw_augmentation(generator, images.shape[0], images.shape[1], colour_jitter).apply(images)
 
 
 def roc_auc_per_output(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -240,16 +267,31 @@ def train(
     a run continues from there, and the file is removed when training ends.
     ``data`` (training, validation) replaces the configured sources, so that
     several runs can share examples built once.
+
+    Under ``torchrun`` (see :mod:`drcore.distributed`) every process draws the
+    same order and augmentation (same seed), takes its own contiguous share of
+    each batch and DistributedDataParallel averages the gradients; only rank 0
+    validates and writes files. Each process's share is split again into
+    ``micro_batches`` parts whose gradients are accumulated. Every part's loss
+    is weighted by its share of the batch, so a step's gradient is that of the
+    batch mean however the batch is split: N processes give the same weights as
+    one process with ``micro_batches`` N (BatchNorm statistics are per part).
     """
     if config.heatmap_penalty not in PENALTIES:
         raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {config.heatmap_penalty!r}")
     stem = Path(stem)
     started = time.time()
+    processes = start_processes()
+    parts = processes.world_size * config.micro_batches
+    if config.micro_batches < 1 or config.batch_size < parts:
+        raise ValueError(f"a batch of {config.batch_size} cannot be split into {processes.world_size} processes x "
+                         f"{config.micro_batches} micro-batches")
     torch.manual_seed(config.seed)
     train_set, validation = data or build_training_sets(config)
-    device = default_device()  # chosen after the worker processes are done with
+    device = processes.device  # chosen after the worker processes are done with
     model = build_model(config.architecture, outputs=len(OUTPUTS), **config.architecture_params).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    network = DistributedDataParallel(model) if processes.distributed else model
+    optimiser = _optimiser(config, model)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
@@ -269,44 +311,99 @@ def train(
         generator.set_state(state["generator"])
         curve, penalty_scale, first_epoch = state["curve"], state["penalty_scale"], state["epoch"] + 1
         log(f"resuming after epoch {state['epoch']}")
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.mixed_precision and device.type == "cuda")
-    with_heatmap = config.heatmap_weight > 0
+    step = _Step(network, config, processes, penalty_scale)
     for epoch in range(first_epoch, config.epochs + 1):
         model.train()
         order = torch.randperm(len(train_set), generator=generator)
         losses, penalties = [], []
-        bar = tqdm(torch.split(order, config.batch_size), desc=f"epoch {epoch}/{config.epochs}")
+        bar = tqdm(torch.split(order, config.batch_size), desc=f"epoch {epoch}/{config.epochs}",
+                   disable=not processes.leader)
         for indices in bar:
-            images = augment(train_set.images[indices].float(), generator, config.colour_jitter).to(device)
-            with autocast:
-                loss, penalty = training_losses(model, images, train_set.labels[indices].to(device),
-                                                with_heatmap=with_heatmap, penalty=config.heatmap_penalty)
-            if penalty is not None:
-                if penalty_scale is None:
-                    penalty_scale = config.heatmap_weight * loss.item() / max(penalty.item(), 1e-12)
-                penalties.append(penalty.item())
-                total = loss + penalty_scale * penalty
-            else:
-                total = loss
+            augmentation = draw_augmentation(generator, len(indices), train_set.images.shape[1], config.colour_jitter)
+            if len(indices) < parts:  # too few examples left for every part: the same on every process
+                schedule.step()
+                continue
             optimiser.zero_grad(set_to_none=True)
-            total.backward()
+            loss, penalty = step(train_set, indices, augmentation)
             optimiser.step()
             schedule.step()
-            losses.append(loss.item())
+            losses.append(loss)
+            if penalty is not None:
+                penalties.append(penalty)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}",
                             **({"heatmap": f"{np.mean(penalties[-20:]):.4g}"} if penalties else {}))
-        model.eval()
-        probabilities = predict_probabilities(model, validation.images.float())
-        auc = roc_auc_per_output(probabilities, validation.labels.numpy())
-        curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
-                      **({"heatmap_penalty": float(np.mean(penalties))} if penalties else {}),
-                      **{f"val_auc_{key}": value for key, value in auc.items()}})
-        torch.save({"config": dataclasses.asdict(config), "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(), "generator": generator.get_state(), "curve": curve,
-                    "penalty_scale": penalty_scale, "epoch": epoch}, resume_path)
-        log(f"epoch {epoch}: loss {np.mean(losses):.4f}"
-            + (f", heatmap penalty {np.mean(penalties):.4g}" if penalties else "")
-            + ", validation AUC " + ", ".join(f"{key} {value:.3f}" for key, value in auc.items()))
-    card = save_checkpoint(model.cpu(), _card(config, name or stem.name, device, curve, started, penalty_scale), stem)
-    resume_path.unlink(missing_ok=True)
-    return card
+        penalty_scale = step.penalty_scale
+        if processes.leader:
+            model.eval()
+            probabilities = predict_probabilities(model, validation.images.float())
+            auc = roc_auc_per_output(probabilities, validation.labels.numpy())
+            curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                          **({"heatmap_penalty": float(np.mean(penalties))} if penalties else {}),
+                          **{f"val_auc_{key}": value for key, value in auc.items()}})
+            torch.save({"config": dataclasses.asdict(config), "model": model.state_dict(),
+                        "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+                        "generator": generator.get_state(), "curve": curve, "penalty_scale": penalty_scale,
+                        "epoch": epoch}, resume_path)
+            log(f"epoch {epoch}: loss {np.mean(losses):.4f}"
+                + (f", heatmap penalty {np.mean(penalties):.4g}" if penalties else "")
+                + ", validation AUC " + ", ".join(f"{key} {value:.3f}" for key, value in auc.items()))
+        processes.barrier()
+    card = None
+    if processes.leader:
+        card = save_checkpoint(model.cpu(), _card(config, name or stem.name, device, curve, started, penalty_scale),
+                               stem)
+        resume_path.unlink(missing_ok=True)
+    processes.barrier()
+    stop_processes(processes)
+    return card if card is not None else ModelCard.from_json(beside(stem, ".json").read_text())
+
+
+def _optimiser(config: TrainingConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimiser == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    if config.optimiser == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9,
+                               weight_decay=config.weight_decay)
+    raise ValueError(f"optimiser must be one of {OPTIMISERS}, not {config.optimiser!r}")
+
+
+class _Step:
+    """One optimisation step's gradients: this process's share of the batch, in micro-batches."""
+
+    def __init__(self, network: nn.Module, config: TrainingConfig, processes: Processes,
+                 penalty_scale: float | None) -> None:
+        self.network, self.config, self.processes = network, config, processes
+        self.penalty_scale = penalty_scale
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16,
+                                       enabled=config.mixed_precision and processes.device.type == "cuda")
+
+    def __call__(self, data: TrainingSet, indices: torch.Tensor,
+                 augmentation: Augmentation) -> tuple[float, float | None]:
+        """Accumulate the gradients of the batch mean; returns the batch's loss and heatmap penalty."""
+        config, processes = self.config, self.processes
+        with_heatmap = config.heatmap_weight > 0
+        share = torch.tensor_split(torch.arange(len(indices)), processes.world_size)[processes.rank]
+        micro = torch.tensor_split(share, config.micro_batches)
+        sums = [0.0, 0.0]
+        for number, rows in enumerate(micro):
+            weight = len(rows) * processes.world_size / len(indices)  # DDP averages over processes
+            images = augmentation.apply(data.images[indices[rows]].float(), first=int(rows[0]))
+            images = images.to(processes.device)
+            last = number == len(micro) - 1
+            with contextlib.nullcontext() if last or not processes.distributed else self.network.no_sync():
+                with self.autocast:
+                    loss, penalty = training_losses(self.network, images,
+                                                    data.labels[indices[rows]].to(processes.device),
+                                                    with_heatmap=with_heatmap, penalty=config.heatmap_penalty)
+                if penalty is not None and self.penalty_scale is None:
+                    # from the batch's first micro-batch (rank 0's first), so every split agrees
+                    scale = config.heatmap_weight * loss.item() / max(penalty.item(), 1e-12)
+                    self.penalty_scale = processes.from_leader(scale)
+                total = loss if penalty is None else loss + self.penalty_scale * penalty
+                (total * weight).backward()
+            sums[0] += loss.item() * len(rows) / len(indices)
+            sums[1] += penalty.item() * len(rows) / len(indices) if penalty is not None else 0.0
+        loss_mean, penalty_mean = processes.all_sum(sums)
+        return loss_mean, penalty_mean if with_heatmap else None
+
+

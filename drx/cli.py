@@ -11,15 +11,18 @@ from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.training import TrainingConfig, train
 from drx import coco_import_command, export_command, user_command
+from drx import mine_command
 
 
 TRAINING_HELP = {
     "architecture": "registered architecture (drx models lists them)",
     "input_size": "side of the square model input, in pixels",
     "epochs": "passes over the training examples",
-    "batch_size": "examples per optimisation step",
+    "batch_size": "examples per optimisation step (over all processes under torchrun)",
+    "micro_batches": "split each process's share of a batch into this many parts, gradients accumulated",
     "learning_rate": "peak learning rate of the one-cycle schedule",
-    "weight_decay": "AdamW weight decay",
+    "weight_decay": "weight decay (decoupled for AdamW, L2 for SGD)",
+    "optimiser": "adamw, or sgd (momentum 0.9)",
     "heatmap_weight": "lambda: the heatmap term starts at this multiple of the classification loss (0 = plain training)",
     "heatmap_penalty": "l1 (the paper's sparsity term) or hoyer (scale-free L1/L2 ratio)",
     "colour_jitter": "largest relative change of each colour channel's contrast",
@@ -225,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.set_defaults(handler=_import)
     user_command.add_parser(commands)
     export_command.add_parser(commands)
+
+    mine_command.add_parser(commands)
 
     commands.add_parser("db", help="database schema: upgrade, current, check (see drx db --help)")
 

@@ -1,0 +1,172 @@
+"""`drx mine`: the files it writes, errors, resuming, and the same values from the local and Ray engines."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from drcore.errors import DrxError
+from drcore.heatmaps import compute_heatmaps
+from drcore.imaging import load_image, prepare
+from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
+from drcore.mining import MiningSettings, archive_files
+from drcore.mining.local import mine_local
+from drcore.mining.pipeline import Miner
+from drcore.mining.results import MiningMismatch, heatmap_in_original
+from drcore.mining.store import FLOAT16_RELATIVE_TOLERANCE, HeatmapStore
+from drcore.models import load_model
+from drcore.synthetic import write_demo_images
+from drx.cli import main
+from strictness import unavailable
+
+SETTINGS = MiningSettings(batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic photographs in a folder tree, a truncated PNG and a text file."""
+    folder = tmp_path_factory.mktemp("archive")
+    photographs = write_demo_images(folder / "clinic", count=4, width=400)
+    (folder / "broken.png").write_bytes(photographs[0].read_bytes()[:3000])
+    (folder / "clinic" / "notes.txt").write_text("graded by the morning shift\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_run(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("local")
+    assert main(["mine", str(archive), "--out", str(out), "--batch-size", "2", "--workers", "1"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    try:
+        import ray
+    except ImportError:
+        unavailable("ray is not installed (pip install 'drx[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def _table(out: Path, name: str):
+    return pq.read_table(out / name).to_pandas()
+
+
+def test_local_engine_writes_scores_hot_spots_and_heatmaps_that_match_direct_computation(
+        archive: Path, local_run: Path) -> None:
+    images = _table(local_run, "images.parquet")
+    assert len(images) == 4 and images["path"].is_monotonic_increasing
+    loaded = load_model()
+    prepared = [prepare(load_image(path), loaded.card.input_size) for path in images["path"]]
+    batch = batch_from_prepared(prepared)
+    expected = predict_probabilities(loaded.model, batch)
+    scores = images[[f"score_{name}" for name in loaded.card.outputs]].to_numpy()
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    store = HeatmapStore(local_run / "heatmaps")
+    maps = compute_heatmaps(loaded.model, batch, 0).numpy()
+    for row, image, raw in zip(images.to_dict("records"), prepared, maps):
+        stored = store.get(row["heatmap_key"])
+        assert np.abs(stored.heatmap - raw).max() <= FLOAT16_RELATIVE_TOLERANCE * np.abs(raw).max()
+        assert np.array_equal(stored.fov, image.fov)
+        (original,) = original_heatmaps(loaded.model, [image], 0)
+        mapped = heatmap_in_original(store, row)
+        assert mapped.shape == (row["height"], row["width"]) == image.original_shape
+        assert np.abs(mapped - original).max() <= 2 * FLOAT16_RELATIVE_TOLERANCE * np.abs(original).max()
+    spots = _table(local_run, "hot_spots.parquet")
+    assert spots.groupby("path").size().to_dict() == dict(zip(images["path"], images["hot_spot_count"]))
+    strongest = spots[spots["rank"] == 1].set_index("path")
+    for row in images.to_dict("records"):  # the strongest spot lies on a high value of the original map
+        original = heatmap_in_original(store, row)
+        spot = strongest.loc[row["path"]]
+        assert original[spot["row"], spot["col"]] > np.quantile(original[original > 0], 0.9)
+
+
+def test_unreadable_and_non_image_files_are_listed_with_the_reason(archive: Path, local_run: Path) -> None:
+    with open(local_run / "errors.csv", newline="") as handle:
+        errors = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
+    assert sorted(errors) == ["broken.png", "notes.txt"]
+    assert errors["broken.png"]["error_type"] == "TruncatedImage" and "truncated" in errors["broken.png"]["reason"]
+    assert errors["notes.txt"]["error_type"] == "NotAnImage" and "looks like text" in errors["notes.txt"]["reason"]
+    manifest = (local_run / "manifest.json").read_text()
+    assert '"errors": 2' in manifest and '"images": 4' in manifest
+
+
+def test_a_killed_run_resumes_and_a_finished_one_adds_nothing(archive: Path, tmp_path: Path, monkeypatch) -> None:
+    files = archive_files(archive)
+    process = Miner.process
+    calls = []
+
+    def dies_after_two_batches(self, records):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if the run were killed between batches
+        calls.append(len(records))
+        return process(self, records)
+
+    monkeypatch.setattr(Miner, "process", dies_after_two_batches)
+    with pytest.raises(KeyboardInterrupt):
+        mine_local(files, tmp_path, SETTINGS, workers=0, progress=False)
+    monkeypatch.setattr(Miner, "process", process)
+    (tmp_path / "parts" / ".part-killed-during-write.parquet").write_bytes(b"PAR1")  # a write cut short
+    manifest = mine_local(files, tmp_path, SETTINGS, workers=1, progress=False)
+    assert manifest["runs"][-1]["processed"] == len(files) - sum(calls) > 0
+    images, errors = _table(tmp_path, "images.parquet"), (tmp_path / "errors.csv").read_text().splitlines()
+    assert sorted(images["path"]) == sorted(set(images["path"])) and len(images) == 4 and len(errors) == 3
+    again = mine_local(files, tmp_path, SETTINGS, workers=0, progress=False)
+    assert again["runs"][-1]["processed"] == 0 and len(again["runs"]) == 2
+    assert _table(tmp_path, "images.parquet").equals(images)
+    assert not list((tmp_path / "parts").glob(".part-*"))
+
+
+def test_other_settings_in_the_same_folder_are_refused(archive: Path, local_run: Path) -> None:
+    with pytest.raises(MiningMismatch, match="output"):
+        mine_local(archive_files(archive), local_run, MiningSettings(output="hard_exudate"), progress=False)
+    assert main(["mine", str(archive), "--out", str(local_run), "--method", "grad_cam"]) == 1
+
+
+def test_a_csv_of_paths_is_mined_and_missing_files_are_errors(archive: Path, tmp_path: Path) -> None:
+    table = tmp_path / "archive.csv"
+    first = sorted((archive / "clinic").glob("*.png"))[0]
+    table.write_text(f"path,grade\n{first},1\nmissing/photo.jpg,0\n")
+    manifest = mine_local(archive_files(table), tmp_path / "out", SETTINGS, workers=0, progress=False)
+    assert (manifest["images"], manifest["errors"]) == (1, 1)
+    assert "FileNotFoundError" in (tmp_path / "out" / "errors.csv").read_text()
+    (tmp_path / "bad.csv").write_text("name\nx.png\n")
+    with pytest.raises(DrxError, match="no column named path"):
+        archive_files(tmp_path / "bad.csv")
+
+
+def test_mixed_precision_is_refused_off_cuda() -> None:
+    with pytest.raises(DrxError, match="for CUDA"):
+        Miner(load_model(), MiningSettings(precision="bfloat16"), torch.device("cpu"))
+
+
+@pytest.mark.slow
+def test_ray_engine_writes_the_same_files_with_the_same_values(
+        archive: Path, local_run: Path, tmp_path: Path, ray_instance) -> None:
+    from drcore.mining.ray_engine import mine_ray
+
+    manifest = mine_ray(archive_files(archive), tmp_path, SETTINGS, actors=1, progress=False)
+    assert manifest["runs"][-1]["engine"] == "ray"
+    local, remote = _table(local_run, "images.parquet"), _table(tmp_path, "images.parquet")
+    scores = [column for column in local if column.startswith("score_")]
+    assert np.abs(local[scores].to_numpy() - remote[scores].to_numpy()).max() < 1e-5
+    assert local.drop(columns=scores).equals(remote.drop(columns=scores))  # keys, geometry, spot counts
+    spots = ["path", "rank", "row", "col"]
+    assert _table(local_run, "hot_spots.parquet")[spots].equals(_table(tmp_path, "hot_spots.parquet")[spots])
+    assert (local_run / "errors.csv").read_text() == (tmp_path / "errors.csv").read_text()
+    keys = {path.name for path in (tmp_path / "heatmaps").rglob("*.npz")}
+    assert keys == {path.name for path in (local_run / "heatmaps").rglob("*.npz")} and len(keys) == 4
+
+
+def test_heatmap_difference_is_the_largest_relative_l2_distance_over_images() -> None:
+    from drcore.mining.pipeline import heatmap_difference
+
+    reference = np.array([[[3.0, 4.0]], [[1.0, 0.0]]])  # norms 5 and 1
+    maps = reference + np.array([[[0.0, 0.5]], [[0.0, 0.2]]])  # distances 0.5 and 0.2
+    assert heatmap_difference(maps, reference) == pytest.approx(0.2)
+    assert heatmap_difference(reference, reference) == 0.0
