@@ -23,6 +23,7 @@ with st.sidebar:
 page = st.navigation([
     st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
     st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
+    st.Page("views/discovery.py", title="Discovery", icon=":material/scatter_plot:"),
     st.Page("views/dashboards.py", title="Dashboards", icon=":material/monitoring:"),
 ])
 page.run()
