@@ -23,9 +23,10 @@ model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 with sessions() as session:
     evaluations = data.stored_evaluations(session)
     grades = data.grade_records(session)
+    discovery_groups = data.discovery_overview(session)
 
 st.title("Dashboards")
-model_tab, graders_tab = st.tabs(["Model quality", "Graders"])
+model_tab, graders_tab, discovery_tab = st.tabs(["Model quality", "Graders", "Discovery"])
 
 with model_tab:
     if not evaluations:
@@ -142,3 +143,29 @@ with graders_tab:
         else:
             st.caption("ROC AUC of the model's score for each grader's referable calls; scoring runs the model "
                        "over every graded photograph once (then cached).")
+
+with discovery_tab:
+    if not discovery_groups:
+        st.info("No discovery session yet: start one on the Discovery page or with `drx discover ... --store`.")
+    else:
+        st.dataframe([{"session": f"#{group.session_id} {group.session}", "group": f"G{group.number}",
+                       "name": group.name or "", "hot spots": group.hot_spots, "images": group.images,
+                       "AUC (referable)": group.auc,
+                       "unexplained": {True: "⚑ yes", False: "no"}.get(group.unexplained, "unknown")}
+                      for group in discovery_groups if group.name],
+                     hide_index=True, width="stretch", key="dash_named_groups",
+                     column_config={"AUC (referable)": st.column_config.NumberColumn(format="%.2f")})
+        st.caption(f"Named groups above; {len(discovery_groups)} groups in "
+                   f"{len({group.session_id for group in discovery_groups})} session(s) on the chart.")
+        group_event = st.plotly_chart(figures.discovery_groups_figure(discovery_groups), on_select="rerun",
+                                      selection_mode=("points", "box"), key="dash_discovery_chart")
+        numbers = {(group.session_id, group.group_id): group.number for group in discovery_groups}
+        for session_id, group_id in sorted({tuple(point["customdata"]) for point in selected_points(group_event)
+                                            if point.get("customdata")}):
+            with sessions() as session:
+                entries, missing = data.group_spot_entries(session, session_id, group_id)
+            st.markdown(f"**Session #{session_id}, group G{numbers.get((session_id, group_id), '?')}** · its hot "
+                        "spots, strongest first"
+                        + (f" ({missing} on photographs that are not files, e.g. synthetic, are not listed)"
+                           if missing else ""))
+            show_images(entries, key=f"dash_group_images_{session_id}_{group_id}")

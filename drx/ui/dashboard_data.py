@@ -4,13 +4,16 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db import discovery_repository
 from db.models import EvaluationRun, Grade, Grader, GroundTruth, Image
 from drcore.datasets import read
+from drcore.imaging import image_sha256
 from drx.ui.grader_statistics import GradeRecord
 from drx.ui.image_list import ImageEntry
 
@@ -102,3 +105,58 @@ def grade_entries(grades: Sequence[GradeRecord], scores: Mapping[int, float] | N
             details["model score"] = round(scores[grade.image_id], 3)
         entries.append(ImageEntry(grade.image_sha256, grade.file_name, details=details))
     return entries
+
+
+@dataclass(frozen=True)
+class DiscoveryGroupSummary:
+    """One current group of a discovery session, as the dashboards list it."""
+
+    session_id: int
+    session: str
+    group_id: int
+    number: int
+    name: str | None
+    hot_spots: int
+    images: int
+    auc: float | None
+    unexplained: bool | None
+
+
+def discovery_overview(session: Session) -> list[DiscoveryGroupSummary]:
+    """Every current group of every discovery session, newest session first."""
+    summaries = []
+    for discovery in discovery_repository.discovery_sessions(session):
+        state = discovery_repository.session_state(session, discovery.id)
+        for group in state.groups:
+            images = {state.hot_spots[spot].image_key for spot in group.members}
+            summaries.append(DiscoveryGroupSummary(
+                discovery.id, discovery.name, group.id, group.number, group.name, len(group.members), len(images),
+                group.statistics.get("auc"), group.statistics.get("unexplained")))
+    return summaries
+
+
+@st.cache_data(max_entries=10_000, show_spinner=False)
+def file_sha256(path: str) -> str:
+    """The content SHA-256 of a photograph file (raises OSError when it cannot be read)."""
+    return image_sha256(Path(path).read_bytes())
+
+
+def group_spot_entries(session: Session, session_id: int, group_id: int) -> tuple[list[ImageEntry], int]:
+    """The hot spots of a discovery group as image-list entries at their spot, strongest first, and how
+    many could not be listed (photographs that are not files, e.g. synthetic ones, or unreadable)."""
+    state = discovery_repository.session_state(session, session_id)
+    group = next((item for item in state.groups if item.id == group_id), None)
+    spots = sorted((state.hot_spots[spot] for spot in (group.members if group else [])), key=lambda h: -h.strength)
+    entries, missing = [], 0
+    for hot_spot in spots:
+        try:
+            sha256 = file_sha256(hot_spot.image_path) if hot_spot.image_path else None
+        except OSError:
+            sha256 = None
+        if sha256 is None:
+            missing += 1
+            continue
+        entries.append(ImageEntry(sha256, Path(hot_spot.image_path).name, x=int(round(hot_spot.col)),
+                                  y=int(round(hot_spot.row)),
+                                  details={"spot": hot_spot.spot, "strength": round(hot_spot.strength, 4)}))
+    return entries, missing

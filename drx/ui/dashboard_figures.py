@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 from drcore.lesions import LESION_LABELS, LESION_TYPES
-from drx.ui.dashboard_data import StoredEvaluation
+from drx.ui.dashboard_data import DiscoveryGroupSummary, StoredEvaluation
 from drx.ui.evaluation_history import METRICS, run_label
 from drx.ui.figures import froc_figure
 from drx.ui.grader_statistics import DailyCount, GradeRecord, ICDR_LABELS
@@ -116,4 +116,24 @@ def model_scores_figure(grades: Sequence[GradeRecord], scores: Mapping[int, floa
     figure.update_xaxes(title="grader")
     figure.update_layout(title="Model score by each grader's referable call", height=400, margin=_MARGIN,
                          scattermode="group", clickmode="event+select")
+    return figure
+
+
+def discovery_groups_figure(groups: Sequence[DiscoveryGroupSummary]) -> go.Figure:
+    """Each session's groups by size and association (AUC for referable DR); named groups labelled,
+    unexplained ones drawn as diamonds. ``customdata``: ``[session_id, group_id]``."""
+    figure = go.Figure()
+    for session_id in sorted({group.session_id for group in groups}, reverse=True):
+        mine = [group for group in groups if group.session_id == session_id]
+        figure.add_trace(go.Scatter(
+            x=[group.hot_spots for group in mine], y=[group.auc if group.auc is not None else 0.5 for group in mine],
+            text=[group.name or "" for group in mine], customdata=[[group.session_id, group.group_id] for group in mine],
+            mode="markers+text", textposition="top center", name=f"#{session_id} {mine[0].session}",
+            marker={"size": 13, "symbol": ["diamond" if group.unexplained else "circle" for group in mine]},
+            hovertemplate="%{text}<br>%{x} hot spots · AUC %{y:.2f}<extra>%{fullData.name}</extra>",
+        ))
+    figure.update_xaxes(title="hot spots in the group", type="log")
+    figure.update_yaxes(title="AUC of the group for referable DR (0.5 where unknown)", range=[0, 1.05])
+    figure.update_layout(title="Discovery groups (◆ unexplained)", height=420, margin=_MARGIN,
+                         clickmode="event+select")
     return figure

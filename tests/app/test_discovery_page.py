@@ -18,6 +18,7 @@ from drx import discovery_sessions
 from drx.ui.gallery import review_target
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "discovery.py")
+DASHBOARDS = str(Path(__file__).resolve().parents[2] / "views" / "dashboards.py")
 RESEARCHER = "Dr R"
 
 
@@ -145,3 +146,19 @@ def test_a_patch_opens_its_photograph_at_the_spot(run_folder: Path, isolated_hom
     assert Path(row.stored_path) == photograph.resolve()
     assert (row.width, row.height) == PILImage.open(photograph).size
     assert review_target(sessions, str(photograph), 1, 1, None).image_sha256 == target.image_sha256  # registered once
+
+
+def test_the_dashboards_list_named_groups_and_open_their_hot_spots(session_id: int, isolated_home: Path) -> None:
+    sessions = init_database(f"sqlite:///{isolated_home}/drx.sqlite3")
+    group = discovery_sessions.reopen_session(sessions, session_id).groups[0]
+    discovery_sessions.rename_group(sessions, session_id, group.id, "bright rims", RESEARCHER)
+    app = AppTest.from_file(DASHBOARDS, default_timeout=120)
+    app.session_state["dash_discovery_chart"] = {"selection": {"points": [{"customdata": [session_id, group.id]}],
+                                                               "point_indices": [], "box": [], "lasso": []}}
+    app.run()
+    assert not app.exception, app.exception
+    named = next(frame.value for frame in app.dataframe if "unexplained" in frame.value.columns)
+    assert list(named["name"]) == ["bright rims"] and list(named["hot spots"]) == [len(group.members)]
+    listed = next(frame.value for frame in app.dataframe
+                  if frame.id and frame.id.endswith(f"-dash_group_images_{session_id}_{group.id}"))
+    assert sorted(listed["spot"]) == sorted(group.members)
