@@ -191,11 +191,13 @@ for start_index in range(0, min(limit, len(shown)), GALLERY_COLUMNS):
                      caption=f"#{spot} · {point['group'].split(' ')[0]} · {point['lesion']}"
                              + (f" · marked {point['mark']}" if point["mark"] else ""))
             buttons = st.columns(3)
-            if buttons[0].button("In", key=f"disc_in_{spot}", icon=":material/check:", disabled=not researcher, width="stretch"):
+            if buttons[0].button("In", key=f"disc_in_{spot}", disabled=not researcher,
+                                 width="stretch"):
                 discovery_sessions.mark_patch(sessions, session_id, spot, "clear" if point["mark"] == "in" else "in",
                                               researcher)
                 st.rerun()
-            if buttons[1].button("Out", key=f"disc_out_{spot}", icon=":material/close:", disabled=not researcher, width="stretch"):
+            if buttons[1].button("Out", key=f"disc_out_{spot}", disabled=not researcher,
+                                 width="stretch"):
                 discovery_sessions.mark_patch(sessions, session_id, spot,
                                               "clear" if point["mark"] == "out" else "out", researcher)
                 st.rerun()
