@@ -162,3 +162,20 @@ def test_the_dashboards_list_named_groups_and_open_their_hot_spots(session_id: i
     listed = next(frame.value for frame in app.dataframe
                   if frame.id and frame.id.endswith(f"-dash_group_images_{session_id}_{group.id}"))
     assert sorted(listed["spot"]) == sorted(group.members)
+
+
+def test_a_session_started_on_the_page_is_stored_and_opened(run_folder: Path, isolated_home: Path) -> None:
+    photographs = sorted((run_folder.parent / "photos").glob("*.png"))[:3]
+    app = page()
+    app.text_input(key="disc_name").set_value("three photographs")
+    app.selectbox(key="disc_kind").set_value("folder")
+    app.text_input(key="disc_folder").set_value("\n".join(str(path) for path in photographs))
+    app.slider(key="disc_k").set_value((2, 3))
+    app.number_input(key="disc_resamples").set_value(100)
+    app.button(key="FormSubmitter:disc_start-Start").click().run()
+    assert not app.exception, app.exception
+    stored = discovery_sessions.reopen_session(init_database(f"sqlite:///{isolated_home}/drx.sqlite3"), 1)
+    assert (stored.session.name, stored.session.researcher) == ("three photographs", RESEARCHER)
+    assert {hot_spot.image_path for hot_spot in stored.hot_spots.values()} <= {str(path) for path in photographs}
+    assert Path(stored.session.run_folder).parent == isolated_home / "discovery"
+    assert app.selectbox(key="disc_session").value == 1
