@@ -125,7 +125,9 @@ with map_column:
                                      key="disc_colour") or "group"
     event = st.plotly_chart(map_figure(points, colour_by), on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="disc_map", config={"displaylogo": False})
-    selected = sorted({int(point["customdata"][0]) for point in selected_points(event) if point.get("customdata")})
+    # a selection made on another session's map names spots this session may not have
+    selected = sorted({int(point["customdata"][0]) for point in selected_points(event) if point.get("customdata")}
+                      & set(state.hot_spots))
     st.caption(f"{len(points)} hot spots · {len(state.groups)} groups · "
                + (f"**{len(selected)} selected** (gallery below)" if selected else
                   "lasso or click points to see their patches; crosses are patches marked out"))

@@ -179,3 +179,13 @@ def test_a_session_started_on_the_page_is_stored_and_opened(run_folder: Path, is
     assert {hot_spot.image_path for hot_spot in stored.hot_spots.values()} <= {str(path) for path in photographs}
     assert Path(stored.session.run_folder).parent == isolated_home / "discovery"
     assert app.selectbox(key="disc_session").value == 1
+
+
+def test_a_map_selection_from_another_session_is_ignored(session_id: int, isolated_home: Path) -> None:
+    spots = len(state_now(isolated_home, session_id).hot_spots)
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.session_state["disc_map"] = {"selection": {"points": [{"customdata": [spots + 5]}],
+                                                   "point_indices": [], "box": [], "lasso": []}}
+    app.run()
+    assert not app.exception, app.exception
+    assert "selected" not in app.caption[-1].value
