@@ -19,9 +19,11 @@ from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
 from drcore.models import DEFAULT_MODEL, bundled_models, load_model
 from drx import discovery_sessions
 from drx.ui import resources
+from drx.ui.dashboard_data import file_sha256, grade_records
 from drx.ui.discovery_map import COLOUR_BY, group_label, group_table, map_figure, map_points
 from drx.ui.discovery_start import discover_with_progress, run_folder
 from drx.ui.gallery import discovery_run, gallery_order, patches, review_target
+from drx.ui.grader_statistics import grades_by_image, icdr_label
 from drx.ui.image_list import selected_points
 from drx.ui.review_link import open_in_review
 
@@ -107,7 +109,14 @@ except (DrxError, OSError) as error:
     st.error(f"The run folder of this session cannot be read ({state.session.run_folder}): {error}", icon="🚫")
     st.stop()
 run_output = result.hot_spots.parameters["parameters"]["output"]
-points = map_points(state, result.hot_spots.spots, result.hot_spots.images)
+colour_by = st.session_state.get("disc_colour") or "group"
+grade_labels = None
+if colour_by == "grade":
+    with sessions() as session:
+        by_image = grades_by_image(grade_records(session))
+    paths = {hot_spot.image_path for hot_spot in state.hot_spots.values() if hot_spot.image_path}
+    grade_labels = {path: icdr_label(by_image.get(file_sha256(path), [])) for path in paths}
+points = map_points(state, result.hot_spots.spots, result.hot_spots.images, grade_labels)
 groups = {group.id: group for group in state.groups}
 with st.expander("Parameters and history"):
     st.json(json.loads(state.session.parameters_json), expanded=False)
@@ -121,8 +130,8 @@ st.dataframe(group_table(state), hide_index=True, width="stretch", key="disc_gro
 
 map_column, action_column = st.columns([3, 2], gap="medium")
 with map_column:
-    colour_by = st.segmented_control("Colour by", list(COLOUR_BY), format_func=COLOUR_BY.get, default="group",
-                                     key="disc_colour") or "group"
+    st.segmented_control("Colour by", list(COLOUR_BY), format_func=COLOUR_BY.get, default="group",
+                         key="disc_colour")
     event = st.plotly_chart(map_figure(points, colour_by), on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="disc_map", config={"displaylogo": False})
     # a selection made on another session's map names spots this session may not have

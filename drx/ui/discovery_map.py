@@ -6,6 +6,7 @@ known about it (lesion masks, planted rings, the image's referable label).
 """
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,7 +16,8 @@ from db.discovery_repository import GroupState, SessionState
 from drcore.lesions import LESION_LABELS, LESION_TYPES
 
 #: what the map can be coloured by
-COLOUR_BY = {"group": "group", "lesion": "lesion type under the spot", "referable": "image's referable label"}
+COLOUR_BY = {"group": "group", "lesion": "lesion type under the spot", "referable": "image's referable label",
+             "grade": "graders' ICDR grade"}
 UNKNOWN = "unknown (no masks)"
 
 
@@ -35,8 +37,10 @@ def _lesion_under(spot: pd.Series) -> str:
     return " + ".join(inside) if inside else "no known lesion"
 
 
-def map_points(state: SessionState, spots: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
-    """One row per hot spot of the session: map position, current group, what lies under it, its mark."""
+def map_points(state: SessionState, spots: pd.DataFrame, images: pd.DataFrame,
+               grades: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per hot spot of the session: map position, current group, what lies under it, its mark, and
+    the graders' grade of its photograph from ``grades`` (image path -> label; "not computed" without it)."""
     group_of = state.group_of()
     groups = {group.id: group for group in state.groups}
     referable = images.set_index("image")["referable"]
@@ -52,6 +56,7 @@ def map_points(state: SessionState, spots: pd.DataFrame, images: pd.DataFrame) -
             "referable": "unknown" if math.isnan(label) else ("referable" if label else "not referable"),
             "image_key": hot_spot.image_key, "image_path": hot_spot.image_path, "row": hot_spot.row,
             "col": hot_spot.col, "strength": hot_spot.strength, "mark": group.marks.get(spot, ""),
+            "grade": "not computed" if grades is None else grades.get(hot_spot.image_path, "not a file"),
         })
     return pd.DataFrame(rows)
 

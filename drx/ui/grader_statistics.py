@@ -174,3 +174,23 @@ def model_agreement(grades: Iterable[GradeRecord], scores: Mapping[int, float]) 
             auc, note = None, str(error)
         results.append(ModelAgreement(grader, len(scored), int(calls.sum()), auc, note))
     return results
+
+
+def icdr_label(grades: Iterable[GradeRecord]) -> str:
+    """How the graders' current grades of one image read on a map: ``"ICDR 2"`` when every gradable grade
+    agrees, ``"ICDR 1-3 (graders differ)"`` otherwise, ``"ungradable"`` or ``"not graded"``."""
+    current = [grade for grade in grades if grade.current]
+    values = sorted({grade.icdr_grade for grade in current if not grade.ungradable})
+    if not current:
+        return "not graded"
+    if not values:
+        return "ungradable"
+    return f"ICDR {values[0]}" if len(values) == 1 else f"ICDR {values[0]}-{values[-1]} (graders differ)"
+
+
+def grades_by_image(grades: Iterable[GradeRecord]) -> dict[str, list[GradeRecord]]:
+    """Grade records by the photograph's content hash."""
+    table: dict[str, list[GradeRecord]] = {}
+    for grade in grades:
+        table.setdefault(grade.image_sha256, []).append(grade)
+    return table

@@ -13,6 +13,7 @@ from drx.ui.grader_statistics import (
     cohen_kappa,
     graded_on,
     graded_per_day,
+    icdr_label,
     model_agreement,
     pairwise_agreement,
 )
@@ -122,3 +123,11 @@ def test_review_link_round_trip_and_refusals() -> None:
                             ({"image": "ab" * 32, "x": "-1", "y": "1"}, "negative")):
         with pytest.raises(InvalidReviewLink, match=message):
             read_review_target(params)
+
+
+def test_the_map_label_of_an_image_says_whether_its_graders_agree() -> None:
+    assert icdr_label([]) == "not graded"
+    assert icdr_label([grade(1, 1, "A", 2, True, current=False), grade(2, 1, "A", 3, True)]) == "ICDR 3"
+    assert icdr_label([grade(2, 1, "A", 3, True), grade(3, 1, "B", 1, False)]) == "ICDR 1-3 (graders differ)"
+    assert icdr_label([grade(2, 1, "A", 3, True), grade(3, 1, "B", 0, False, ungradable=True)]) == "ICDR 3"
+    assert icdr_label([grade(3, 1, "B", 0, False, ungradable=True)]) == "ungradable"

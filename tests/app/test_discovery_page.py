@@ -189,3 +189,28 @@ def test_a_map_selection_from_another_session_is_ignored(session_id: int, isolat
     app.run()
     assert not app.exception, app.exception
     assert "selected" not in app.caption[-1].value
+
+
+def test_the_map_is_coloured_by_the_graders_grade(session_id: int, isolated_home: Path) -> None:
+    from db import repository
+
+    state = state_now(isolated_home, session_id)
+    graded = sorted({hot_spot.image_path for hot_spot in state.hot_spots.values()})[0]
+    sessions = init_database(f"sqlite:///{isolated_home}/drx.sqlite3")
+    with sessions.begin() as session:
+        image = repository.register_image(session, content_sha256=image_sha256(Path(graded).read_bytes()),
+                                          file_name=Path(graded).name, width=384, height=384, size_bytes=1,
+                                          source="demo", stored_path=graded)
+        for name, icdr in (("Dr A", 2), ("Dr B", 4)):
+            repository.save_grade(session, image=image, grader=repository.get_or_create_grader(session, name),
+                                  icdr_grade=icdr, referable=True)
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.session_state["disc_colour"] = "grade"
+    app.run()
+    assert not app.exception, app.exception
+    import json
+
+    traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    sizes = {trace["name"]: len(trace["text"]) for trace in traces}
+    on_graded = sum(hot_spot.image_path == graded for hot_spot in state.hot_spots.values())
+    assert sizes == {"ICDR 2-4 (graders differ)": on_graded, "not graded": len(state.hot_spots) - on_graded}
