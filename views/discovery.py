@@ -189,8 +189,8 @@ else:
     strength = result.hot_spots.spots.set_index("spot")["strength"]
     shown, title = gallery_order(group.members, group.statistics, strength), group_names[gallery_id]
 limit = st.slider("Patches shown", 6, 120, 24, 6, key="disc_patch_limit")
-st.caption(f"{title}: the medoid first, then the strongest. Each patch is centred on its hot spot; the cyan line "
-           "is the heatmap region at half the spot's strength.")
+st.caption(f"{title}: " + ("by spot number" if selected else "the medoid first, then the strongest")
+           + ". Each patch is centred on its hot spot; the cyan line is the heatmap region at half the spot's strength.")
 thumbnails = patches(state.session.run_folder, tuple(shown[:limit]))
 by_spot = points.set_index("spot")
 for start_index in range(0, min(limit, len(shown)), GALLERY_COLUMNS):
@@ -212,7 +212,7 @@ for start_index in range(0, min(limit, len(shown)), GALLERY_COLUMNS):
                 discovery_sessions.mark_patch(sessions, session_id, spot,
                                               "clear" if point["mark"] == "out" else "out", researcher)
                 st.rerun()
-            if buttons[2].button("Review", key=f"disc_review_{spot}", help="Open on the Review page at this spot",
+            if buttons[2].button("Open", key=f"disc_review_{spot}", help="Open on the Review page at this spot",
                                  disabled=point["image_path"] is None, width="stretch"):
                 try:
                     target = review_target(sessions, point["image_path"], point["row"], point["col"], run_output)

@@ -16,8 +16,7 @@ from db.discovery_repository import GroupState, SessionState
 from drcore.lesions import LESION_LABELS, LESION_TYPES
 
 #: what the map can be coloured by
-COLOUR_BY = {"group": "group", "lesion": "lesion type under the spot", "referable": "image's referable label",
-             "grade": "graders' ICDR grade"}
+COLOUR_BY = {"group": "group", "lesion": "lesion type", "referable": "referable label", "grade": "graders' grade"}
 UNKNOWN = "unknown (no masks)"
 
 
@@ -71,7 +70,7 @@ def map_figure(points: pd.DataFrame, colour_by: str) -> go.Figure:
     for index, (category, chosen) in enumerate(points.groupby(colour_by, sort=True)):
         figure.add_trace(go.Scatter(
             x=chosen["x"], y=chosen["y"], mode="markers", name=str(category),
-            customdata=chosen[["spot"]].to_numpy(),
+            customdata=[[int(spot)] for spot in chosen["spot"]],
             text=[f"spot {row.spot} · {row.group}<br>{row.image_key}<br>{row.lesion} · strength {row.strength:.3g}"
                   for row in chosen.itertuples()],
             hovertemplate="%{text}<extra></extra>",
@@ -80,7 +79,7 @@ def map_figure(points: pd.DataFrame, colour_by: str) -> go.Figure:
         ))
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, scaleanchor="x")
-    figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
+    figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                          legend={"title": COLOUR_BY[colour_by]}, clickmode="event+select")
     return figure
 

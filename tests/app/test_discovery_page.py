@@ -212,5 +212,7 @@ def test_the_map_is_coloured_by_the_graders_grade(session_id: int, isolated_home
 
     traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
     sizes = {trace["name"]: len(trace["text"]) for trace in traces}
+    # plain lists: the browser's selection event does not carry customdata sent as a typed (numpy) array
+    assert all(isinstance(trace["customdata"], list) for trace in traces)
     on_graded = sum(hot_spot.image_path == graded for hot_spot in state.hot_spots.values())
     assert sizes == {"ICDR 2-4 (graders differ)": on_graded, "not graded": len(state.hot_spots) - on_graded}
