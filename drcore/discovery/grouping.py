@@ -51,7 +51,7 @@ def _standardised_block(values: np.ndarray, weight: float) -> np.ndarray:
     return z * (weight / np.sqrt(max(1, z.shape[1])))
 
 
-def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 0.5, components: int = 16,
+def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 1.0, components: int = 16,
                      seed: int = 0) -> np.ndarray:
     """(spots, components) coordinates in which hot spots are grouped (see the module docstring)."""
     count = len(hot_spots.spots)

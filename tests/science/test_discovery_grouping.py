@@ -112,6 +112,9 @@ def test_unexplained_needs_strong_association_and_no_dominant_type():
     explained = statistics_of(_hot_spots(40, rows, np.zeros((20, 1)), referable), np.arange(20), 0, 0,
                               n_resamples=200)
     assert explained.dominant_type == "microaneurysm" and explained.unexplained is False
+    rows = [{"image": i, "in_microaneurysm": float(i < 6), "in_haemorrhage": float(6 <= i < 12)} for i in range(20)]
+    mixed = statistics_of(_hot_spots(40, rows, np.zeros((20, 1)), referable), np.arange(20), 0, 0, n_resamples=200)
+    assert mixed.dominant_type is None and mixed.known_share == pytest.approx(0.6) and mixed.unexplained is False
     no_masks = statistics_of(_hot_spots(40, [{"image": i} for i in range(20)], np.zeros((20, 1)), referable,
                                         masks=False), np.arange(20), 0, 0, n_resamples=200)
     assert no_masks.unexplained is None and math.isnan(no_masks.lesion_shares["haemorrhage"])
