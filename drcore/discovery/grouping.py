@@ -51,7 +51,7 @@ def _standardised_block(values: np.ndarray, weight: float) -> np.ndarray:
     return z * (weight / np.sqrt(max(1, z.shape[1])))
 
 
-def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 0.5, components: int = 16,
+def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 1.0, components: int = 16,
                      seed: int = 0) -> np.ndarray:
     """(spots, components) coordinates in which hot spots are grouped (see the module docstring)."""
     count = len(hot_spots.spots)
@@ -74,7 +74,7 @@ def group_hot_spots(space: np.ndarray, *, method: str = "kmeans", k_range: tuple
     """Cluster the rows of ``space``: k-means with k in ``k_range`` (inclusive) chosen by silhouette, or HDBSCAN."""
     space = np.asarray(space, dtype=np.float64)
     if method == "hdbscan":
-        labels = HDBSCAN(min_cluster_size=min_cluster_size).fit_predict(space)
+        labels = HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit_predict(space)
         labels = np.unique(labels, return_inverse=True)[1]  # noise (-1) becomes group 0
         return Grouping(labels=labels, k=int(labels.max()) + 1, method=method, silhouettes={})
     if method != "kmeans":

@@ -47,7 +47,7 @@ from drcore.inference import batch_from_prepared
 from drcore.lesions import LESION_TYPES
 from drcore.models import LoadedModel
 
-__all__ = ["ExtractionParameters", "HotSpotSet", "atomic_save", "default_layer", "extract_hot_spots",
+__all__ = ["TARGETS", "EvidenceTarget", "ExtractionParameters", "HotSpotSet", "atomic_save", "default_layer", "extract_hot_spots",
            "feature_layers", "heatmap_path", "load_hot_spots"]
 
 RUN_FILE = "run.json"
@@ -58,6 +58,9 @@ class ExtractionParameters:
     """How hot spots are found and described (distances in prepared-frame pixels unless stated).
 
     output: model output whose heatmap is mined. method, method_params: heatmap method.
+    target: what the heatmap explains: ``"pooled"``, the model's image-level logit of ``output``, or
+        ``"evidence"``, the mean over positions of the positive part of that output's logit map
+        (:class:`EvidenceTarget`; models with ``logit_maps``), which lights up every place with evidence.
     layer: module name whose activations describe a spot (None: :func:`default_layer`).
     smoothing_sigma, min_distance, max_spots, threshold_rel: :func:`drcore.candidates.find_hot_spots`.
     colour_radius: radius of the disc whose mean normalised colour is measured.
@@ -67,13 +70,14 @@ class ExtractionParameters:
     output: str = "any_lesion"
     method: str = DEFAULT_METHOD
     method_params: dict = field(default_factory=dict)
+    target: str = "evidence"
     layer: str | None = None
     smoothing_sigma: float = 2.0
     min_distance: int = 6
-    max_spots: int = 12
-    threshold_rel: float = 0.25
+    max_spots: int = 20
+    threshold_rel: float = 0.1
     colour_radius: int = 3
-    mask_tolerance: float = 0.006
+    mask_tolerance: float = 0.012
 
 
 @dataclass
@@ -95,6 +99,27 @@ class HotSpotSet:
     images: pd.DataFrame
     rings: pd.DataFrame
     parameters: dict
+
+
+TARGETS = ("pooled", "evidence")
+
+
+class EvidenceTarget(nn.Module):
+    """Image-level scores ``mean over positions of ReLU(logit_maps)`` of a model with ``logit_maps``.
+
+    The smooth-max pooling of a drx model hands almost all of the gradient to the strongest place, so the
+    sensitivity map of the pooled logit shows one lesion and hides the others; every place whose logit is
+    positive contributes to this score in proportion to its own evidence.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        if not hasattr(model, "logit_maps"):
+            raise DiscoveryError(f"{type(model).__name__} has no logit_maps: use target 'pooled'")
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.model.logit_maps(images)).flatten(2).mean(-1)
 
 
 def feature_layers(model: nn.Module, input_size: int) -> dict[str, tuple[int, int]]:
@@ -285,6 +310,9 @@ def extract_hot_spots(
     if parameters.output not in card.outputs:
         raise DiscoveryError(f"the model has no output {parameters.output!r}; outputs: {', '.join(card.outputs)}")
     output = card.outputs.index(parameters.output)
+    if parameters.target not in TARGETS:
+        raise DiscoveryError(f"unknown target {parameters.target!r}; choose one of {', '.join(TARGETS)}")
+    explained = EvidenceTarget(model) if parameters.target == "evidence" else model
     layer = parameters.layer or default_layer(model, card.input_size)
     folder = Path(folder)
     _start_run(folder, _run_description(images, loaded, parameters, layer, image_set))
@@ -299,7 +327,7 @@ def extract_hot_spots(
             truths = [images[index].load() for index in chunk]
             prepared = [prepare(truth.rgb, card.input_size, fov=truth.fov) for truth in truths]
             batch = batch_from_prepared(prepared)
-            maps = _heatmaps(model, batch, output, parameters, [heatmap_path(folder, index) for index in chunk])
+            maps = _heatmaps(explained, batch, output, parameters, [heatmap_path(folder, index) for index in chunk])
             with torch.no_grad():
                 probabilities = torch.sigmoid(model(batch.to(device))[:, output]).cpu().numpy()
             activations = hook.value.float().cpu().numpy()

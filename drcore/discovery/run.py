@@ -37,12 +37,16 @@ GROUPING_FILES = ("grouping.npz", "grouping.json")
 
 @dataclass(frozen=True)
 class GroupingParameters:
-    """How hot spots are grouped and laid out (:mod:`drcore.discovery.grouping`) and how statistics are drawn."""
+    """How hot spots are grouped and laid out (:mod:`drcore.discovery.grouping`) and how statistics are drawn.
+
+    ``k_min`` is 4: over all k the silhouette prefers the coarsest split (hot spots on lesions or not), which
+    hides what a session is for; finer groups can be merged in the session.
+    """
 
     method: str = "kmeans"
-    k_min: int = 2
+    k_min: int = 4
     k_max: int = 12
-    measurement_weight: float = 0.5
+    measurement_weight: float = 1.0
     components: int = 16
     min_cluster_size: int = 15
     perplexity: float = 30.0

@@ -8,10 +8,13 @@ For a group g (:func:`group_statistics`):
   bootstrap interval (:func:`drcore.metrics.image_auc_with_ci`). NaN when one class is missing.
 - ``lesion_shares[t]``: share of g's hot spots (in images with masks) inside lesion type t's mask
   (within the run's ``mask_tolerance``); NaN when none of its images has masks.
+- ``known_share``: share of g's hot spots inside the mask of at least one lesion type; ``dominant_type``:
+  the type with the largest share when that share is at least ``DOMINANT_SHARE`` (0.5), else None.
 - ``planted_share``: the same for planted rings (synthetic truth); NaN without planted truth.
 - **unexplained** (a candidate biomarker): strong association, ``auc_low >= UNEXPLAINED_MIN_AUC_LOW``
-  (the lower end of the 95% interval is at least 0.6), and no dominant known type: every lesion share
-  below ``DOMINANT_SHARE`` (0.5). None (unknown) when there are no masks or no labels to decide.
+  (the lower end of the 95% interval is at least 0.6), and no known type dominates, not even the known
+  types together: ``known_share < DOMINANT_SHARE`` (so a group of microaneurysms and haemorrhages mixed
+  is not flagged). None (unknown) when there are no masks or no labels to decide.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class GroupStatistics:
     auc_low: float
     auc_high: float
     lesion_shares: dict[str, float] = field(default_factory=dict)
+    known_share: float = math.nan
     planted_share: float = math.nan
     dominant_type: str | None = None
     unexplained: bool | None = None
@@ -83,16 +87,18 @@ def statistics_of(hot_spots: HotSpotSet, members: np.ndarray, group: int, medoid
     dominant = max(known, key=known.get) if known else None
     if dominant is not None and known[dominant] < DOMINANT_SHARE:
         dominant = None
+    inside_any = spots[[f"in_{lesion}" for lesion in LESION_TYPES]].max(axis=1, skipna=False)
+    known_share = _mean_or_nan(inside_any.to_numpy())
     if not known or math.isnan(auc_values[1]):
         unexplained = None
     else:
-        unexplained = bool(auc_values[1] >= UNEXPLAINED_MIN_AUC_LOW and dominant is None)
+        unexplained = bool(auc_values[1] >= UNEXPLAINED_MIN_AUC_LOW and known_share < DOMINANT_SHARE)
     strongest = spots.sort_values("strength", ascending=False)["spot"].head(STRONGEST).tolist()
     return GroupStatistics(
         group=int(group), size=len(spots), images=int(spots["image"].nunique()), medoid=int(medoid),
         strongest=[int(s) for s in strongest], mean_strength=float(spots["strength"].mean()),
         auc=float(auc_values[0]), auc_low=float(auc_values[1]), auc_high=float(auc_values[2]),
-        lesion_shares=shares, planted_share=_mean_or_nan(spots["on_planted"].to_numpy()),
+        lesion_shares=shares, known_share=known_share, planted_share=_mean_or_nan(spots["on_planted"].to_numpy()),
         dominant_type=dominant, unexplained=unexplained)
 
 
