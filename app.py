@@ -35,6 +35,8 @@ else:
     pages = [
         st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
         st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
+        st.Page("views/discovery.py", title="Discovery", icon=":material/scatter_plot:"),
+        st.Page("views/dashboards.py", title="Dashboards", icon=":material/monitoring:"),
     ]
     if role_at_least(user.role, "reviewer"):
         pages.append(st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/gavel:"))

@@ -36,6 +36,7 @@ from db.errors import (
     InvalidValue,
 )
 from db.models import Base, EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
+from db import discovery_models  # noqa: F401  (discovery tables in Base.metadata)
 from db.repository import (
     current_grade,
     current_grades_for_image,

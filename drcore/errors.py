@@ -50,3 +50,7 @@ class BadAnnotation(DrxError):
 
 class UnsupportedModel(DrxError, ValueError):
     """A heatmap method cannot handle a layer of this model (e.g. no LRP rule covers it)."""
+
+
+class DiscoveryError(DrxError):
+    """A discovery run cannot go on: wrong parameters, a run folder made by another run, no hot spots."""

@@ -63,11 +63,22 @@ lesion) and alpha-blended, sharp lesions with a 1-2 px soft edge:
     1-4 pale whitish-yellow fuzzy blobs with a Gaussian fall-off, half-maximum
     radius 20-60 px, oval and mottled.
 
+Planted pattern (``PLANTED_PATTERN``, off by default; issue 8, lesion discovery):
+
+``pale_ring``
+    2-5 small pale bluish-white rings (outer radius 18-30 px, band 6-9 px
+    wide, darker centre) that belong to none of the four lesion types but make
+    the image positive for ``any_lesion``. They are drawn after every lesion,
+    from their own random stream, clear of lesions and large vessels, so
+    switching them on keeps the image otherwise identical. ``ring_mask`` holds
+    the band pixels; ``rings`` the (row, col, outer radius) of every ring.
+
 The mask of a type holds the pixels where one of its lesions visibly changes
 the image: inside the lesion's edge for sharp lesions, where the lesion's
 shape function is above one half for cotton-wool spots (whose faint fringe
 reaches further). ``labels[t]`` is 1 exactly when ``masks[t]`` is non-empty;
-``labels["any_lesion"]`` is their OR. Masks lie inside ``fov``.
+``labels["any_lesion"]`` is their OR, or-ed with the presence of planted
+rings. Masks lie inside ``fov``.
 """
 
 from __future__ import annotations
@@ -89,6 +100,7 @@ from .lesions import ANY_LESION, LESION_TYPES, OUTPUTS
 __all__ = [
     "BACKGROUNDS",
     "DEFAULT_ASPECT",
+    "PLANTED_PATTERN",
     "REFERENCE_WIDTH",
     "SyntheticFundus",
     "demo_image_name",
@@ -97,6 +109,8 @@ __all__ = [
 ]
 
 BACKGROUNDS: tuple[str, ...] = ("procedural", "retina")
+#: Name of the planted, unnamed pattern (not a lesion type, see the module docstring).
+PLANTED_PATTERN = "pale_ring"
 
 #: Width at which every size in this module is specified (DiaretDB1).
 REFERENCE_WIDTH = 1500
@@ -123,7 +137,9 @@ class SyntheticFundus:
 
     image: uint8 (H, W, 3) RGB. masks: bool (H, W) for every name in
     ``LESION_TYPES``. labels: 0/1 for every name in ``OUTPUTS``.
-    fov: bool (H, W) field of view.
+    fov: bool (H, W) field of view. ring_mask: bool (H, W) band pixels of the
+    planted rings; rings: float (n, 3) row, col, outer radius of each ring (px),
+    empty unless rings were drawn. optic_disc: (row, col, radius) in px.
     """
 
     image: np.ndarray
@@ -132,6 +148,9 @@ class SyntheticFundus:
     fov: np.ndarray
     seed: int
     background: str
+    ring_mask: np.ndarray
+    rings: np.ndarray
+    optic_disc: tuple[float, float, float]
 
     @property
     def lesion_types(self) -> tuple[str, ...]:
@@ -156,6 +175,8 @@ def generate_fundus(
     background: str = "procedural",
     lesions: Sequence[str] | None = None,
     lesion_probability: float = 0.5,
+    ring_probability: float = 0.0,
+    rings: bool | None = None,
 ) -> SyntheticFundus:
     """Draw one synthetic fundus photograph.
 
@@ -181,10 +202,14 @@ def generate_fundus(
     p = float(lesion_probability)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"lesion_probability must be within [0, 1], got {lesion_probability!r}")
+    if not 0.0 <= float(ring_probability) <= 1.0:
+        raise ValueError(f"ring_probability must be within [0, 1], got {ring_probability!r}")
 
     root = np.random.default_rng(seed)
-    bg_rng, choice_rng, noise_rng, *type_rngs = root.spawn(3 + len(LESION_TYPES))
+    # the ring stream is the last child: the first ones are those of a generator without rings
+    bg_rng, choice_rng, noise_rng, *type_rngs, ring_rng = root.spawn(4 + len(LESION_TYPES))
     present = forced if forced is not None else _choose_types(choice_rng, p)
+    draw_rings = bool(rings) if rings is not None else bool(ring_rng.random() < float(ring_probability))
 
     if background == "procedural":
         scene = _procedural_scene(bg_rng, W, H)
@@ -196,12 +221,15 @@ def generate_fundus(
     for t in _DRAW_ORDER:
         if t in present:
             _DRAWERS[t](type_rngs[LESION_TYPES.index(t)], scene, masks[t], occupied)
+    ring_mask = np.zeros((H, W), dtype=bool)
+    ring_table = _draw_pale_rings(ring_rng, scene, ring_mask, occupied) if draw_rings else np.zeros((0, 3))
 
     image = _finish(scene, noise_rng)
     for t in LESION_TYPES:
         masks[t] &= scene.fov
+    ring_mask &= scene.fov
     labels = {t: int(masks[t].any()) for t in LESION_TYPES}
-    labels = {ANY_LESION: int(any(labels.values())), **labels}
+    labels = {ANY_LESION: int(any(labels.values()) or ring_mask.any()), **labels}
     return SyntheticFundus(
         image=image,
         masks=masks,
@@ -209,6 +237,9 @@ def generate_fundus(
         fov=scene.fov,
         seed=seed,
         background=background,
+        ring_mask=ring_mask,
+        rings=ring_table,
+        optic_disc=(float(scene.disc_y), float(scene.disc_x), float(scene.disc_r)),
     )
 
 
@@ -972,6 +1003,28 @@ def _draw_cotton_wool_spots(rng, sc: _Scene, mask, occupied) -> None:
         alpha = np.clip(shape * np.float32(opacity) * mottle, 0, 1)
         _blend(sc, sl, alpha, np.clip(pale * lum, 0, 1))
         mask[sl] |= shape > 0.5
+
+
+def _draw_pale_rings(rng, sc: _Scene, mask, occupied) -> np.ndarray:
+    """The planted pattern: 2-5 pale bluish-white rings; returns (row, col, outer radius) rows."""
+    s = sc.s
+    table = []
+    for _ in range(rng.integers(2, 6)):
+        outer = rng.uniform(18, 30) * s
+        band = max(1.2, rng.uniform(6, 9) * s)
+        pale = np.array([rng.uniform(0.84, 0.9), rng.uniform(0.88, 0.94), rng.uniform(0.95, 1.0)], np.float32)
+        opacity = rng.uniform(0.7, 0.85)
+        x, y = _place(rng, sc, outer + 2 * s + 1, occupied, vessel_max=0.35)
+        sl, dx, dy = _patch(sc.H, sc.W, x, y, outer + 2 * s + 2)
+        sd = np.float32(band / 2) - np.abs(np.hypot(dx, dy) - np.float32(outer - band / 2))
+        soft = max(0.6, 1.0 * s)
+        alpha = np.clip(sd / np.float32(soft) + 0.5, 0, 1) * np.float32(opacity)
+        bg = _local_colour(sc, x, y, 2 * outer)
+        lum = np.float32(np.clip(bg[0] / 0.78, 0.8, 1.1))
+        _blend(sc, sl, alpha, np.clip(pale * lum, 0, 1))
+        mask[sl] |= sd >= 0
+        table.append((y, x, outer))
+    return np.array(table, dtype=np.float64).reshape(-1, 3)
 
 
 _DRAWERS = {

@@ -64,19 +64,24 @@ def background_for_seed(seed: int, retina_every: int) -> str:
     return "retina" if retina_every and seed % retina_every == retina_every - 1 else "procedural"
 
 
-def _synthetic_example(arguments: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    seed, width, input_size, retina_every = arguments
-    fundus = generate_fundus(seed, width=width, background=background_for_seed(seed, retina_every))
+def _synthetic_example(arguments: tuple[int, int, int, int, float]) -> tuple[np.ndarray, np.ndarray]:
+    seed, width, input_size, retina_every, ring_probability = arguments
+    fundus = generate_fundus(seed, width=width, background=background_for_seed(seed, retina_every),
+                             ring_probability=ring_probability)
     prepared = prepare(fundus.image, input_size, fov=fundus.fov)
     return _channels_first(prepared.pixels), fundus.label_vector()
 
 
 def synthetic_source(
     seeds: Sequence[int], width: int, input_size: int, *, retina_every: int = 4, workers: int = 2,
-    description: str = "synthetic photographs",
+    description: str = "synthetic photographs", ring_probability: float = 0.0,
 ) -> TrainingSet:
-    """Freshly generated synthetic photographs with all labels known (made in worker processes)."""
-    arguments = [(seed, width, input_size, retina_every) for seed in seeds]
+    """Freshly generated synthetic photographs with all labels known (made in worker processes).
+
+    ``ring_probability`` > 0 plants pale rings (:data:`drcore.synthetic.PLANTED_PATTERN`) in that share of
+    the images: they count as ``any_lesion`` and as no lesion type.
+    """
+    arguments = [(seed, width, input_size, retina_every, ring_probability) for seed in seeds]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         examples = list(tqdm(pool.map(_synthetic_example, arguments, chunksize=8), total=len(arguments),
                              desc=description))

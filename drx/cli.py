@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-images", help="folder to write into")
     demo.add_argument("--count", type=int, default=6, help="how many photographs")
     demo.set_defaults(handler=_demo)
+
+    from drx import discover_command
+
+    discover_command.add_parser(commands)
     return parser
 
 

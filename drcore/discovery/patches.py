@@ -1,0 +1,60 @@
+"""Patch thumbnails: the photograph around a hot spot with the outline of its heatmap region.
+
+The region is the connected part of the smoothed heatmap at or above half the spot's strength (the
+same region whose area the hot spot table reports); its outline is drawn in ``OUTLINE`` colour.
+Thumbnails are cut from the prepared photograph (``PreparedImage.display``), centred on the spot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from drcore.discovery.hotspots import heatmap_path
+from drcore.discovery.images import DiscoveryImage
+from drcore.imaging import prepare
+
+__all__ = ["OUTLINE", "patch_thumbnail", "spot_patches"]
+
+OUTLINE = np.array([0, 255, 255], dtype=np.uint8)
+
+
+def patch_thumbnail(display: np.ndarray, heatmap: np.ndarray, row: int, col: int, *, smoothing_sigma: float,
+                    half: int = 24, size: int = 96) -> np.ndarray:
+    """uint8 (size, size, 3) patch of ``display`` (prepared photograph) centred on (row, col), outline drawn."""
+    smoothed = ndimage.gaussian_filter(heatmap.astype(np.float64), smoothing_sigma, mode="nearest") \
+        if smoothing_sigma > 0 else heatmap.astype(np.float64)
+    labels, _ = ndimage.label(smoothed >= 0.5 * smoothed[row, col])
+    region = labels == labels[row, col]
+    outline = region & ~ndimage.binary_erosion(region)
+    picture = display.copy()
+    picture[outline] = OUTLINE
+    padded = np.pad(picture, ((half, half), (half, half), (0, 0)))
+    window = padded[row: row + 2 * half + 1, col: col + 2 * half + 1]
+    return np.asarray(Image.fromarray(window).resize((size, size), Image.Resampling.NEAREST))
+
+
+def spot_patches(folder: str | Path, images: Sequence[DiscoveryImage], spots: "pandas.DataFrame", *,  # noqa: F821
+                 half: int = 24, size: int = 96) -> dict[int, np.ndarray]:
+    """Thumbnails of the hot spots in ``spots`` (rows of a run's table), by spot index.
+
+    Each photograph is loaded and prepared once; heatmaps come from the run folder.
+    """
+    import json
+
+    description = json.loads((Path(folder) / "run.json").read_text())
+    input_size = description["input_size"]
+    sigma = description["parameters"]["smoothing_sigma"]
+    patches = {}
+    for image_index, chosen in spots.groupby("image"):
+        truth = images[int(image_index)].load()
+        display = prepare(truth.rgb, input_size, fov=truth.fov).display
+        heatmap = np.load(heatmap_path(folder, int(image_index)))
+        for spot in chosen.itertuples():
+            patches[int(spot.spot)] = patch_thumbnail(display, heatmap, int(spot.prep_row), int(spot.prep_col),
+                                                      smoothing_sigma=sigma, half=half, size=size)
+    return patches

@@ -1,0 +1,62 @@
+"""The figures of the planted-biomarker experiment (issue 8) from a finished discovery run.
+
+- the **ring group**: the group with the largest share of hot spots on planted rings; its share
+  (precision), the share of all planted rings it covers (:func:`planted_coverage`) and its flag;
+- per lesion type, the **purity** of the groups it dominates: for the largest group whose dominant type it
+  is, the share of that group's hot spots inside that type's mask.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from drcore.discovery.run import DiscoveryResult
+from drcore.discovery.statistics import planted_coverage
+from drcore.lesions import LESION_TYPES
+
+__all__ = ["PlantedFigures", "planted_figures"]
+
+
+@dataclass
+class PlantedFigures:
+    """Ring group and its figures; per lesion type (group, size, purity) of its largest dominated group or None."""
+
+    ring_group: int
+    ring_share: float
+    ring_coverage: float
+    ring_group_size: int
+    ring_group_unexplained: bool | None
+    ring_group_auc: tuple[float, float, float]
+    groups_on_rings: int
+    type_groups: dict[str, tuple[int, int, float] | None] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary."""
+        low, high = self.ring_group_auc[1:]
+        out = [f"ring group {self.ring_group}: {self.ring_group_size} hot spots, {self.ring_share:.1%} on planted "
+               f"rings, covers {self.ring_coverage:.1%} of the rings, AUC {self.ring_group_auc[0]:.2f} "
+               f"[{low:.2f}, {high:.2f}], unexplained: {self.ring_group_unexplained}; groups with a majority "
+               f"of hot spots on rings: {self.groups_on_rings}"]
+        for lesion, found in self.type_groups.items():
+            out.append(f"{lesion}: " + ("no group dominated by it" if found is None else
+                                        f"group {found[0]} ({found[1]} hot spots), purity {found[2]:.1%}"))
+        return out
+
+
+def planted_figures(result: DiscoveryResult) -> PlantedFigures:
+    """Figures of a run over synthetic photographs with planted rings (NaN shares are ignored)."""
+    statistics = [item for item in result.statistics if not math.isnan(item.planted_share)]
+    if not statistics:
+        raise ValueError("this run has no planted truth (synthetic photographs with ring_probability > 0)")
+    ring = max(statistics, key=lambda item: item.planted_share)
+    type_groups: dict[str, tuple[int, int, float] | None] = {}
+    for lesion in LESION_TYPES:
+        dominated = [item for item in result.statistics if item.dominant_type == lesion]
+        best = max(dominated, key=lambda item: item.size, default=None)
+        type_groups[lesion] = None if best is None else (best.group, best.size, best.lesion_shares[lesion])
+    return PlantedFigures(
+        ring_group=ring.group, ring_share=ring.planted_share,
+        ring_coverage=planted_coverage(result.hot_spots, result.members(ring.group)), ring_group_size=ring.size,
+        ring_group_unexplained=ring.unexplained, ring_group_auc=(ring.auc, ring.auc_low, ring.auc_high),
+        groups_on_rings=sum(item.planted_share > 0.5 for item in statistics), type_groups=type_groups)

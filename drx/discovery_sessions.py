@@ -1,0 +1,90 @@
+"""Discovery sessions between a run (drcore.discovery) and the database (db.discovery_repository).
+
+Every function takes a sessionmaker and runs one retried transaction (:func:`db.run_in_transaction`).
+Merges and splits recompute the new groups' statistics from the run (:class:`DiscoveryResult`), so the
+database keeps each group's statistics as they were when it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import discovery_repository as repository
+from db.discovery_repository import SessionState
+from db.session import run_in_transaction
+from drcore.discovery.grouping import split_members
+from drcore.discovery.run import DiscoveryResult
+
+__all__ = ["mark_patch", "merge_groups", "record_session", "rename_group", "reopen_session", "split_group"]
+
+
+def record_session(sessions: sessionmaker[Session], result: DiscoveryResult, *, name: str, researcher: str) -> int:
+    """Store a finished run as a new session (its hot spots, groups and statistics); returns the session id."""
+    spots = result.hot_spots.spots
+    paths = result.hot_spots.images.set_index("image")["path"]
+    hot_spots = [{"spot": int(row.spot), "image_key": str(row.image_key),
+                  "image_path": None if paths[row.image] is None else str(paths[row.image]),
+                  "row": float(row.row), "col": float(row.col), "strength": float(row.strength),
+                  "layout_x": float(x), "layout_y": float(y)}
+                 for row, (x, y) in zip(spots.itertuples(), result.layout)]
+    statistics = {item.group: item.as_row() for item in result.statistics}
+    parameters = {"run": result.hot_spots.parameters | {"image_keys": len(result.hot_spots.images)},
+                  "grouping": dataclasses.asdict(result.parameters)}
+    run = result.hot_spots.parameters
+
+    def store(session: Session) -> int:
+        return repository.start_session(
+            session, name=name, researcher=researcher, run_folder=str(result.folder), model_name=run["model"],
+            model_sha256=run["model_sha256"], parameters=parameters, hot_spots=hot_spots,
+            group_of_spot=[int(label) for label in result.labels], group_statistics=statistics).id
+
+    return run_in_transaction(sessions, store)
+
+
+def reopen_session(sessions: sessionmaker[Session], session_id: int) -> SessionState:
+    """The session as it stands now (groups, names, members, marks, events)."""
+    return run_in_transaction(sessions, lambda session: repository.session_state(session, session_id), write=False)
+
+
+def rename_group(sessions: sessionmaker[Session], session_id: int, group_id: int, name: str, researcher: str) -> None:
+    """Name (or rename) a current group."""
+    run_in_transaction(sessions, lambda session: repository.rename_group(session, session_id, group_id, name, researcher))
+
+
+def mark_patch(sessions: sessionmaker[Session], session_id: int, spot: int, mark: str, researcher: str) -> None:
+    """Mark a hot spot's patch ``in`` / ``out`` of its group, or ``clear`` the mark."""
+    run_in_transaction(sessions, lambda session: repository.mark_patch(session, session_id, spot, mark, researcher))
+
+
+def merge_groups(sessions: sessionmaker[Session], result: DiscoveryResult, session_id: int, group_ids: Sequence[int],
+                 researcher: str, *, name: str | None = None) -> int:
+    """Merge current groups into a new one with recomputed statistics; returns the new group's id."""
+    def merge(session: Session) -> int:
+        state = repository.session_state(session, session_id)
+        members = [spot for group in state.groups if group.id in set(group_ids) for spot in group.members]
+        statistics = result.statistics_for(members).as_row() if members else None
+        return repository.merge_groups(session, session_id, group_ids, researcher, statistics=statistics, name=name).id
+
+    return run_in_transaction(sessions, merge)
+
+
+def split_group(sessions: sessionmaker[Session], result: DiscoveryResult, session_id: int, group_id: int,
+                researcher: str, *, parts: Sequence[Sequence[int]] | None = None, count: int = 2) -> list[int]:
+    """Split a current group: into the given ``parts`` (spot indices), or else into ``count`` parts proposed
+    by k-means over the run's clustering space; returns the new groups' ids."""
+    def split(session: Session) -> list[int]:
+        state = repository.session_state(session, session_id)
+        current = next((group for group in state.groups if group.id == group_id), None)
+        chosen = parts
+        if chosen is None and current is not None:
+            chosen = [part.tolist() for part in split_members(result.space, current.members, parts=count,
+                                                              seed=result.parameters.seed)]
+        statistics = [result.statistics_for(part).as_row() for part in chosen or [] if len(part)]
+        made = repository.split_group(session, session_id, group_id, chosen or [], researcher,
+                                      statistics=statistics if len(statistics) == len(chosen or []) else None)
+        return [group.id for group in made]
+
+    return run_in_transaction(sessions, split)

@@ -1,0 +1,61 @@
+"""Galleries of a discovery session: the run behind it, patch thumbnails, and the way to the Review page."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image as PILImage
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import repository
+from drcore.discovery import DiscoveryImage, DiscoveryResult, load_discovery
+from drcore.discovery.patches import spot_patches
+from drcore.discovery.run import run_images
+from drcore.imaging import image_sha256
+from drx.ui.review_link import ReviewTarget
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the discovery run…")
+def discovery_run(folder: str) -> DiscoveryResult:
+    """The run a session was made from (hot spots, features, grouping), read once per folder."""
+    return load_discovery(folder)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def run_photographs(folder: str) -> list[DiscoveryImage]:
+    """The photographs of a run, rebuilt from its image set."""
+    return run_images(folder)
+
+
+@st.cache_data(max_entries=64, show_spinner="Cutting the patches…")
+def patches(folder: str, spots: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Thumbnails of ``spots`` (96 px, centred on the hot spot, heatmap region outlined in cyan)."""
+    table = discovery_run(folder).hot_spots.spots
+    return spot_patches(folder, run_photographs(folder), table[table["spot"].isin(spots)])
+
+
+def gallery_order(members: Sequence[int], statistics: dict, strength: pd.Series) -> list[int]:
+    """A group's spots in the order a gallery shows them: the medoid, then the strongest first."""
+    medoid = statistics.get("medoid")
+    rest = sorted((spot for spot in members if spot != medoid), key=lambda spot: -float(strength[spot]))
+    return ([medoid] if medoid in members else []) + rest
+
+
+def review_target(sessions: sessionmaker[Session], image_path: str, row: float, col: float,
+                  output: str | None) -> ReviewTarget:
+    """The Review page's target for a hot spot: its photograph (registered in the database if it is not
+    yet, so that the Review page can load it from ``stored_path``) at the spot, in original pixels.
+
+    Raises OSError when the photograph's file cannot be read.
+    """
+    path = Path(image_path)
+    data = path.read_bytes()
+    sha256 = image_sha256(data)
+    with PILImage.open(path) as picture:
+        width, height = picture.size
+    with sessions.begin() as session:
+        repository.register_image(session, content_sha256=sha256, file_name=path.name, width=width, height=height,
+                                  size_bytes=len(data), source="discovery", stored_path=str(path.resolve()))
+    return ReviewTarget(sha256, x=int(round(col)), y=int(round(row)), output=output)

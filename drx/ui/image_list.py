@@ -1,0 +1,55 @@
+"""The images behind a chart: a table to pick one from, and a button that opens it on the Review page."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from drx.ui.review_link import ReviewTarget, open_in_review
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One photograph in a list, with the spot to open it at and the columns to show beside it."""
+
+    sha256: str
+    file_name: str
+    x: int | None = None
+    y: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> ReviewTarget:
+        return ReviewTarget(self.sha256, self.x, self.y)
+
+
+def selected_points(event: Any) -> list[Mapping[str, Any]]:
+    """The points selected on a ``st.plotly_chart(..., on_select="rerun")`` chart (none when nothing is)."""
+    if not event:
+        return []
+    return list(event.get("selection", {}).get("points", []))
+
+
+def selected_rows(event: Any) -> list[int]:
+    """The row positions selected in a ``st.dataframe(..., on_select="rerun")`` table."""
+    if not event:
+        return []
+    return list(event.get("selection", {}).get("rows", []))
+
+
+def show_images(entries: Sequence[ImageEntry], key: str, *, empty: str = "No image behind this selection.") -> None:
+    """A table of ``entries`` (one row selectable) and an *Open in Review* button for the selected one."""
+    if not entries:
+        st.caption(empty)
+        return
+    rows = [{"photograph": entry.file_name, **entry.details,
+             "spot (x, y)": "" if entry.x is None else f"{entry.x}, {entry.y}", "sha256": entry.sha256[:12]}
+            for entry in entries]
+    event = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                         key=key)
+    chosen = [entries[row] for row in selected_rows(event) if 0 <= row < len(entries)]
+    if not chosen:
+        st.caption(f"{len(entries)} photograph(s). Select a row to open it on the Review page.")
+    elif st.button(f"Open {chosen[0].file_name} in Review", key=f"{key}_open", icon=":material/open_in_new:"):
+        open_in_review(chosen[0].target)
