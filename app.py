@@ -23,5 +23,6 @@ with st.sidebar:
 page = st.navigation([
     st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
     st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
+    st.Page("views/methods.py", title="Heatmap methods", icon=":material/grid_view:"),
 ])
 page.run()
