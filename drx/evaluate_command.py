@@ -88,6 +88,7 @@ def evaluate_pairs(
     method_parameters: Mapping[str, Mapping[str, Any]] | None = None,
     settings: EvaluationSettings = EvaluationSettings(),
     limit: int | None = None,
+    workers: int = 1,
     store: bool = True,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
@@ -97,8 +98,10 @@ def evaluate_pairs(
     the segmentation photographs present); ``method_parameters`` maps a method
     to parameters that override ``METHOD_PARAMETERS``; ``settings`` gives the
     detection and bootstrap settings (its ``method`` is ignored); ``limit``
-    keeps the first photographs only. Models go to the default device (CUDA
-    when available). With ``store`` each pair is kept as an evaluation run.
+    keeps the first photographs only; ``workers`` threads map heatmaps back to
+    the photographs and find hot spots (the CPU-bound part: use most cores on a
+    GPU machine). Models go to the default device (CUDA when available). With
+    ``store`` each pair is kept as an evaluation run.
     """
     from drcore.datasets import read
     from drcore.errors import DatasetIncomplete
@@ -119,7 +122,7 @@ def evaluate_pairs(
             models[key].model.to(default_device())
         overrides = dict((method_parameters or {}).get(method, {}))
         runs.append((models[key], replace(settings, method=method, method_parameters=overrides)))
-    results = evaluate_many(runs, samples, dataset=reader, split=split, progress=progress)
+    results = evaluate_many(runs, samples, dataset=reader, split=split, progress=progress, workers=workers)
     if store:
         from drx.records import database, store_evaluation
 
@@ -164,6 +167,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--param", action="append", metavar="METHOD.NAME=VALUE",
                         help="a method parameter, e.g. occlusion.stride=32; repeat for more")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N photographs")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="threads that map heatmaps back and find hot spots beside the model (default 1)")
     parser.add_argument("--smoothing", type=float, default=10.0,
                         help="Gaussian sigma before peak finding, px at 1500 px width (default 10)")
     parser.add_argument("--nms-radius", type=float, default=10.0,
@@ -193,7 +198,8 @@ def run(arguments: argparse.Namespace) -> int:
                                   n_resamples=arguments.resamples, pixel_auc_resamples=arguments.pixel_resamples)
     split = arguments.split or EVALUATION_DATASETS[arguments.dataset][1]
     rows = evaluate_pairs([(model, method) for model in models for method in methods], dataset=arguments.dataset,
-                          split=split, method_parameters=parameters, settings=settings, limit=arguments.limit)
+                          split=split, method_parameters=parameters, settings=settings, limit=arguments.limit,
+                          workers=arguments.workers)
     out = Path(arguments.out or f"evaluation/{arguments.dataset}-{split}")
     print(write_report(rows, out), end="")
     print(f"wrote {out}/table.md, table.json and froc.html; stored {len(models) * len(methods)} evaluation runs")
