@@ -31,8 +31,8 @@ effective parameters are kept in the result. Seconds per output of one
 512 px photograph with the bundled model on one CPU thread: sensitivity,
 gradient x input, guided backprop, deconvnet and Grad-CAM 0.03-0.1,
 LRP 0.2-0.5, SmoothGrad (16 samples) 1.5, integrated gradients (32 steps)
-3.2, occlusion 42 with stride 16 and 10.6 with stride 32 (for all outputs at
-once). ``internal_batch_size`` (SmoothGrad, integrated gradients) and
+3.2, occlusion about 40 with stride 16 and 10.6 with stride 32 (for all
+outputs at once). ``internal_batch_size`` (SmoothGrad, integrated gradients) and
 ``perturbations_per_eval`` (occlusion) trade memory for speed on a GPU.
 
 Smoothing and suppression radius are in pixels at a 1500 px wide photograph

@@ -25,7 +25,8 @@ def test_two_methods_on_two_diaretdb1_photographs(diaretdb1_root, monkeypatch, t
         ("sensitivity", 2, "diaretdb1", "test"), ("grad_cam", 2, "diaretdb1", "test")}
     assert (out / "table.md").read_text() == comparison_markdown(rows) and comparison_markdown(rows) in printed
     html = (out / "froc.html").read_text()
-    assert html.count("plotly.js v") == 1 and "FROC · Hard exudates" in html  # plotly inlined once
+    assert html.count("plotly.js v") == 1  # plotly inlined once
+    assert html.count('class="plotly-graph-div"') == len(LESION_TYPES) and "Hard exudates" in html
     with database()() as session:
         runs = session.scalars(select(EvaluationRun)).all()
     assert sorted(run.method for run in runs) == ["grad_cam", "sensitivity"]
