@@ -35,6 +35,7 @@ else:
     pages = [
         st.Page("views/review.py", title="Review", icon=":material/visibility:", default=True),
         st.Page("views/compare.py", title="Compare with experts", icon=":material/compare:"),
+        st.Page("views/methods.py", title="Heatmap methods", icon=":material/grid_view:"),
         st.Page("views/discovery.py", title="Discovery", icon=":material/scatter_plot:"),
         st.Page("views/dashboards.py", title="Dashboards", icon=":material/monitoring:"),
     ]

@@ -2,7 +2,6 @@
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from drcore.errors import DrxError
 from drcore.training import TrainingConfig, train
 from drx import coco_import_command, export_command, user_command
 from drx import mine_command
+from drx import evaluate_command
 
 
 TRAINING_HELP = {
@@ -103,41 +103,6 @@ def _heatmap(arguments: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-EVALUATION_DATASETS = {"diaretdb1": "diaretdb1", "idrid": "idrid_segmentation"}
-
-
-def _evaluate(arguments: argparse.Namespace) -> int:
-    from drcore.datasets import read
-    from drcore.evaluation import EvaluationSettings, evaluate
-    from drcore.models import load_model
-    from drx.records import database, store_evaluation
-    from drx.ui.figures import evaluation_title, froc_figure
-
-    dataset = EVALUATION_DATASETS[arguments.dataset]
-    samples = read(dataset, split=arguments.split)
-    if not samples:
-        print(f"drx evaluate: {arguments.dataset} has no {arguments.split} images here", file=sys.stderr)
-        return 1
-    loaded = load_model(arguments.model)
-    loaded.model.to(default_device())
-    settings = EvaluationSettings(
-        method=arguments.method, smoothing_sigma_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
-        n_resamples=arguments.resamples, pixel_auc_resamples=min(100, arguments.resamples),
-    )
-    result = evaluate(loaded, samples, dataset=dataset, split=arguments.split, settings=settings)
-    out = Path(arguments.out or f"evaluation/{arguments.dataset}-{arguments.split}-{loaded.card.name}-{arguments.method}")
-    out.mkdir(parents=True, exist_ok=True)
-    markdown = result.to_markdown()
-    (out / "table.md").write_text(markdown)
-    (out / "table.json").write_text(json.dumps(result.to_dict(), indent=2))
-    title = evaluation_title(result.model, settings.method, dataset, arguments.split)
-    froc_figure(result.to_dict()["rows"], title).write_html(out / "froc.html", include_plotlyjs=True)
-    run_id = store_evaluation(database(), loaded, result)
-    print(markdown)
-    print(f"wrote {out}/table.md, table.json and froc.html; stored as evaluation run {run_id}")
-    return 0
-
-
 def _import(arguments: argparse.Namespace) -> int:
     from drcore.datasets import dataset_root, read
     from drcore.heatmap_export import collect_images
@@ -201,21 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
     heatmap.set_defaults(handler=_heatmap)
 
-    evaluation = commands.add_parser(
-        "evaluate", help="judge a model's heatmaps against expert masks", formatter_class=formatter,
-        description="Prints the per-lesion-type table (image AUC, pixel AUC, CPM, sensitivity at 1 and 8 false "
-        "positives per image, pointing game; 95%% bootstrap intervals), writes it as Markdown and JSON with a "
-        "FROC figure, and stores it in the database as an evaluation run.",
-    )
-    evaluation.add_argument("--dataset", choices=sorted(EVALUATION_DATASETS), default="diaretdb1")
-    evaluation.add_argument("--split", choices=["train", "test", "all"], default="test")
-    evaluation.add_argument("--model", default=None, help="bundled model name or checkpoint path")
-    evaluation.add_argument("--method", default="sensitivity", help="heatmap method")
-    evaluation.add_argument("--smoothing", type=float, default=10.0, help="Gaussian sigma before peak finding, px at 1500 px width")
-    evaluation.add_argument("--nms-radius", type=float, default=10.0, help="non-maximum suppression radius, px at 1500 px width")
-    evaluation.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
-    evaluation.add_argument("--out", default=None, help="folder for table.md, table.json, froc.html")
-    evaluation.set_defaults(handler=_evaluate)
+    evaluate_command.add_parser(commands)
 
     importing = commands.add_parser(
         "import", help="register a data set's photographs and expert masks, or a COCO file's lesions, in the database",

@@ -56,8 +56,11 @@ def heatmap(sha256: str, _prepared: PreparedImage, model_name: str, output: str)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def method_map(sha256: str, _prepared: PreparedImage, model_name: str, output: str, method: str) -> np.ndarray:
-    """One method's raw heatmap of one output in the prepared frame (S x S)."""
+def method_map(
+    sha256: str, _prepared: PreparedImage, model_name: str, output: str, method: str,
+    parameters: tuple[tuple[str, object], ...] = (),
+) -> np.ndarray:
+    """One method's raw heatmap of one output in the prepared frame (S x S); ``parameters`` are the method's."""
     loaded = resources.model(model_name)
     batch = batch_from_prepared([_prepared])
-    return compute_heatmaps(loaded.model, batch, loaded.card.outputs.index(output), method)[0].numpy()
+    return compute_heatmaps(loaded.model, batch, loaded.card.outputs.index(output), method, **dict(parameters))[0].numpy()

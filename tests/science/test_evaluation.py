@@ -1,18 +1,25 @@
 """drcore.evaluation on synthetic photographs, checked against the metrics computed one by one."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from drcore.candidates import find_hot_spots
 from drcore.datasets.base import Sample
-from drcore.evaluation import EvaluationSettings, evaluate
+from drcore.errors import UnknownName
+from drcore.evaluation import METHOD_PARAMETERS, EvaluationSettings, evaluate, evaluate_many
+from drcore.evaluation_report import comparison_markdown, comparison_rows, format_estimate
+from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
-from drcore.lesions import LESION_TYPES, OUTPUTS
+from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
 from drcore.metrics import cpm, froc_curve, label_instances, pointing_game
-from drcore.models import load_model
+from drcore.models import build_model, load_model
 from drcore.synthetic import generate_fundus
 
 SETTINGS = EvaluationSettings(n_resamples=50, pixel_auc_resamples=10, smoothing_sigma_px=6.0)
@@ -77,3 +84,108 @@ def test_samples_without_masks_are_refused() -> None:
     bare = Sample(dataset="x", image_id="a", image_path="a.png", split="test", labels={})
     with pytest.raises(ValueError, match="masks"):
         evaluate(load_model(), [bare], dataset="x", split="test")
+
+
+# --- several (model, method) pairs in one pass ---------------------------------------------------
+
+FAST_RESAMPLING = EvaluationSettings(n_resamples=50, pixel_auc_resamples=10, smoothing_sigma_px=6.0)
+
+
+@pytest.fixture(scope="module")
+def comparison(synthetic_samples):
+    """Two model objects (the second explains only any_lesion and microaneurysm) x two methods, in one pass."""
+    first, second = load_model(), load_model()
+    second = dataclasses.replace(second, card=dataclasses.replace(second.card, outputs=("any_lesion", "microaneurysm")))
+    runs = [(first, FAST_RESAMPLING), (first, dataclasses.replace(FAST_RESAMPLING, method="grad_cam")),
+            (second, FAST_RESAMPLING)]
+    return runs, evaluate_many(runs, synthetic_samples[:4], dataset="synthetic", split="test", progress=False,
+                               workers=3)
+
+
+def test_each_pair_equals_its_own_single_run(synthetic_samples, comparison) -> None:
+    """Single runs use one post-processing thread, the comparison three: the numbers may not differ."""
+    runs, results = comparison
+    assert len(results) == 3
+    for (loaded, settings), together in zip(runs, results):
+        alone = evaluate(loaded, synthetic_samples[:4], dataset="synthetic", split="test", settings=settings,
+                         progress=False)
+        assert together.to_dict() == alone.to_dict()
+    assert results[0].to_dict()["rows"] != results[1].to_dict()["rows"]  # the methods really differ
+    assert [row.output for row in results[2].rows] == ["microaneurysm", "any_lesion", "any_lesion", "any_lesion"]
+
+
+def test_each_heatmap_is_computed_once_per_image_output_and_method(synthetic_samples, monkeypatch) -> None:
+    import drcore.evaluation as evaluation
+
+    calls = []
+    original = evaluation.compute_heatmaps
+    monkeypatch.setattr(evaluation, "compute_heatmaps",
+                        lambda model, batch, output, method, **params: calls.append((output, method))
+                        or original(model, batch, output, method, **params))
+    loaded = load_model()
+    loaded = dataclasses.replace(loaded, card=dataclasses.replace(loaded.card, outputs=("any_lesion", "haemorrhage")))
+    evaluate_many([(loaded, FAST_RESAMPLING), (loaded, FAST_RESAMPLING)], synthetic_samples[:3], dataset="synthetic",
+                  split="test", progress=False)
+    # any_lesion serves microaneurysms, hard exudates and cotton-wool spots; the repeated pair is computed once
+    assert sorted(calls) == sorted([(0, "sensitivity"), (1, "sensitivity")] * 3)
+
+
+def test_effective_method_parameters_are_kept_and_unknown_methods_refused(synthetic_samples) -> None:
+    settings = dataclasses.replace(FAST_RESAMPLING, method="occlusion", method_parameters={"stride": 64,
+                                                                                           "patch_size": 64})
+    assert settings.effective().method_parameters == {**METHOD_PARAMETERS["occlusion"], "stride": 64,
+                                                      "patch_size": 64}
+    with pytest.raises(UnknownName):
+        evaluate_many([(load_model(), dataclasses.replace(FAST_RESAMPLING, method="nonsense"))], synthetic_samples,
+                      dataset="synthetic", split="test", progress=False)
+
+
+def test_occlusion_of_several_outputs_equals_one_output_at_a_time() -> None:
+    torch.manual_seed(0)
+    model = build_model("small-fundus-net", widths=(4, 6)).double().eval()
+    batch = torch.rand(2, 3, 24, 32, dtype=torch.float64) * 2 - 1
+    together = occlusion_outputs(model, batch, [3, 0, 2], patch_size=8, stride=4, perturbations_per_eval=5)
+    for position, output in enumerate([3, 0, 2]):
+        alone = occlusion(model, batch, output, patch_size=8, stride=4, perturbations_per_eval=3)
+        assert torch.allclose(together[:, position], alone, atol=1e-12, rtol=0)
+    assert together.abs().amax() > 0
+
+
+# --- flat rows and the Markdown table ------------------------------------------------------------
+
+
+def test_rows_have_one_entry_per_lesion_type_method_and_model(comparison) -> None:
+    _, results = comparison
+    rows = comparison_rows(results)
+    assert len(rows) == len(LESION_TYPES) * 3
+    assert [row["lesion_type"] for row in rows] == [name for name in LESION_TYPES for _ in range(3)]
+    for index, row in enumerate(rows):
+        result = results[index % 3]
+        original = next(item for item in result.to_dict()["rows"] if item["lesion_type"] == row["lesion_type"])
+        assert {key: row[key] for key in original} == original
+        assert (row["model"], row["method"]) == (result.model, result.settings.method)
+        assert row["any_lesion_auc"] == result.to_dict()["any_lesion_auc"]
+    assert json.loads(json.dumps(rows)) == rows
+
+
+def test_markdown_from_json_rows(comparison, tmp_path) -> None:
+    _, results = comparison
+    rows = json.loads(json.dumps(comparison_rows(results)))
+    table = comparison_markdown(rows)
+    lines = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    body = [line for line in lines if line.split(" | ")[0][2:] in {LESION_LABELS[n] for n in LESION_TYPES}]
+    assert len(body) == len(rows)
+    for row in rows:
+        cells = next(line for line in body if line.startswith(f"| {LESION_LABELS[row['lesion_type']]} |")
+                     and f"| {row['method']} | {row['output']} |" in line).strip("| ").split(" | ")
+        assert len(cells) == 12
+    best = max(rows[:3], key=lambda row: row["cpm"]["value"] or -1)  # microaneurysms
+    if best["cpm"]["value"]:
+        assert f"**{format_estimate(best['cpm'])}**" in table
+    assert format_estimate({"value": 0.5, "low": 0.25, "high": 0.75}) == "0.500 [0.250, 0.750]"
+    assert format_estimate({"value": None}) == "n/a" and format_estimate({"value": 0.1234, "low": None}) == "0.123"
+    other = [dict(row, dataset="idrid_segmentation", split="train") for row in rows]
+    assert "| lesion type | data set |" in comparison_markdown(rows + other)
+    assert "| lesion type | data set |" not in table
+    with pytest.raises(ValueError):
+        comparison_markdown([])

@@ -1,0 +1,180 @@
+"""Vectorised bootstrap intervals for the evaluation: the same resamples as :func:`drcore.metrics.bootstrap_ci`.
+
+:func:`drcore.metrics.bootstrap_ci` calls a metric on every resample of image
+indices, which re-pools, re-sorts and re-validates the data each time (pooled
+pixel AUC: about 0.15 s per resample on DiaretDB1). Here a resample is
+instead a vector of image multiplicities ``counts[i]`` (how often image ``i``
+was drawn), and each resample's metric is a weighted sum of quantities
+counted once (pair counts between images, FROC histograms). The resampled indices come from the same
+``numpy.random.default_rng(seed)`` draws, so the intervals are those of
+``bootstrap_ci`` with the same seed: bit for bit for the FROC sensitivities,
+CPM and pooled pixel AUC (integer counts, same divisions), and to within
+floating-point rounding (~1e-15) for the image AUC (an exact pair count here,
+scikit-learn's trapezoids there). Undefined resamples (one class only, no
+lesion) are skipped and counted, as there.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from drcore.metrics import (
+    CPM_FP_RATES,
+    ImageMatches,
+    UndefinedMetric,
+    _resample_indices,
+    image_auc,
+    pooled_pixel_auc,
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A value on all images and its percentile bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+    n_skipped: int
+
+
+def resample_counts(
+    n_images: int, n_resamples: int, seed: int, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """``(n_resamples, n_images)`` multiplicities of the resamples ``bootstrap_ci(..., seed=seed)`` draws."""
+    indices = _resample_indices(np.random.default_rng(seed), n_images, n_resamples, strata)
+    counts = np.zeros((n_resamples, n_images), dtype=np.int64)
+    np.add.at(counts, (np.arange(n_resamples)[:, None], indices), 1)
+    return counts
+
+
+def _interval(value: float, samples: np.ndarray, confidence: float, what: str) -> Interval:
+    """Percentiles of the defined (non-NaN) resample values, as ``bootstrap_ci`` takes them."""
+    defined = samples[~np.isnan(samples)]
+    if defined.size == 0:
+        raise UndefinedMetric(f"{what} is undefined on all {samples.size} bootstrap resamples")
+    alpha = 1.0 - confidence
+    low, high = np.percentile(defined, [100.0 * alpha / 2.0, 100.0 * (1.0 - alpha / 2.0)])
+    return Interval(float(value), float(low), float(high), int(samples.size - defined.size))
+
+
+def image_auc_interval(
+    scores: np.ndarray, labels: np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> Interval:
+    """:func:`drcore.metrics.image_auc_with_ci` (stratified): every resample's AUC from one pair matrix.
+
+    ``AUC = sum_ij c_i c_j [s_i > s_j] + 0.5 [s_i = s_j] / (sum_i c_i sum_j c_j)`` over positives ``i``
+    and negatives ``j`` with multiplicities ``c``.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    value = image_auc(scores, labels)
+    counts = resample_counts(labels.size, n_resamples, seed, strata=labels)
+    positive, negative = scores[labels], scores[~labels]
+    twice_wins = (2 * (positive[:, None] > negative[None, :]) + (positive[:, None] == negative[None, :])).astype(
+        np.float64)
+    weights_pos, weights_neg = counts[:, labels].astype(np.float64), counts[:, ~labels].astype(np.float64)
+    wins = np.einsum("rp,pn,rn->r", weights_pos, twice_wins, weights_neg)
+    samples = wins / (2.0 * weights_pos.sum(axis=1) * weights_neg.sum(axis=1))
+    return _interval(value, samples, confidence, "image AUC")
+
+
+def pixel_auc_interval(
+    maps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    fovs: Sequence[np.ndarray],
+    *,
+    n_resamples: int = 100,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Pooled pixel AUC (:func:`drcore.metrics.pooled_pixel_auc`) and its image bootstrap from one pair-count matrix.
+
+    ``W[i, j] = 2 #{p > n} + #{p = n}`` over lesion pixels ``p`` of image ``i`` and
+    other pixels ``n`` of image ``j`` (fields of view only) is counted once; a
+    resample with multiplicities ``c`` has ``AUC = c W c / (2 (c . P) (c . N))``.
+    """
+    value = pooled_pixel_auc(maps, masks, fovs)
+    positives, negatives = [], []
+    for heatmap, mask, fov in zip(maps, masks, fovs):
+        inside, lesion = np.asarray(fov, bool), np.asarray(mask, bool)
+        positives.append(np.asarray(heatmap)[inside & lesion])
+        negatives.append(np.sort(np.asarray(heatmap)[inside & ~lesion]))
+    # 2 #{n < p} + #{n = p} = #{n < p} + #{n <= p}
+    twice_wins = np.array([[(np.searchsorted(neg, pos, side="left") + np.searchsorted(neg, pos, side="right")).sum(
+        dtype=np.int64) for neg in negatives] for pos in positives], dtype=np.int64).reshape(len(maps), len(maps))
+    n_pos = np.array([pos.size for pos in positives], dtype=np.int64)
+    n_neg = np.array([neg.size for neg in negatives], dtype=np.int64)
+    counts = resample_counts(len(maps), n_resamples, seed)
+    wins = np.einsum("ri,ij,rj->r", counts, twice_wins, counts)
+    resampled_pos, resampled_neg = counts @ n_pos, counts @ n_neg
+    defined = (resampled_pos > 0) & (resampled_neg > 0)
+    samples = np.full(n_resamples, np.nan)
+    samples[defined] = wins[defined] / (2.0 * resampled_pos[defined] * resampled_neg[defined])
+    return _interval(value, samples, confidence, "pooled pixel AUC")
+
+
+@dataclass(frozen=True)
+class FrocIntervals:
+    """CPM and the sensitivity at each rate of ``rates``, with intervals from the same resamples."""
+
+    cpm: Interval
+    sensitivity: dict[float, Interval]
+
+
+def _sensitivities(fp_per_image: np.ndarray, sensitivity: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Step interpolation as :func:`drcore.metrics.sensitivity_at_fp` (0 before the first operating point)."""
+    if fp_per_image.size == 0:
+        return np.zeros(rates.shape)
+    last = np.searchsorted(fp_per_image, rates, side="right") - 1
+    return np.where(last >= 0, sensitivity[np.maximum(last, 0)], 0.0)
+
+
+def froc_intervals(
+    matches: Sequence[ImageMatches],
+    rates: Sequence[float] = (1.0, 8.0),
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> FrocIntervals:
+    """CPM and sensitivities at ``rates`` FP/image, as :func:`drcore.metrics.cpm_with_ci_from_matches` gives them.
+
+    Every resample's FROC curve is evaluated at the thresholds of all images'
+    detections; those of images left out repeat an operating point of the
+    resample's own curve (or the origin), so the step-interpolated
+    sensitivities are the same as on the resample's own thresholds.
+    """
+    n_images = len(matches)
+    all_rates = np.asarray(CPM_FP_RATES + tuple(rates), dtype=np.float64)
+    thresholds = np.unique(np.concatenate([m.scores for m in matches]))[::-1]
+
+    def positions(values: np.ndarray) -> np.ndarray:  # index of each score among the descending thresholds
+        return thresholds.size - 1 - np.searchsorted(thresholds[::-1], values)
+
+    fp_image = np.concatenate([np.full(m.fp_scores.size, i) for i, m in enumerate(matches)]).astype(np.int64)
+    fp_position = positions(np.concatenate([m.fp_scores for m in matches]))
+    lesion_image = np.concatenate([np.full(m.lesion_scores.size, i) for i, m in enumerate(matches)]).astype(np.int64)
+    lesion_scores = np.concatenate([m.lesion_scores for m in matches])
+    hit = np.isfinite(lesion_scores)
+    hit_position, hit_image = positions(lesion_scores[hit]), lesion_image[hit]
+
+    def at_rates(weights: np.ndarray) -> np.ndarray:
+        n_lesions = weights[lesion_image].sum()
+        if n_lesions == 0:
+            return np.full(all_rates.size, np.nan)
+        fp = np.cumsum(np.bincount(fp_position, weights=weights[fp_image], minlength=thresholds.size))
+        found = np.cumsum(np.bincount(hit_position, weights=weights[hit_image], minlength=thresholds.size))
+        return _sensitivities(fp / n_images, found / n_lesions, all_rates)
+
+    observed = at_rates(np.ones(n_images, dtype=np.int64))
+    if np.isnan(observed[0]):
+        raise UndefinedMetric(f"FROC is not defined: no lesion in any of the {n_images} images")
+    samples = np.stack([at_rates(weights) for weights in resample_counts(n_images, n_resamples, seed)])
+    n_cpm = len(CPM_FP_RATES)
+    cpm = _interval(float(np.mean(observed[:n_cpm])), np.mean(samples[:, :n_cpm], axis=1), confidence, "CPM")
+    return FrocIntervals(cpm, {
+        float(rate): _interval(observed[n_cpm + k], samples[:, n_cpm + k], confidence, f"sensitivity at {rate} FP")
+        for k, rate in enumerate(rates)
+    })

@@ -1,0 +1,59 @@
+"""The Methods page through AppTest: one tile per method on one scale, DiaretDB1 photographs, bad input."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from drcore.heatmaps import METHODS, compute_heatmaps
+from drcore.imaging import load_image, prepare
+from drcore.inference import batch_from_prepared
+from drcore.lesions import OUTPUTS
+from drcore.models import load_model
+
+METHODS_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "methods.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def tile_captions(app: AppTest) -> list[str]:
+    return [image.proto.imgs[0].caption for image in app.get("image")][1:]  # the first image is the colour scale
+
+
+def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatch) -> None:
+    monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(diaretdb1_root))
+    app = AppTest.from_file(METHODS_PAGE, default_timeout=300)
+    app.run()
+    assert not app.exception, app.exception
+    shown = [caption.split(" ·")[0] for caption in tile_captions(app)]  # tiles come column by column
+    assert sorted(shown) == sorted(METHODS) and len(shown) == len(METHODS)
+    app.segmented_control(key="methods_source").set_value("DiaretDB1").run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="methods_ddb1").value == "diaretdb1_image002"
+    app.selectbox(key="methods_output").set_value("hard_exudate")
+    app.multiselect(key="methods_chosen").set_value(["sensitivity", "grad_cam"]).run()
+    assert not app.exception, app.exception
+    captions = tile_captions(app)
+    assert [caption.split(" ·")[0] for caption in captions] == ["sensitivity", "grad_cam"]  # columns 1 and 2
+    # "1 = peak": the 99.5th percentile of |map| in the field of view, computed here independently
+    loaded = load_model()
+    prepared = prepare(load_image(diaretdb1_root / "images" / "diaretdb1_image002.png"), loaded.card.input_size)
+    raw = compute_heatmaps(loaded.model, batch_from_prepared([prepared]), OUTPUTS.index("hard_exudate"))[0].numpy()
+    expected = np.percentile(np.abs(raw[prepared.fov]), 99.5)
+    assert captions[0] == f"sensitivity · 1 = {expected:.3g}"
+
+
+def test_the_upload_source_asks_for_a_photograph_and_a_link_preselects_it() -> None:
+    app = AppTest.from_file(METHODS_PAGE, default_timeout=60)
+    app.query_params["source"] = "Upload"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.segmented_control(key="methods_source").value == "Upload"
+    assert app.info and "Upload a fundus photograph" in app.info[0].value
+    assert not tile_captions(app)

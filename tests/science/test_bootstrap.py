@@ -1,0 +1,89 @@
+"""The vectorised bootstrap gives the intervals of drcore.metrics.bootstrap_ci with the same seed."""
+
+import numpy as np
+import pytest
+
+from drcore.bootstrap import froc_intervals, image_auc_interval, pixel_auc_interval, resample_counts
+from drcore.metrics import (
+    UndefinedMetric,
+    _resample_indices,
+    bootstrap_ci,
+    cpm_with_ci_from_matches,
+    froc_from_matches,
+    image_auc_with_ci,
+    label_instances,
+    match_detections,
+    pooled_pixel_auc,
+    sensitivity_at_fp,
+)
+
+
+def random_matches(seed: int, n_images: int = 12):
+    """Images with random lesions and random detections (integer scores, so ties happen), some without lesions."""
+    rng = np.random.default_rng(seed)
+    matches = []
+    for index in range(n_images):
+        mask = np.zeros((40, 40), bool)
+        if index % 3:
+            for _ in range(rng.integers(1, 5)):
+                row, col = rng.integers(0, 36, 2)
+                mask[row:row + 4, col:col + 4] = True
+        detections = [(int(r), int(c), float(rng.integers(0, 20))) for r, c in rng.integers(0, 40, (15, 2))]
+        matches.append(match_detections(detections, label_instances(mask)))
+    return matches
+
+
+def test_resample_counts_are_the_multiplicities_of_bootstrap_ci_indices() -> None:
+    strata = np.array([0, 1, 1, 0, 1, 0, 0])
+    indices = _resample_indices(np.random.default_rng(3), 7, 50, strata)
+    counts = resample_counts(7, 50, 3, strata)
+    assert np.array_equal(counts, np.stack([np.bincount(row, minlength=7) for row in indices]))
+    assert (counts[:, strata == 1].sum(axis=1) == 3).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cpm_and_sensitivities_equal_the_loop_bit_for_bit(seed: int) -> None:
+    matches = random_matches(seed)
+    fast = froc_intervals(matches, (1.0, 8.0), n_resamples=300, seed=seed)
+    value, low, high = cpm_with_ci_from_matches(matches, n_resamples=300, seed=seed)
+    assert (fast.cpm.value, fast.cpm.low, fast.cpm.high) == (value, low, high)
+    for rate in (1.0, 8.0):
+        def at_rate(indices, rate=rate):
+            return float(sensitivity_at_fp(froc_from_matches([matches[i] for i in indices]), [rate])[0])
+        interval = bootstrap_ci(at_rate, len(matches), n_resamples=300, seed=seed)
+        assert (fast.sensitivity[rate].low, fast.sensitivity[rate].high) == (interval.low, interval.high)
+        assert fast.sensitivity[rate].value == at_rate(np.arange(len(matches)))
+        assert fast.sensitivity[rate].n_skipped == interval.n_skipped
+    assert fast.cpm.high > fast.cpm.low  # the data are not degenerate
+
+
+def test_froc_without_any_lesion_is_undefined() -> None:
+    empty = [match_detections([(1, 1, 0.5)], np.zeros((4, 4), int)) for _ in range(3)]
+    with pytest.raises(UndefinedMetric):
+        froc_intervals(empty)
+
+
+def test_pixel_auc_equals_the_loop_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    maps = [np.round(rng.normal(size=(30, 20)), 1).astype(np.float32) for _ in range(9)]  # rounded: ties
+    masks = [rng.random((30, 20)) < (0.1 if i % 4 else 0.0) for i in range(9)]  # some images without lesion
+    fovs = [rng.random((30, 20)) < 0.8 for _ in range(9)]
+    for i in range(9):
+        maps[i][masks[i]] += 0.5
+    fast = pixel_auc_interval(maps, masks, fovs, n_resamples=80, seed=4)
+    interval = bootstrap_ci(lambda idx: pooled_pixel_auc([maps[i] for i in idx], [masks[i] for i in idx],
+                                                         [fovs[i] for i in idx]), 9, n_resamples=80, seed=4)
+    assert fast.value == pooled_pixel_auc(maps, masks, fovs)
+    assert (fast.low, fast.high, fast.n_skipped) == (interval.low, interval.high, interval.n_skipped)
+    assert 0.5 < fast.low < fast.high < 1.0
+
+
+def test_image_auc_equals_scikit_learn_based_interval() -> None:
+    rng = np.random.default_rng(6)
+    labels = rng.random(40) < 0.4
+    scores = np.round(rng.normal(size=40) + labels, 1)
+    fast = image_auc_interval(scores, labels, n_resamples=500, seed=9)
+    value, low, high = image_auc_with_ci(scores, labels, n_resamples=500, seed=9)
+    assert fast.value == value
+    assert fast.low == pytest.approx(low, abs=1e-12) and fast.high == pytest.approx(high, abs=1e-12)
+    assert low < high
