@@ -9,9 +9,7 @@ from pathlib import Path
 from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.training import TrainingConfig, train
-from drx import coco_import_command, export_command, user_command
-from drx import mine_command
-from drx import evaluate_command
+from drx import coco_import_command, evaluate_command, export_command, mine_command, user_command
 
 
 TRAINING_HELP = {
