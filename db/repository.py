@@ -36,6 +36,7 @@ from db.models import ICDR_GRADES, EvaluationRun, Grade, Grader, GroundTruth, He
 
 __all__ = [
     "register_image",
+    "find_image",
     "get_or_create_grader",
     "register_model",
     "record_heatmap_run",
@@ -125,7 +126,7 @@ def register_image(
     source = _text(source, "source", max_len=64)
     stored = _optional_path(stored_path, "stored_path")
 
-    existing = session.scalars(select(Image).where(Image.content_sha256 == digest)).first()
+    existing = find_image(session, digest)
     if existing is not None:
         return existing
     image = Image(
@@ -140,6 +141,12 @@ def register_image(
     session.add(image)
     session.flush()
     return image
+
+
+def find_image(session: Session, content_sha256: str) -> Optional[Image]:
+    """The :class:`Image` with this content hash (any case), or None."""
+    digest = _sha256(content_sha256, "content_sha256")
+    return session.scalars(select(Image).where(Image.content_sha256 == digest)).first()
 
 
 def find_grader(session: Session, name: str) -> Optional[Grader]:

@@ -17,6 +17,7 @@ from drx.ui.drawing_panel import annotation_traces, drawing_panel, my_annotation
 from drx.ui.history_panel import history_panel
 from drx.ui.overlay import COLORMAPS, overlay_figure
 from drx.ui.queue_panel import has_queue, queue_picker
+from drx.ui.review_link import InvalidReviewLink, read_review_target
 from drx.ui.text import verbatim
 
 ICDR_GRADES = {
@@ -36,20 +37,31 @@ model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 loaded = resources.model(model_name)
 
 st.title("Review")
-sources = (["My queue"] if has_queue(sessions, user) else []) + ["Demo images", "Upload"]
+try:
+    target = read_review_target(st.query_params)  # a link from Discovery or Dashboards: one photograph, one spot
+except InvalidReviewLink as error:
+    st.warning(f"The link's photograph cannot be opened: {error}", icon="⚠️")
+    target = None
+sources = (["Linked photograph"] if target else []) + (["My queue"] if has_queue(sessions, user) else []) + [
+    "Demo images", "Upload"]
 source = st.segmented_control("Photograph from", sources, default=sources[0], key="source") or sources[0]
-if source == "My queue":
-    queued_id = queue_picker(sessions, user)
+if source in ("My queue", "Linked photograph"):
     with sessions() as session:
-        queued = session.get(Image, queued_id)
-        file_name, stored = queued.file_name, queued.stored_path
+        if source == "My queue":
+            listed_image = session.get(Image, queue_picker(sessions, user))
+        else:
+            listed_image = repository.find_image(session, target.image_sha256)
+        if listed_image is None:
+            st.error("The linked photograph is not in the database (import it first).", icon="🚫")
+            st.stop()
+        file_name, stored = listed_image.file_name, listed_image.stored_path
     try:
         data = open(stored, "rb").read()
     except (OSError, TypeError) as error:
         st.error(f"The photograph {verbatim(file_name)} cannot be read from {verbatim(str(stored))}: "
                  f"{verbatim(str(error))}", icon="🚫")
         st.stop()
-    origin, chosen_path = "queue", stored
+    origin, chosen_path = ("queue" if source == "My queue" else "link"), stored
 elif source == "Demo images":
     demos = resources.demo_images(settings.demo_dir)
     chosen_path = st.selectbox("Demo photograph", demos, format_func=lambda path: path.stem, key="demo")
@@ -81,7 +93,10 @@ with side_column:
 with display_tab:
     for name, probability in result.probabilities.items():
         st.progress(probability, text=f"{LESION_LABELS[name]}: **{probability:.2f}**")
-    output = st.selectbox("Heatmap of", list(result.probabilities), format_func=LESION_LABELS.get, key="output")
+    outputs = list(result.probabilities)
+    linked_output = target.output if source == "Linked photograph" and target.output in outputs else None
+    output = st.selectbox("Heatmap of", outputs, format_func=LESION_LABELS.get, key="output",
+                          index=outputs.index(linked_output) if linked_output else 0)
     opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
     colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
     threshold = st.slider(
@@ -163,8 +178,10 @@ with figure_column:
     figure.add_trace(candidates.candidate_trace(markers(listed, my_decisions(sessions, user, image_id)),
                                                 selected.rank if selected else None))
     figure.update_layout(showlegend=False)  # names show on hover; a legend would cover the colour bar
-    if selected:
-        x_range, y_range = candidates.zoom_window(selected.x, selected.y, (width, height), max(160, min(width, height) / 4))
+    focus = ((selected.x, selected.y) if selected else (target.x, target.y)
+             if source == "Linked photograph" and target.x is not None else None)
+    if focus:
+        x_range, y_range = candidates.zoom_window(*focus, (width, height), max(160, min(width, height) / 4))
         figure.update_xaxes(range=x_range)
         figure.update_yaxes(range=y_range)
     figure_slot.plotly_chart(figure, width="stretch", theme=None, config={"scrollZoom": True, "displaylogo": False},

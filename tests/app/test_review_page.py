@@ -143,3 +143,43 @@ def test_bad_photographs_get_a_message_and_write_nothing(name: str, make, messag
     app = _upload(app, "fundus.png", fundus_png)
     assert not app.exception and not app.error
     assert len(app.get("plotly_chart")) == 1
+
+
+def _linked_page(user, **params: str) -> AppTest:
+    app = AppTest.from_file(REVIEW_PAGE, default_timeout=120)
+    app.session_state["user"] = user
+    for name, value in params.items():
+        app.query_params[name] = value
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_a_link_opens_the_photograph_at_its_spot_with_its_output(fundus_png: bytes, grader, tmp_path) -> None:
+    import hashlib
+    import json
+
+    from db.repository import register_image
+    from db.session import run_in_transaction
+
+    path = tmp_path / "linked.png"
+    path.write_bytes(fundus_png)
+    sha = hashlib.sha256(fundus_png).hexdigest()
+    sessions = init_database(Settings.from_env().database_url)
+    run_in_transaction(sessions, lambda session: register_image(
+        session, content_sha256=sha, file_name="linked.png", width=900, height=900, size_bytes=len(fundus_png),
+        source="discovery", stored_path=str(path)))
+    app = _linked_page(grader, image=sha, x="300", y="420", output="hard_exudate")
+    assert not app.error
+    assert app.segmented_control(key="source").value == "Linked photograph"
+    assert app.selectbox(key="output").value == "hard_exudate"
+    assert app.caption[0].value.replace("\\", "").startswith("linked.png")
+    layout = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    (left, right), (bottom, top) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    assert left < 300 < right and top < 420 < bottom and right - left < 900  # zoomed, centred on the spot
+
+
+def test_a_malformed_link_is_named_and_the_page_keeps_serving(grader) -> None:
+    app = _linked_page(grader, image="not-a-hash")
+    assert any("cannot be opened" in message.value for message in app.warning)
+    assert len(app.get("plotly_chart")) == 1  # the demo photograph instead
