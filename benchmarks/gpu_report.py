@@ -89,7 +89,7 @@ def _autocast(device: torch.device, precision: str):
 
 def _workload(name: str, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
               device: torch.device, precision: str, forward=None):
-    forward = forward or model
+    forward = forward if forward is not None else model
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-5) if name.startswith("train") else None
 
     def inference() -> None:
