@@ -7,7 +7,6 @@ sha256, method, output, and the model's probability for every output.
 """
 
 import json
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from drcore.atomic import atomic_write
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
@@ -50,19 +50,13 @@ def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
     return images
 
 
-def _atomic_save(path: Path, write) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 def _write(out: Path, image: Path, heatmap: np.ndarray, record: dict) -> None:
     def save_array(target: Path) -> None:
         with open(target, "wb") as handle:
             np.save(handle, heatmap.astype(np.float32))
 
-    _atomic_save(out / f"{image.stem}.npy", save_array)
-    _atomic_save(out / f"{image.stem}.json", lambda target: target.write_text(json.dumps(record, indent=2)))
+    atomic_write(out / f"{image.stem}.npy", save_array)
+    atomic_write(out / f"{image.stem}.json", lambda target: target.write_text(json.dumps(record, indent=2)))
 
 
 def _prepared_batches(

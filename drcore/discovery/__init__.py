@@ -9,9 +9,28 @@
 - :mod:`~drcore.discovery.patches`: patch thumbnails centred on a hot spot with its heatmap contour.
 """
 
-from drcore.discovery.hotspots import ExtractionParameters, HotSpotSet, extract_hot_spots, load_hot_spots
-from drcore.discovery.images import DiscoveryImage, ImageTruth, dataset_images, folder_images, image_set, synthetic_images
-from drcore.discovery.run import DiscoveryResult, GroupingParameters, discover, group_run, load_discovery, run_images
+from drcore.discovery.hotspots import (
+    ExtractionParameters,
+    HotSpotSet,
+    extract_hot_spots,
+    load_hot_spots,
+)
+from drcore.discovery.images import (
+    DiscoveryImage,
+    ImageTruth,
+    dataset_images,
+    folder_images,
+    image_set,
+    synthetic_images,
+)
+from drcore.discovery.run import (
+    DiscoveryResult,
+    GroupingParameters,
+    discover,
+    group_run,
+    load_discovery,
+    run_images,
+)
 from drcore.discovery.statistics import (
     DOMINANT_SHARE,
     UNEXPLAINED_MIN_AUC_LOW,

@@ -25,8 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ from scipy import ndimage
 from torch import nn
 from tqdm.auto import tqdm
 
+from drcore.atomic import atomic_write
 from drcore.candidates import find_hot_spots
 from drcore.discovery.images import DiscoveryImage, ImageTruth
 from drcore.errors import DiscoveryError
@@ -47,7 +46,7 @@ from drcore.inference import batch_from_prepared
 from drcore.lesions import LESION_TYPES
 from drcore.models import LoadedModel
 
-__all__ = ["TARGETS", "EvidenceTarget", "ExtractionParameters", "HotSpotSet", "atomic_save", "default_layer", "extract_hot_spots",
+__all__ = ["TARGETS", "EvidenceTarget", "ExtractionParameters", "HotSpotSet", "default_layer", "extract_hot_spots",
            "feature_layers", "heatmap_path", "load_hot_spots"]
 
 RUN_FILE = "run.json"
@@ -153,19 +152,6 @@ def default_layer(model: nn.Module, input_size: int) -> str:
     return candidates[-1]
 
 
-def atomic_save(path: Path, save) -> None:
-    """Write ``path`` through ``save(temporary_path)`` and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _run_description(images: Sequence[DiscoveryImage], loaded: LoadedModel, parameters: ExtractionParameters,
                      layer: str, spec: dict | None) -> dict:
     return {"image_set": spec, "model": loaded.card.name, "model_sha256": loaded.card.sha256, "input_size": loaded.card.input_size,
@@ -184,7 +170,7 @@ def _start_run(folder: Path, description: dict) -> None:
                                  "choose a new folder or the same parameters")
         return
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_save(run_file, lambda target: Path(target).write_text(json.dumps(description, indent=1)))
+    atomic_write(run_file, lambda target: Path(target).write_text(json.dumps(description, indent=1)))
 
 
 class _Activations:
@@ -340,7 +326,7 @@ def extract_hot_spots(
                                 "referable": math.nan if truth.referable is None else float(truth.referable),
                                 "has_masks": truth.masks is not None, "has_rings": truth.rings is not None,
                                 "rings": rings, "side": prepared[position].side}
-                atomic_save(_image_file(folder, index),
+                atomic_write(_image_file(folder, index),
                              lambda target: np.savez(target, **arrays, **image_fields))
                 bar.update(1)
         bar.close()
@@ -358,7 +344,7 @@ def _heatmaps(model: nn.Module, batch: torch.Tensor, output: int, parameters: Ex
         computed = compute_heatmaps(model, batch[missing], output, parameters.method,
                                     **parameters.method_params).numpy().astype(np.float32)
         for i, value in zip(missing, computed):
-            atomic_save(paths[i], lambda target, value=value: np.save(target, value))
+            atomic_write(paths[i], lambda target, value=value: np.save(target, value))
             maps[i] = value
     return maps
 

@@ -24,7 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
 
-from drcore.discovery.hotspots import atomic_save
+from drcore.atomic import atomic_write
 from drcore.discovery.images import DiscoveryImage
 from drcore.discovery.patches import spot_patches
 from drcore.discovery.run import DiscoveryResult
@@ -96,12 +96,12 @@ def write_report(result: DiscoveryResult, images: Sequence[DiscoveryImage], out:
     out.mkdir(parents=True, exist_ok=True)
     spots = spot_table(result)
     groups = group_table(result)
-    atomic_save(out / "hot_spots.parquet", lambda target: spots.to_parquet(target, index=False))
+    atomic_write(out / "hot_spots.parquet", lambda target: spots.to_parquet(target, index=False))
     if csv:
-        atomic_save(out / "hot_spots.csv", lambda target: spots.to_csv(target, index=False))
-    atomic_save(out / "groups.csv", lambda target: groups.to_csv(target, index=False))
+        atomic_write(out / "hot_spots.csv", lambda target: spots.to_csv(target, index=False))
+    atomic_write(out / "groups.csv", lambda target: groups.to_csv(target, index=False))
     records = json.loads(groups.to_json(orient="records"))
-    atomic_save(out / "groups.json", lambda target: Path(target).write_text(json.dumps(
+    atomic_write(out / "groups.json", lambda target: Path(target).write_text(json.dumps(
         {"k": result.grouping.k, "silhouettes": result.grouping.silhouettes, "groups": records}, indent=1)))
     shown = {spot for row in groups.itertuples() for spot in [row.medoid, *row.strongest]}
     patches = spot_patches(result.folder, images, spots[spots["spot"].isin(shown)])
@@ -117,5 +117,5 @@ def write_report(result: DiscoveryResult, images: Sequence[DiscoveryImage], out:
         + _map_html(spots) + "<h2>Groups</h2>"
         + "".join(_group_section(row, patches) for _, row in groups.iterrows())
         + "</body></html>")
-    atomic_save(out / "report.html", lambda target: Path(target).write_text(page, encoding="utf-8"))
+    atomic_write(out / "report.html", lambda target: Path(target).write_text(page, encoding="utf-8"))
     return out / "report.html"

@@ -16,12 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from drcore.discovery.grouping import Grouping, clustering_space, group_hot_spots, layout_2d
+from drcore.atomic import atomic_write
+from drcore.discovery.grouping import (
+    Grouping,
+    clustering_space,
+    group_hot_spots,
+    layout_2d,
+)
 from drcore.discovery.hotspots import (
     RUN_FILE,
     ExtractionParameters,
     HotSpotSet,
-    atomic_save,
     extract_hot_spots,
     load_hot_spots,
 )
@@ -111,8 +116,8 @@ def group_run(folder: str | Path, parameters: GroupingParameters = GroupingParam
         grouping = group_hot_spots(space, method=parameters.method, k_range=(parameters.k_min, parameters.k_max),
                                    seed=parameters.seed, min_cluster_size=parameters.min_cluster_size)
         layout = layout_2d(space, seed=parameters.seed, perplexity=parameters.perplexity)
-        atomic_save(arrays_file, lambda target: np.savez(target, labels=grouping.labels, layout=layout))
-        atomic_save(description_file, lambda target: Path(target).write_text(json.dumps(
+        atomic_write(arrays_file, lambda target: np.savez(target, labels=grouping.labels, layout=layout))
+        atomic_write(description_file, lambda target: Path(target).write_text(json.dumps(
             {"parameters": description, "k": grouping.k, "silhouettes": grouping.silhouettes}, indent=1)))
     statistics = group_statistics(hot_spots, grouping.labels, space, n_resamples=parameters.n_resamples,
                                   seed=parameters.seed)

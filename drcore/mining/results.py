@@ -23,7 +23,6 @@ import io
 import json
 import os
 import platform
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from drcore.atomic import atomic_write
 from drcore.errors import DrxError
 from drcore.imaging import PreparedImage
 from drcore.mining.store import HeatmapStore
@@ -56,18 +56,6 @@ def part_schema(outputs: list[str]) -> pa.Schema:
         + [("heatmap_key", pa.string())] + [(name, pa.int32()) for name in GEOMETRY]
         + [("hot_spots", pa.list_(SPOT))]
     )
-
-
-def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class ResultsFolder:
@@ -101,7 +89,7 @@ class ResultsFolder:
             return
         table = pa.Table.from_pylist(rows, schema=self.schema)
         name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
-        _atomic_write(self.parts / name, lambda target: pq.write_table(table, target))
+        atomic_write(self.parts / name, lambda target: pq.write_table(table, target))
 
     def finish(self, run: dict) -> dict:
         """Write the final tables, the errors file and the manifest; returns the manifest."""
@@ -114,9 +102,9 @@ class ResultsFolder:
         spots = ok.column("hot_spots")
         images = ok.drop_columns(["status", "error_type", "error", "hot_spots"]).append_column(
             "hot_spot_count", pc.list_value_length(spots).cast(pa.int32()))
-        _atomic_write(self.root / "images.parquet", lambda target: pq.write_table(images, target))
-        _atomic_write(self.root / "hot_spots.parquet", lambda target: pq.write_table(_spot_table(ok), target))
-        _atomic_write(self.root / "errors.csv", lambda target: Path(target).write_text(_errors_csv(errors)))
+        atomic_write(self.root / "images.parquet", lambda target: pq.write_table(images, target))
+        atomic_write(self.root / "hot_spots.parquet", lambda target: pq.write_table(_spot_table(ok), target))
+        atomic_write(self.root / "errors.csv", lambda target: Path(target).write_text(_errors_csv(errors)))
         manifest = self.manifest()
         manifest["runs"].append(run)
         manifest.update(images=ok.num_rows, errors=errors.num_rows, hot_spots=images.column("hot_spot_count")
@@ -132,7 +120,7 @@ class ResultsFolder:
 
     def _write_manifest(self, manifest: dict) -> None:
         text = json.dumps(manifest, indent=2, sort_keys=True)
-        _atomic_write(self.root / MANIFEST, lambda target: Path(target).write_text(text))
+        atomic_write(self.root / MANIFEST, lambda target: Path(target).write_text(text))
 
     def _parts_table(self, columns: list[str] | None) -> pa.Table:
         files = sorted(self.parts.glob("part-*.parquet"))

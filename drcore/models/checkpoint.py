@@ -9,8 +9,6 @@ is checked on every load.
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from drcore.atomic import atomic_write
 from drcore.errors import CheckpointError
 from drcore.models.registry import build_model
 
@@ -81,26 +80,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(model: nn.Module, card: ModelCard, stem: Path) -> ModelCard:
     """Write ``stem.safetensors`` and ``stem.json``; returns the card with its sha256 filled in."""
     stem = Path(stem)
     weights_path = beside(stem, WEIGHTS_SUFFIX)
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    _atomic_write(weights_path, lambda target: save_file(state, target))
+    atomic_write(weights_path, lambda target: save_file(state, target))
     card = dataclasses.replace(card, sha256=file_sha256(weights_path))
-    _atomic_write(beside(stem, CARD_SUFFIX), lambda target: Path(target).write_text(card.to_json()))
+    atomic_write(beside(stem, CARD_SUFFIX), lambda target: Path(target).write_text(card.to_json()))
     return card
 
 
