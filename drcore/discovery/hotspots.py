@@ -75,8 +75,8 @@ class ExtractionParameters:
     layer: str | None = None
     smoothing_sigma: float = 2.0
     min_distance: int = 6
-    max_spots: int = 20
-    threshold_rel: float = 0.1
+    max_spots: int = 40
+    threshold_rel: float = 0.05
     colour_radius: int = 3
     mask_tolerance: float = 0.012
 
@@ -161,6 +161,7 @@ def atomic_save(path: Path, save) -> None:
     os.close(handle)
     try:
         save(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
