@@ -50,3 +50,35 @@ def test_a_run_folder_with_other_parameters_is_a_clear_error(tmp_path, capsys):
     assert main([*ARGUMENTS[:2], "3", *ARGUMENTS[3:], "--out", str(out)]) == 0
     assert main([*ARGUMENTS[:2], "3", *ARGUMENTS[3:], "--out", str(out), "--max-spots", "3"]) == 1
     assert "holds a run with other parameters" in capsys.readouterr().err
+
+
+def test_session_merge_and_split_store_recomputed_statistics(tmp_path):
+    from drcore.discovery import load_discovery
+    from drx import discovery_sessions
+
+    out = tmp_path / "report"
+    assert main([*ARGUMENTS, "--out", str(out), "--store"]) == 0
+    result = load_discovery(out / "run")
+    sessions = database()
+    with sessions() as session:
+        session_id = _only_session_id(session)
+    state = discovery_sessions.reopen_session(sessions, session_id)
+    first, second = state.groups[0], state.groups[1]
+    merged = discovery_sessions.merge_groups(sessions, result, session_id, [first.id, second.id], "dr. b",
+                                             name="both")
+    state = discovery_sessions.reopen_session(sessions, session_id)
+    (group,) = [group for group in state.groups if group.id == merged]
+    assert group.name == "both" and group.members == sorted(first.members + second.members)
+    expected = result.statistics_for(group.members)
+    assert group.statistics["size"] == expected.size == len(group.members)
+    assert group.statistics["auc"] == expected.auc
+    made = discovery_sessions.split_group(sessions, result, session_id, merged, "dr. b")
+    state = discovery_sessions.reopen_session(sessions, session_id)
+    parts = [group for group in state.groups if group.id in made]
+    assert sorted(spot for part in parts for spot in part.members) == group.members
+    assert all(part.statistics["size"] == len(part.members) for part in parts)
+
+
+def _only_session_id(session):
+    (stored,) = discovery_sessions(session)
+    return stored.id
