@@ -18,6 +18,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o644)  # mkstemp makes the file private; the written file is an ordinary one
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +74,8 @@ class ExtractionParameters:
     layer: str | None = None
     smoothing_sigma: float = 2.0
     min_distance: int = 6
-    max_spots: int = 20
-    threshold_rel: float = 0.1
+    max_spots: int = 40
+    threshold_rel: float = 0.05
     colour_radius: int = 3
     mask_tolerance: float = 0.012
 
@@ -278,13 +279,16 @@ def extract_hot_spots(
     batch_size: int = 8,
     progress: bool = True,
     image_set: dict | None = None,
+    timings: dict[str, float] | None = None,
 ) -> HotSpotSet:
     """Find and describe the hot spots of every image; resumable (see the module docstring).
 
     Heatmaps already in ``folder/heatmaps`` are read, not computed again. Raises DiscoveryError when
     ``folder`` holds a run with other images, model or parameters, or on an unknown output or layer.
     ``image_set``: the description :func:`drcore.discovery.images.image_set` rebuilds ``images`` from,
-    kept in ``run.json`` so that a run can be reopened with its photographs.
+    kept in ``run.json`` so that a run can be reopened with its photographs. ``timings``, if given, gets the
+    seconds spent in ``loading`` (photographs and preparation), ``heatmaps``, ``activations`` (the forward
+    pass for probabilities and features) and ``hot_spots`` (peaks, measurements, feature sampling) added.
     Returns :func:`load_hot_spots` of the folder.
     """
     if not images:
@@ -310,13 +314,17 @@ def extract_hot_spots(
                    disable=not progress)
         for start in range(0, len(todo), batch_size):
             chunk = todo[start: start + batch_size]
+            clock = time.perf_counter()
             truths = [images[index].load() for index in chunk]
             prepared = [prepare(truth.rgb, card.input_size, fov=truth.fov) for truth in truths]
             batch = batch_from_prepared(prepared)
+            clock = _tick(timings, "loading", clock)
             maps = _heatmaps(explained, batch, output, parameters, [heatmap_path(folder, index) for index in chunk])
+            clock = _tick(timings, "heatmaps", clock)
             with torch.no_grad():
                 probabilities = torch.sigmoid(model(batch.to(device))[:, output]).cpu().numpy()
             activations = hook.value.float().cpu().numpy()
+            clock = _tick(timings, "activations", clock)
             for position, index in enumerate(chunk):
                 arrays = _describe_image(maps[position], prepared[position], truths[position],
                                          activations[position], parameters)
@@ -329,10 +337,18 @@ def extract_hot_spots(
                 atomic_write(_image_file(folder, index),
                              lambda target: np.savez(target, **arrays, **image_fields))
                 bar.update(1)
+            _tick(timings, "hot_spots", clock)
         bar.close()
     finally:
         hook.remove()
     return load_hot_spots(folder)
+
+
+def _tick(timings: dict[str, float] | None, phase: str, since: float) -> float:
+    now = time.perf_counter()
+    if timings is not None:
+        timings[phase] = timings.get(phase, 0.0) + now - since
+    return now
 
 
 def _heatmaps(model: nn.Module, batch: torch.Tensor, output: int, parameters: ExtractionParameters,

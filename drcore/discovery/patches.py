@@ -7,10 +7,12 @@ Thumbnails are cut from the prepared photograph (``PreparedImage.display``), cen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
@@ -38,14 +40,12 @@ def patch_thumbnail(display: np.ndarray, heatmap: np.ndarray, row: int, col: int
     return np.asarray(Image.fromarray(window).resize((size, size), Image.Resampling.NEAREST))
 
 
-def spot_patches(folder: str | Path, images: Sequence[DiscoveryImage], spots: "pandas.DataFrame", *,  # noqa: F821
+def spot_patches(folder: str | Path, images: Sequence[DiscoveryImage], spots: pd.DataFrame, *,
                  half: int = 24, size: int = 96) -> dict[int, np.ndarray]:
     """Thumbnails of the hot spots in ``spots`` (rows of a run's table), by spot index.
 
     Each photograph is loaded and prepared once; heatmaps come from the run folder.
     """
-    import json
-
     description = json.loads((Path(folder) / "run.json").read_text())
     input_size = description["input_size"]
     sigma = description["parameters"]["smoothing_sigma"]

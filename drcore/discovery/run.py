@@ -17,12 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from drcore.atomic import atomic_write
-from drcore.discovery.grouping import (
-    Grouping,
-    clustering_space,
-    group_hot_spots,
-    layout_2d,
-)
+from drcore.discovery.grouping import Grouping, clustering_space, group_hot_spots, layout_2d, medoids
 from drcore.discovery.hotspots import (
     RUN_FILE,
     ExtractionParameters,
@@ -86,8 +81,7 @@ class DiscoveryResult:
         spots = np.asarray(sorted(spots), dtype=int)
         if spots.size == 0:
             raise DiscoveryError("a group needs at least one hot spot")
-        centre = self.space[spots].mean(axis=0)
-        medoid = int(spots[np.argmin(((self.space[spots] - centre) ** 2).sum(axis=1))])
+        medoid = int(spots[medoids(self.space[spots], np.zeros(len(spots), dtype=int))[0]])
         return statistics_of(self.hot_spots, spots, group, medoid, n_resamples=self.parameters.n_resamples,
                              seed=self.parameters.seed)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drcore.discovery.grouping import medoids
 from drcore.discovery.hotspots import HotSpotSet
 from drcore.lesions import LESION_TYPES
 from drcore.metrics import UndefinedMetric, image_auc_with_ci
@@ -105,8 +106,6 @@ def statistics_of(hot_spots: HotSpotSet, members: np.ndarray, group: int, medoid
 def group_statistics(hot_spots: HotSpotSet, labels: np.ndarray, space: np.ndarray, *, n_resamples: int = 1000,
                      seed: int = 0) -> list[GroupStatistics]:
     """:func:`statistics_of` every group of ``labels`` (one per spot), medoids taken in ``space``."""
-    from drcore.discovery.grouping import medoids
-
     labels = np.asarray(labels)
     centres = medoids(space, labels)
     return [statistics_of(hot_spots, np.flatnonzero(labels == group), group,
