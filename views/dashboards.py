@@ -144,6 +144,21 @@ with graders_tab:
             st.caption("ROC AUC of the model's score for each grader's referable calls; scoring runs the model "
                        "over every graded photograph once (then cached).")
 
+    st.subheader("Candidate decisions")
+    with sessions() as session:
+        rates = data.decision_rates(session)
+    if not rates:
+        st.caption("No candidate has been decided yet: graders confirm or reject hot spots on the Review page.")
+    else:
+        st.caption("Current decisions of every grader on the candidates of each heatmap output (edits replace, "
+                   "reverts count as what they restore). Confirmed share = confirmed / (confirmed + rejected).")
+        st.dataframe([{"heatmap of": LESION_LABELS.get(rate.output, rate.output), "confirmed": rate.confirmed,
+                       "rejected": rate.rejected, "undecided": rate.undecided,
+                       "confirmed share": rate.confirmed_share, "most given rejection reason": rate.top_reason}
+                      for rate in rates],
+                     hide_index=True, width="stretch", key="dash_decisions_table",
+                     column_config={"confirmed share": st.column_config.NumberColumn(format="%.2f")})
+
 with discovery_tab:
     if not discovery_groups:
         st.info("No discovery session yet: start one on the Discovery page or with `drx discover ... --store`.")

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import discovery_repository
-from db.models import EvaluationRun, Grade, Grader, GroundTruth, Image
+from db.chains import current_versions
+from db.models import DECISIONS, Candidate, CandidateDecision, EvaluationRun, Grade, Grader, GroundTruth, Image
 from drcore.datasets import read
 from drcore.imaging import image_sha256
 from drx.ui.grader_statistics import GradeRecord
@@ -160,3 +161,38 @@ def group_spot_entries(session: Session, session_id: int, group_id: int) -> tupl
                                   y=int(round(hot_spot.row)),
                                   details={"spot": hot_spot.spot, "strength": round(hot_spot.strength, 4)}))
     return entries, missing
+
+
+@dataclass(frozen=True)
+class DecisionRate:
+    """Graders' current decisions on the candidates of one heatmap output, and the most given rejection reason."""
+
+    output: str
+    confirmed: int
+    rejected: int
+    undecided: int
+    top_reason: str | None
+
+    @property
+    def confirmed_share(self) -> float:
+        """Confirmed among the decided (confirmed + rejected); NaN when none is decided."""
+        decided = self.confirmed + self.rejected
+        return self.confirmed / decided if decided else float("nan")
+
+
+def decision_rates(session: Session) -> list[DecisionRate]:
+    """Per candidate output, the current decisions of every grader (superseded versions do not count)."""
+    rows = session.execute(
+        current_versions(CandidateDecision).join(Candidate, Candidate.id == CandidateDecision.candidate_id)
+        .with_only_columns(Candidate.output, CandidateDecision.decision, CandidateDecision.reason)
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    for output, decision, reason in rows:
+        counts.setdefault(output, dict.fromkeys(DECISIONS, 0))[decision] += 1
+        if reason:
+            reasons.setdefault(output, {}).setdefault(reason, 0)
+            reasons[output][reason] += 1
+    return [DecisionRate(output, found["confirmed"], found["rejected"], found["undecided"],
+                         max(reasons[output], key=reasons[output].get) if output in reasons else None)
+            for output, found in sorted(counts.items())]

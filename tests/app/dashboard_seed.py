@@ -37,7 +37,7 @@ def evaluation_rows(values: dict[str, tuple[float, float]]) -> list[dict]:
     for lesion_type in LESION_TYPES:
         auc, cpm = values[lesion_type]
         rows.append(asdict(LesionTypeResult(
-            lesion_type=lesion_type, images=61, images_with_lesion=20, lesions=80,
+            lesion_type=lesion_type, output=lesion_type, images=61, images_with_lesion=20, lesions=80,
             image_auc_output=Estimate(auc, auc - 0.1, min(1.0, auc + 0.1)), image_auc_heatmap_max=Estimate(auc - 0.05),
             pixel_auc=Estimate(0.6), cpm=Estimate(cpm, max(0.0, cpm - 0.05), cpm + 0.05),
             sensitivity_at_1fp=Estimate(cpm), sensitivity_at_8fp=Estimate(min(1.0, 2 * cpm)),

@@ -1,0 +1,69 @@
+"""Candidate confirm/reject rates on the Dashboards page, against hand-counted decisions."""
+
+import math
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from db.decisions import decide, register_candidate
+from db.repository import register_image, register_model
+from db.session import init_database, run_in_transaction
+from db.settings import Settings
+from drx.ui.dashboard_data import decision_rates
+
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "dashboards.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def decided(make_user):
+    """Two graders' decisions on four haemorrhage candidates and one exudate candidate (one of them edited)."""
+    alice, bob = make_user("alice"), make_user("bob")
+    sessions = init_database(Settings.from_env().database_url)
+
+    def seed(session):
+        image = register_image(session, content_sha256="ab" * 32, file_name="one.png", width=100, height=100,
+                               size_bytes=1, source="upload")
+        model = register_model(session, name="m", sha256="cd" * 32, architecture="small-fundus-net", version="1",
+                               card_json={})
+        spots = [register_candidate(session, image=image, model=model, method="sensitivity", output=output,
+                                    x=10.0 * index, y=10.0, score=1.0 / (index + 1))
+                 for index, output in enumerate(["haemorrhage"] * 4 + ["hard_exudate"])]
+        decide(session, alice, spots[0], "confirmed", lesion_type="haemorrhage")
+        decide(session, alice, spots[1], "rejected", reason="vessel")
+        decide(session, alice, spots[1], "confirmed", lesion_type="haemorrhage")  # edited: counts once, as confirmed
+        decide(session, alice, spots[2], "rejected", reason="vessel")
+        decide(session, bob, spots[2], "rejected", reason="artefact")
+        decide(session, bob, spots[3], "rejected", reason="vessel")
+        decide(session, bob, spots[4], "undecided")
+
+    run_in_transaction(sessions, seed)
+    return sessions
+
+
+def test_rates_count_each_graders_current_decision_once(decided) -> None:
+    with decided() as session:
+        rates = {rate.output: rate for rate in decision_rates(session)}
+    haemorrhage, exudate = rates["haemorrhage"], rates["hard_exudate"]
+    assert (haemorrhage.confirmed, haemorrhage.rejected, haemorrhage.undecided) == (2, 3, 0)
+    assert haemorrhage.confirmed_share == pytest.approx(2 / 5)
+    assert haemorrhage.top_reason == "vessel"  # 2 x vessel (alice, bob) against 1 x artefact; alice's edit dropped hers
+    assert (exudate.confirmed, exudate.rejected, exudate.undecided) == (0, 0, 1)
+    assert math.isnan(exudate.confirmed_share) and exudate.top_reason is None
+
+
+def test_the_graders_tab_shows_the_rates(decided) -> None:
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    assert "Candidate decisions" in [header.value for header in app.subheader]
+    table = app.dataframe[-1].value  # no grade saved: the decisions table is the tab's only table
+    assert list(table["heatmap of"]) == ["Haemorrhages", "Hard exudates"]
+    assert list(table["confirmed"]) == [2, 0] and list(table["rejected"]) == [3, 0]
