@@ -1,6 +1,7 @@
 """Shared test fixtures: an isolated drx home, data-set roots, and strict mode for CI."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,13 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("DRX_HOME", str(home))
     monkeypatch.delenv("DRX_DATABASE_URL", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit's AppTest runs a page as ``__main__`` and leaves it in ``sys.modules``; processes started
+    with "spawn" afterwards would re-run that page instead of starting. Each test gets pytest's own back."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture(scope="session")

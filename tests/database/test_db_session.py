@@ -97,7 +97,8 @@ def test_init_database_creates_schema_once_and_reopens(tmp_path):
     assert set(inspect(engine).get_table_names()) == {
         "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run",
         "account", "candidate", "candidate_decision", "annotation", "adjudication", "assignment",
-        "alembic_version",
+        "discovery_session", "discovery_event", "discovery_hot_spot", "discovery_group",
+        "discovery_membership", "discovery_group_name", "discovery_mark", "alembic_version",
     }
     with second() as session:
         grader = session.scalars(select(Grader)).one()
