@@ -189,10 +189,10 @@ def build_training_sets(config: TrainingConfig) -> tuple[TrainingSet, TrainingSe
                                            description="synthetic validation photographs"))
     real = []
     if config.idrid_grading:
-        real.append(graded_source(read("idrid_grading", dataset_root("idrid_grading")), size))
+        real.append(graded_source(read("idrid_grading", dataset_root("idrid_grading")), size, workers=config.workers))
     if config.diaretdb1:
         real.append(masked_source(read("diaretdb1", split="train"), size, crops_per_image=config.diaretdb1_crops,
-                                  seed=config.seed))
+                                  seed=config.seed, workers=config.workers))
     if config.csv:
         real.append(csv_folder_source(Path(config.csv), Path(config.csv_images or Path(config.csv).parent), size))
     if real:

@@ -59,6 +59,14 @@ def _channels_first(pixels: np.ndarray) -> np.ndarray:
     return pixels.transpose(2, 0, 1).astype(np.float16)
 
 
+def _map_in_workers(function, arguments: list, workers: int, description: str) -> list:
+    """``function`` over ``arguments`` in order, in ``workers`` processes (in this one when ``workers`` <= 1)."""
+    if workers <= 1:
+        return [function(item) for item in tqdm(arguments, desc=description)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(tqdm(pool.map(function, arguments, chunksize=4), total=len(arguments), desc=description))
+
+
 def background_for_seed(seed: int, retina_every: int) -> str:
     """Every ``retina_every``-th seed uses the photographic background, the others the procedural one."""
     return "retina" if retina_every and seed % retina_every == retina_every - 1 else "procedural"
@@ -82,10 +90,7 @@ def synthetic_source(
     the images: they count as ``any_lesion`` and as no lesion type.
     """
     arguments = [(seed, width, input_size, retina_every, ring_probability) for seed in seeds]
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        examples = list(tqdm(pool.map(_synthetic_example, arguments, chunksize=8), total=len(arguments),
-                             desc=description))
-    return _as_set(examples)
+    return _as_set(_map_in_workers(_synthetic_example, arguments, workers, description))
 
 
 def _grade_labels(grade: int) -> np.ndarray:
@@ -98,13 +103,19 @@ def _known_labels(sample: Sample) -> np.ndarray:
     return np.array([sample.labels.get(name, UNKNOWN) for name in OUTPUTS], dtype=np.float32)
 
 
-def graded_source(samples: Sequence[Sample], input_size: int) -> TrainingSet:
-    """Photographs graded on the ICDR scale (e.g. IDRiD grading): any lesion = grade >= 1, types unknown."""
-    examples = []
-    for sample in tqdm(samples, desc="graded photographs"):
-        prepared = prepare(sample.image(), input_size)
-        examples.append((_channels_first(prepared.pixels), _grade_labels(int(sample.labels["icdr_grade"]))))
-    return _as_set(examples)
+def _graded_example(arguments: tuple[Sample, int]) -> tuple[np.ndarray, np.ndarray]:
+    sample, input_size = arguments
+    prepared = prepare(sample.image(), input_size)
+    return _channels_first(prepared.pixels), _grade_labels(int(sample.labels["icdr_grade"]))
+
+
+def graded_source(samples: Sequence[Sample], input_size: int, *, workers: int = 1) -> TrainingSet:
+    """Photographs graded on the ICDR scale (e.g. IDRiD grading): any lesion = grade >= 1, types unknown.
+
+    Photographs are decoded and prepared in ``workers`` processes (the samples must then pickle).
+    """
+    arguments = [(sample, input_size) for sample in samples]
+    return _as_set(_map_in_workers(_graded_example, arguments, workers, "graded photographs"))
 
 
 def read_grade_csv(csv_path: Path, image_folder: Path) -> list[tuple[Path, int]]:
@@ -137,30 +148,39 @@ def csv_folder_source(csv_path: Path, image_folder: Path, input_size: int) -> Tr
     return _as_set(examples)
 
 
+def _masked_examples(arguments: tuple[Sample, int, int, float, np.random.SeedSequence]) -> list:
+    sample, input_size, crops_per_image, crop_zoom, seed = arguments
+    photograph, fov = sample.image(), sample.fov()
+    examples = [(_channels_first(prepare(photograph, input_size, fov=fov).pixels), _known_labels(sample))]
+    if not crops_per_image:
+        return examples
+    rng = np.random.default_rng(seed)
+    large = prepare(photograph, round(input_size * crop_zoom), fov=fov)
+    masks = sample.masks()
+    centres = np.argwhere(large.fov[input_size // 2 : -input_size // 2, input_size // 2 : -input_size // 2])
+    for row, col in centres[rng.choice(len(centres), size=crops_per_image, replace=False)]:
+        window = large.pixels[row : row + input_size, col : col + input_size]
+        top, left = (round(value) for value in large.point_to_original(row, col))
+        bottom, right = (round(value) for value in large.point_to_original(row + input_size, col + input_size))
+        top, left = max(top, 0), max(left, 0)
+        labels = np.array([float(masks[name][top:bottom, left:right].any()) for name in LESION_TYPES],
+                          dtype=np.float32)
+        examples.append((_channels_first(window), np.concatenate([[labels.max()], labels]).astype(np.float32)))
+    return examples
+
+
 def masked_source(
     samples: Sequence[Sample], input_size: int, *, crops_per_image: int = 0, crop_zoom: float = 2.0, seed: int = 0,
+    workers: int = 1,
 ) -> TrainingSet:
     """Photographs with expert masks (e.g. the DiaretDB1 train split) at image level, plus random crops.
 
     A crop is an ``input_size`` square of the photograph prepared at ``crop_zoom`` times the input size,
     centred inside the field of view; it is labelled by whether each lesion type's mask reaches into it.
+    Each photograph draws its crops from its own child of ``seed`` (the same crops with any number of
+    ``workers``, the processes that prepare the photographs; with more than one the samples must pickle).
     """
-    rng = np.random.default_rng(seed)
-    examples = []
-    for sample in tqdm(samples, desc="photographs with masks"):
-        photograph, fov = sample.image(), sample.fov()
-        examples.append((_channels_first(prepare(photograph, input_size, fov=fov).pixels), _known_labels(sample)))
-        if not crops_per_image:
-            continue
-        large = prepare(photograph, round(input_size * crop_zoom), fov=fov)
-        masks = sample.masks()
-        centres = np.argwhere(large.fov[input_size // 2 : -input_size // 2, input_size // 2 : -input_size // 2])
-        for row, col in centres[rng.choice(len(centres), size=crops_per_image, replace=False)]:
-            window = large.pixels[row : row + input_size, col : col + input_size]
-            top, left = (round(value) for value in large.point_to_original(row, col))
-            bottom, right = (round(value) for value in large.point_to_original(row + input_size, col + input_size))
-            top, left = max(top, 0), max(left, 0)
-            labels = np.array([float(masks[name][top:bottom, left:right].any()) for name in LESION_TYPES],
-                              dtype=np.float32)
-            examples.append((_channels_first(window), np.concatenate([[labels.max()], labels]).astype(np.float32)))
-    return _as_set(examples)
+    seeds = np.random.SeedSequence(seed).spawn(len(samples))
+    arguments = [(sample, input_size, crops_per_image, crop_zoom, child) for sample, child in zip(samples, seeds)]
+    per_photograph = _map_in_workers(_masked_examples, arguments, workers, "photographs with masks")
+    return _as_set([example for examples in per_photograph for example in examples])

@@ -168,3 +168,13 @@ def test_drx_train_needs_a_source_and_writes_a_loadable_checkpoint(tmp_path, cap
     assert loaded.card.training["command"].startswith("drx train --synthetic")
     assert loaded.model(torch.zeros(1, 3, 96, 96)).shape == (1, len(OUTPUTS))
     assert "wrote" in capsys.readouterr().out
+
+
+def test_real_photographs_prepared_in_worker_processes_equal_one_process(diaretdb1_root) -> None:
+    from drcore.datasets import read
+
+    samples = read("diaretdb1", split="train")[:3]
+    alone = masked_source(samples, 96, crops_per_image=4, seed=5, workers=1)
+    pooled = masked_source(samples, 96, crops_per_image=4, seed=5, workers=2)
+    assert len(alone) == 15
+    assert torch.equal(alone.images, pooled.images) and torch.equal(alone.labels, pooled.labels)
