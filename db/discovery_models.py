@@ -18,13 +18,12 @@ The ORM refuses UPDATE and DELETE on every one of them (:class:`db.errors.Append
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, object_session
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-from db.errors import AppendOnlyViolation
-from db.models import Base, _Row
+from db.models import Base, _Row, register_append_only
 
 __all__ = [
     "DISCOVERY_TABLES",
@@ -149,26 +148,4 @@ DISCOVERY_TABLES = (DiscoverySession, DiscoveryEvent, DiscoveryHotSpot, Discover
 _HINT = "discovery sessions are append-only: a change is a new event and new rows (db.discovery_repository)"
 
 
-def _refuse_update(mapper: Any, connection: Any, target: Any) -> None:
-    session = object_session(target)
-    if session is None or session.is_modified(target, include_collections=False):
-        raise AppendOnlyViolation(f"refusing to update {type(target).__name__} {target.id}: {_HINT}")
-
-
-def _refuse_delete(mapper: Any, connection: Any, target: Any) -> None:
-    raise AppendOnlyViolation(f"refusing to delete {type(target).__name__} {target.id}: {_HINT}")
-
-
-for _table in DISCOVERY_TABLES:
-    event.listen(_table, "before_update", _refuse_update)
-    event.listen(_table, "before_delete", _refuse_delete)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_changes(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
-        return
-    tables = {table.__table__ for table in DISCOVERY_TABLES}
-    table = getattr(state.statement, "table", None)
-    if table in tables or any(mapper.class_ in DISCOVERY_TABLES for mapper in state.all_mappers):
-        raise AppendOnlyViolation(f"refusing an {'UPDATE' if state.is_update else 'DELETE'} statement: {_HINT}")
+register_append_only(DISCOVERY_TABLES, _HINT)

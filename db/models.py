@@ -98,6 +98,7 @@ __all__ = [
     "Adjudication",
     "Assignment",
     "APPEND_ONLY_MODELS",
+    "register_append_only",
     "ICDR_GRADES",
     "ROLES",
     "LESION_TYPES",
@@ -587,35 +588,36 @@ class Assignment(_Row, Base):
 
 # --- append-only enforcement -------------------------------------------------
 
-#: tables whose rows are never updated or deleted
+#: the drx tables whose rows are never updated or deleted (the discovery tables register themselves)
 APPEND_ONLY_MODELS: tuple[type[Base], ...] = (
     Grade, Account, Candidate, CandidateDecision, Annotation, Adjudication, Assignment,
 )
-_APPEND_ONLY_TABLES = {model.__table__: model for model in APPEND_ONLY_MODELS}
-
-
-def _hint(model: type[Base]) -> str:
-    if model is Grade:
-        return (
-            "grades are append-only: an edit is a new row that supersedes the old one "
-            "(use db.repository.save_grade)"
-        )
-    return f"{model.__tablename__} rows are append-only: a change is a new row that supersedes the old one"
+#: every append-only model -> what its refusals say to do instead
+_APPEND_ONLY_HINTS: dict[type[Base], str] = {}
 
 
 def _refuse_update(mapper: Any, connection: Any, target: Any) -> None:
     session = object_session(target)
     if session is None or session.is_modified(target, include_collections=False):
-        raise AppendOnlyViolation(f"refusing to update {target!r}: {_hint(type(target))}")
+        raise AppendOnlyViolation(f"refusing to update {target!r}: {_APPEND_ONLY_HINTS[type(target)]}")
 
 
 def _refuse_delete(mapper: Any, connection: Any, target: Any) -> None:
-    raise AppendOnlyViolation(f"refusing to delete {target!r}: {_hint(type(target))}")
+    raise AppendOnlyViolation(f"refusing to delete {target!r}: {_APPEND_ONLY_HINTS[type(target)]}")
 
 
-for _model in APPEND_ONLY_MODELS:
-    event.listen(_model, "before_update", _refuse_update)
-    event.listen(_model, "before_delete", _refuse_delete)
+def register_append_only(models: tuple[type[Base], ...], hint: str | None = None) -> None:
+    """Refuse UPDATE and DELETE of ``models``' rows, by flush or by statement; ``hint`` says what to do instead."""
+    for model in models:
+        _APPEND_ONLY_HINTS[model] = hint or (
+            f"{model.__tablename__} rows are append-only: a change is a new row that supersedes the old one")
+        event.listen(model, "before_update", _refuse_update)
+        event.listen(model, "before_delete", _refuse_delete)
+
+
+register_append_only((Grade,), "grades are append-only: an edit is a new row that supersedes the old one "
+                               "(use db.repository.save_grade)")
+register_append_only(APPEND_ONLY_MODELS[1:])
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -623,11 +625,11 @@ def _refuse_bulk_changes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)
-    target = _APPEND_ONLY_TABLES.get(table)
+    target = next((model for model in _APPEND_ONLY_HINTS if model.__table__ is table), None)
     if target is None:
-        target = next((m.class_ for m in state.all_mappers if m.class_ in APPEND_ONLY_MODELS), None)
+        target = next((m.class_ for m in state.all_mappers if m.class_ in _APPEND_ONLY_HINTS), None)
     if target is not None:
         verb = "UPDATE" if state.is_update else "DELETE"
         raise AppendOnlyViolation(
-            f"refusing an {verb} statement on table {target.__tablename__}: {_hint(target)}"
+            f"refusing an {verb} statement on table {target.__tablename__}: {_APPEND_ONLY_HINTS[target]}"
         )
