@@ -3,10 +3,18 @@
 from collections.abc import Callable
 
 import pytest
+import streamlit as st
 
 from db.accounts import User, create_account
 from db.session import init_database, run_in_transaction
 from db.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    """Streamlit caches live as long as the process: each page test starts without them (and its own DRX_HOME)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -2,19 +2,11 @@
 
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from drcore.heatmaps import METHODS
 
 COMPARE_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "compare.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_root, monkeypatch) -> None:

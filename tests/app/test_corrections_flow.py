@@ -20,7 +20,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -48,12 +47,6 @@ FABRIC_POLYGON = {"version": "6.0.0", "objects": [{
     "originY": "top", "scaleX": 1, "scaleY": 1, "angle": 0,
     "points": [{"x": 190, "y": 95}, {"x": 380, "y": 95}, {"x": 285, "y": 190}],
 }]}
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import math
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from db.decisions import decide, register_candidate
@@ -14,12 +13,6 @@ from db.settings import Settings
 from drx.ui.dashboard_data import decision_rates
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "dashboards.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from streamlit.testing.v1 import AppTest
 
@@ -14,12 +13,6 @@ from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.models import DEFAULT_MODEL, load_model
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "dashboards.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from PIL import Image as PILImage
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
@@ -20,12 +19,6 @@ from drx.ui.gallery import review_target
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "discovery.py")
 DASHBOARDS = str(Path(__file__).resolve().parents[2] / "views" / "dashboards.py")
 RESEARCHER = "Dr R"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")

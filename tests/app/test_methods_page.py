@@ -3,8 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from drcore.heatmaps import METHODS, compute_heatmaps
@@ -14,12 +12,6 @@ from drcore.lesions import OUTPUTS
 from drcore.models import load_model
 
 METHODS_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "methods.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def tile_captions(app: AppTest) -> list[str]:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
@@ -28,13 +27,6 @@ def _png(array: np.ndarray) -> bytes:
 @pytest.fixture(scope="module")
 def fundus_png() -> bytes:
     return _png(generate_fundus(7, width=900, lesions=["haemorrhage", "hard_exudate"]).image)
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    """Streamlit caches live as long as the process: each test starts without them (and its own DRX_HOME)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture
