@@ -174,25 +174,45 @@ def roc_auc_per_output(probabilities: np.ndarray, labels: np.ndarray) -> dict[st
     return scores
 
 
-def build_training_sets(config: TrainingConfig) -> tuple[TrainingSet, TrainingSet]:
-    """Training and validation examples from every configured source."""
+def build_training_sets(
+    config: TrainingConfig, prepared: dict[tuple, TrainingSet] | None = None,
+) -> tuple[TrainingSet, TrainingSet]:
+    """Training and validation examples from every configured source.
+
+    ``prepared`` keeps each source's examples under a key of everything that
+    determines them: configurations that share sources (the same synthetic
+    seeds, IDRiD at the same size) then prepare them once.
+    """
+    def source(key: tuple, make: Callable[[], TrainingSet]) -> TrainingSet:
+        if prepared is None:
+            return make()
+        if key not in prepared:
+            prepared[key] = make()
+        return prepared[key]
+
     size = config.input_size
     train, validation = [], []
     if config.synthetic_images:
         start = config.seed * 1_000_000
-        train.append(synthetic_source(range(start, start + config.synthetic_images), config.synthetic_width, size,
-                                      retina_every=config.retina_every, workers=config.workers))
+        seeds = range(start, start + config.synthetic_images)
+        train.append(source(("synthetic", seeds, config.synthetic_width, size, config.retina_every),
+                            lambda: synthetic_source(seeds, config.synthetic_width, size,
+                                                     retina_every=config.retina_every, workers=config.workers)))
         count = max(20, round(config.synthetic_images * config.validation_fraction))
         begin = config.validation_seed_offset + start
-        validation.append(synthetic_source(range(begin, begin + count), config.synthetic_width, size,
-                                           retina_every=config.retina_every, workers=config.workers,
-                                           description="synthetic validation photographs"))
+        held_seeds = range(begin, begin + count)
+        validation.append(source(("synthetic", held_seeds, config.synthetic_width, size, config.retina_every),
+                                 lambda: synthetic_source(held_seeds, config.synthetic_width, size,
+                                                          retina_every=config.retina_every, workers=config.workers,
+                                                          description="synthetic validation photographs")))
     real = []
     if config.idrid_grading:
-        real.append(graded_source(read("idrid_grading", dataset_root("idrid_grading")), size, workers=config.workers))
+        real.append(source(("idrid_grading", size), lambda: graded_source(
+            read("idrid_grading", dataset_root("idrid_grading")), size, workers=config.workers)))
     if config.diaretdb1:
-        real.append(masked_source(read("diaretdb1", split="train"), size, crops_per_image=config.diaretdb1_crops,
-                                  seed=config.seed, workers=config.workers))
+        real.append(source(("diaretdb1", size, config.diaretdb1_crops, config.seed), lambda: masked_source(
+            read("diaretdb1", split="train"), size, crops_per_image=config.diaretdb1_crops, seed=config.seed,
+            workers=config.workers)))
     if config.csv:
         real.append(csv_folder_source(Path(config.csv), Path(config.csv_images or Path(config.csv).parent), size))
     if real:

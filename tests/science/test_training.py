@@ -178,3 +178,24 @@ def test_real_photographs_prepared_in_worker_processes_equal_one_process(diaretd
     pooled = masked_source(samples, 96, crops_per_image=4, seed=5, workers=2)
     assert len(alone) == 15
     assert torch.equal(alone.images, pooled.images) and torch.equal(alone.labels, pooled.labels)
+
+
+def test_configurations_sharing_a_source_prepare_it_once(monkeypatch) -> None:
+    import drcore.training as training
+
+    calls = []
+    real_source = training.synthetic_source
+
+    def counted(seeds, *args, **kwargs):
+        calls.append(tuple(seeds))
+        return real_source(seeds, *args, **kwargs)
+
+    monkeypatch.setattr(training, "synthetic_source", counted)
+    config = TrainingConfig(**{**TINY, "synthetic_images": 8})
+    prepared: dict = {}
+    first = training.build_training_sets(config, prepared)
+    second = training.build_training_sets(config, prepared)
+    assert len(calls) == 2  # training and validation seeds, once each
+    assert torch.equal(first[0].images, second[0].images) and torch.equal(first[1].labels, second[1].labels)
+    fresh = training.build_training_sets(config)  # no cache: prepared again, and the same examples
+    assert len(calls) == 4 and torch.equal(fresh[0].images, first[0].images)
