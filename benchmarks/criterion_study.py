@@ -263,7 +263,7 @@ def run(arguments: argparse.Namespace) -> None:
                 task = pending.pop(future)
                 try:
                     result = future.result()
-                except Exception as error:  # one failing step must not cost the others: recorded, not hidden
+                except Exception as error:  # noqa: BLE001 -- one failing step must not cost the others: recorded, not hidden
                     print(f"FAILED {task[0]} {task[1].name} {task[2:]}: {error!r}", flush=True)
                     if task[0] == "evaluate":
                         study.rows.append({"checkpoint": task[1].name, "method": task[2], "split": task[3],
