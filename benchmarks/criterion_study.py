@@ -2,6 +2,7 @@
 
     python benchmarks/criterion_study.py --out study/ [--variants 0 hoyer:0.5 hoyer:1 shippable/0] \
         [--synthetic 1200] [--crops 24] [--epochs 6] [--jobs 11] [--export DIR] [--quick]
+    python benchmarks/criterion_study.py --render study/study.json [--report evaluation/criterion-study]
 
 1. Builds the training sets once (IDRiD grading photographs at image level, the DiaretDB1
    train split at image level plus random crops labelled from the consensus masks,
@@ -19,12 +20,13 @@ while the criterion variants still train. A rerun with the same ``--out`` contin
 trained variants and finished evaluations are kept, a cut training resumes from its
 last epoch. Writes ``<variant>.safetensors`` checkpoints with their cards and
 ``study.json`` (training, selection, one EvaluationResult dict per model, method and
-split, timings); ``--export DIR`` keeps ``DIR/study.json`` and ``DIR/checkpoints.tar``
+split, timings); ``--export DIR`` keeps ``DIR/study.json.gz`` and ``DIR/checkpoints.tar``
 (cards and weights, no resume states) current after every step, so that a run cut
 short still leaves what it finished.
 """
 
 import argparse
+import gzip
 import json
 import os
 import tarfile
@@ -180,7 +182,8 @@ class Study:
         text = json.dumps(state, indent=2)
         atomic_write(self.path, lambda temporary: temporary.write_text(text))
         if self.arguments.export:
-            atomic_write(self.arguments.export / "study.json", lambda temporary: temporary.write_text(text))
+            atomic_write(self.arguments.export / "study.json.gz",
+                         lambda temporary: temporary.write_bytes(gzip.compress(text.encode(), 6)))
 
     def export_checkpoints(self) -> None:
         """Cards and weights of the trained variants in one tar (resume states left out)."""
@@ -285,9 +288,76 @@ def run(arguments: argparse.Namespace) -> None:
     study.save()
 
 
+def render(study_path: Path, report: Path | None) -> str:
+    """The study as Markdown: the lambda selection, then every method's CPM on the test split for the plain
+    and the chosen model, the sensitivity map of every variant, and image-level AUCs; with ``report`` the
+    full comparison (every metric, FROC figures) goes to ``report/table.md``, ``table.json``, ``froc.html``."""
+    from drcore.evaluation_report import document_rows, format_estimate
+    from drcore.lesions import LESION_LABELS, LESION_TYPES
+    from drx.evaluate_command import write_report
+
+    study = json.loads(Path(study_path).read_text())
+    results = [row for row in study["rows"] if "error" not in row]
+    by_key = {(row["checkpoint"], row["method"], row["split"]): row for row in results}
+    variants = [Variant(text) for text in study["variants"]]
+    chosen = next(v for v in variants if v.text == study["chosen"]["diaretdb1"])
+    plain = next(v for v in variants if v.plain and not v.shippable)
+
+    def cell(checkpoint: str, method: str, split: str, lesion_type: str, metric: str) -> str:
+        document = by_key.get((checkpoint, method, split))
+        if document is None:
+            return "not run"
+        return format_estimate(next(r for r in document["rows"] if r["lesion_type"] == lesion_type)[metric])
+
+    types = " / ".join(LESION_LABELS[name] for name in LESION_TYPES)
+    lines = [f"Selection rule: {study['rule']}; chosen: `{chosen.text}`.", "",
+             f"| variant | mean CPM (train split) | CPM on the train split: {types} |", "|---|---|---|"]
+    for variant in variants:
+        cells = " / ".join(cell(variant.name, "sensitivity", "train", name, "cpm").split(" [")[0]
+                           for name in LESION_TYPES)
+        score = study["mean_train_cpm"].get(variant.text)
+        lines.append(f"| `{variant.text}` | {'n/a' if score is None else f'{score:.3f}'} | {cells} |")
+    lines += ["", (f"Lesion-level CPM on the test split (`{plain.text}` = plain, `{chosen.text}` = chosen; the best "
+              "non-zero CPM of each lesion type in bold):"), "",
+              "| method | model | " + " | ".join(LESION_LABELS[name] for name in LESION_TYPES) + " |",
+              "|---|---|" + "---|" * len(LESION_TYPES)]
+    methods = list(dict.fromkeys(row["method"] for row in results if row["split"] == "test"))
+    best = {name: max((row for row in results if row["split"] == "test"),
+                      key=lambda row, name=name: next(r for r in row["rows"] if r["lesion_type"] == name)["cpm"]["value"]
+                      or 0.0) for name in LESION_TYPES}
+    for method in [m for m in METHODS if m in methods]:
+        for variant in (plain, chosen):
+            cells = []
+            for name in LESION_TYPES:
+                text = cell(variant.name, method, "test", name, "cpm")
+                winner = best[name]
+                top = next(r for r in winner["rows"] if r["lesion_type"] == name)["cpm"]["value"] or 0.0
+                cells.append(f"**{text}**" if top > 0 and (winner["checkpoint"], winner["method"]) == (variant.name, method)
+                             else text)
+            lines.append(f"| {method} | `{variant.text}` | " + " | ".join(cells) + " |")
+    for variant in variants:
+        if variant not in (plain, chosen):
+            cells = " | ".join(cell(variant.name, "sensitivity", "test", name, "cpm") for name in LESION_TYPES)
+            lines.append(f"| sensitivity | `{variant.text}` | {cells} |")
+    lines += ["", "Image level and sparsity of the sensitivity map on the test split:", "",
+              "| variant | any-lesion AUC | image AUC (output): " + types + " | top-1% mass: " + types + " |",
+              "|---|---|---|---|"]
+    for variant in variants:
+        document = by_key.get((variant.name, "sensitivity", "test"))
+        if document is None:
+            continue
+        aucs = " / ".join(cell(variant.name, "sensitivity", "test", name, "image_auc_output").split(" [")[0]
+                          for name in LESION_TYPES)
+        mass = " / ".join(cell(variant.name, "sensitivity", "test", name, "sparsity_top1") for name in LESION_TYPES)
+        lines.append(f"| `{variant.text}` | {format_estimate(document['any_lesion_auc'])} | {aucs} | {mass} |")
+    if report:
+        write_report(document_rows([row for row in results if row["split"] == "test"]), report)
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="the study folder (required unless --render)")
     parser.add_argument("--variants", nargs="+", default=["0", "hoyer:0.5", "hoyer:1", "shippable/0"])
     parser.add_argument("--synthetic", type=int, default=1200)
     parser.add_argument("--crops", type=int, default=24)
@@ -299,7 +369,14 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--export", type=Path, help="keep study.json and checkpoints.tar current here")
     parser.add_argument("--quick", action="store_true", help="6 evaluation images: a smoke test of the whole study")
+    parser.add_argument("--render", type=Path, metavar="STUDY_JSON", help="train nothing: print the study's tables")
+    parser.add_argument("--report", type=Path, help="with --render: write the full comparison here too")
     arguments = parser.parse_args()
+    if arguments.render:
+        print(render(arguments.render, arguments.report), end="")
+        return
+    if arguments.out is None:
+        parser.error("--out is required")
     arguments.out.mkdir(parents=True, exist_ok=True)
     if arguments.export:
         arguments.export.mkdir(parents=True, exist_ok=True)

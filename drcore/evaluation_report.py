@@ -32,15 +32,19 @@ DETECTION_SETTINGS = ("smoothing_sigma_px", "nms_radius_px", "max_spots", "pixel
 
 def comparison_rows(results: Sequence[EvaluationResult]) -> list[dict[str, Any]]:
     """One JSON-serialisable row per (lesion type, method, model) of the results, lesion types outermost."""
+    return document_rows([result.to_dict() for result in results])
+
+
+def document_rows(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`comparison_rows` of results already turned into dicts (``EvaluationResult.to_dict``), as stored."""
     rows = []
     for lesion_type in LESION_TYPES:
-        for result in results:
-            document = result.to_dict()
+        for document in documents:
             row = next(row for row in document["rows"] if row["lesion_type"] == lesion_type)
             settings = document["settings"]
             rows.append({
-                "dataset": result.dataset, "split": result.split, "model": result.model,
-                "model_sha256": result.model_sha256, "method": settings["method"],
+                "dataset": document["dataset"], "split": document["split"], "model": document["model"],
+                "model_sha256": document["model_sha256"], "method": settings["method"],
                 "method_parameters": settings["method_parameters"],
                 "settings": {name: settings[name] for name in DETECTION_SETTINGS},
                 "any_lesion_auc": document["any_lesion_auc"], **row,
