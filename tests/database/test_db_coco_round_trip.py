@@ -134,3 +134,18 @@ def test_a_circle_past_the_border_is_clipped_in_coco_but_kept_exactly(session_fa
         assert _live(fresh) == _live(session_factory)
     finally:
         fresh.kw["bind"].dispose()
+
+
+def test_csv_cells_that_would_run_as_spreadsheet_formulas_are_quoted(session_factory, tmp_path):
+    from drx.corrections_export import spreadsheet_safe
+
+    assert spreadsheet_safe('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert [spreadsheet_safe(text) for text in ("+1", "-2+3", "@SUM(A1)", "\tx", "\rx")] == [
+        "'+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx"]
+    assert [spreadsheet_safe(value) for value in ("a=b", "", -0.5, 3, None)] == ["a=b", "", -0.5, 3, None]
+    world = build_world(session_factory)
+    world.run(lambda s: grade_image(s, world.a, world.image, icdr_grade=1, referable=False,
+                                        note="=cmd|' /C calc'!A0"))
+    write_export(session_factory, tmp_path / "out")
+    grades = list(csv.DictReader(io.StringIO((tmp_path / "out" / "grades.csv").read_text())))
+    assert [g["note"] for g in grades] == ["'=cmd|' /C calc'!A0"]
