@@ -29,6 +29,8 @@ ICDR_GRADES = {
 }
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
 GRADE_FLASH = "grade_saved"
+#: Below this output probability the candidates of its map are shown with a warning that the map is weak.
+WEAK_MAP_SCORE = 0.5
 
 settings = resources.settings()
 sessions = resources.session_factory(settings.database_url)
@@ -136,6 +138,11 @@ with sessions.begin() as session:
     image_id = image_row.id
 
 with candidates_tab:
+    score = result.probabilities[output]
+    if score < WEAK_MAP_SCORE:
+        st.info(f"The model scores this photograph **{score:.2f}** for {LESION_LABELS[output].lower()} (below "
+                f"{WEAK_MAP_SCORE}): these candidates are only the strongest spots of a weak map, most likely not "
+                "lesions. Reject them, or draw what the model missed.", icon="ℹ️")
     selected = candidate_panel(sessions, user, image_id, listed)
 
 with grade_tab:

@@ -175,3 +175,21 @@ def test_a_malformed_link_is_named_and_the_page_keeps_serving(grader) -> None:
     app = _linked_page(grader, image="not-a-hash")
     assert any("cannot be opened" in message.value for message in app.warning)
     assert len(app.get("plotly_chart")) == 1  # the demo photograph instead
+
+
+def test_candidates_of_a_weak_map_come_with_a_warning(fundus_png: bytes, grader) -> None:
+    """A healthy photograph (scored low) still lists its strongest spots, but says they are a weak map's."""
+    from drcore.imaging import prepare
+    from drcore.inference import batch_from_prepared, predict_probabilities
+    from drcore.models import load_model
+
+    healthy = generate_fundus(8, width=900, lesions=[])
+    model = load_model()
+    score = predict_probabilities(model.model, batch_from_prepared([prepare(healthy.image, 512, fov=healthy.fov)]))[0, 0]
+    assert score < 0.5  # the bundled model's own verdict: healthy
+    app = _upload(_page(grader), "healthy.png", _png(healthy.image))
+    assert not app.exception, app.exception
+    warnings = [message.value for message in app.info if "weak map" in message.value]
+    assert len(warnings) == 1 and f"**{score:.2f}**" in warnings[0]
+    app = _upload(_page(grader), "fundus.png", fundus_png)  # lesions: scored high, no warning
+    assert not [message.value for message in app.info if "weak map" in message.value]
