@@ -2,8 +2,9 @@
 
 The clustering space (:func:`clustering_space`) joins two blocks, each standardised per column
 (z-scores) and scaled so that its columns together carry unit variance times the block's weight:
-the activations (weight 1), each first compressed by ``sign(a) log(1 + |a|)`` (post-ReLU activations
-are heavy-tailed: a few large values would otherwise decide every distance), and the measurements
+the activations (weight 1), each first compressed by ``sign(a) log(1 + |a|)`` unless
+``compress_activations`` is False (post-ReLU activations are heavy-tailed: a few large values would
+otherwise decide every distance), and the measurements
 ``log strength, log area, colour_r/g/b`` (weight ``measurement_weight``). PCA then keeps ``components``
 dimensions. Groups are :class:`sklearn.cluster.KMeans` with the number of groups chosen by the
 silhouette (scikit-learn's ``silhouette_score`` on a seeded sample of at most ``silhouette_sample``
@@ -56,7 +57,7 @@ def _standardised_block(values: np.ndarray, weight: float) -> np.ndarray:
 
 
 def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 1.0, components: int = 16,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, compress_activations: bool = True) -> np.ndarray:
     """(spots, components) coordinates in which hot spots are grouped (see the module docstring)."""
     count = len(hot_spots.spots)
     if count < 3:
@@ -68,7 +69,8 @@ def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 1.0, 
         table[["colour_r", "colour_g", "colour_b"]].to_numpy(),
     ])
     activations = hot_spots.features.astype(np.float64)
-    activations = np.sign(activations) * np.log1p(np.abs(activations))
+    if compress_activations:
+        activations = np.sign(activations) * np.log1p(np.abs(activations))
     joined = np.hstack([_standardised_block(activations, 1.0),
                         _standardised_block(measurements, measurement_weight)])
     dimensions = min(components, joined.shape[1], count - 1)
