@@ -14,8 +14,10 @@ DESCRIPTION = (
     "optic disc, groups them (k-means with k chosen by silhouette, or HDBSCAN), lays them out in 2-D (PCA, "
     "t-SNE) and writes OUT/hot_spots.parquet, OUT/groups.csv, OUT/groups.json and a self-contained "
     "OUT/report.html. The run folder (default OUT/run) keeps heatmaps and hot spots: run the same command "
-    "again after an interruption and it continues where it stopped. A group is flagged unexplained when the "
-    "lower end of its AUC interval for referable DR is at least 0.6 and no lesion type holds half its hot spots."
+    "again after an interruption and it continues where it stopped. k-means is fitted on the stronger half of "
+    "the hot spots; the others join the nearest group. A group is flagged unexplained when the lower end of its "
+    "AUC interval for referable DR is at least 0.6, its median strength is at least the run's median and fewer "
+    "than half of its hot spots lie in a known lesion's mask."
 )
 
 

@@ -1,7 +1,8 @@
 """Discovery: gather the hot spots of an image set, see which look alike, name the groups.
 
 A session is started here (or by ``drx discover --store``) and reopened at any time; naming, merging,
-splitting and marking patches are stored append-only (who and when) through drx.discovery_sessions.
+splitting and marking patches are stored append-only (who: the logged-in account; when) through
+drx.discovery_sessions.
 """
 
 import json
@@ -18,7 +19,7 @@ from drcore.heatmaps import DEFAULT_METHOD, METHODS
 from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
 from drcore.models import DEFAULT_MODEL, bundled_models, load_model
 from drx import discovery_sessions
-from drx.ui import resources
+from drx.ui import auth, resources
 from drx.ui.dashboard_data import file_sha256, grade_records
 from drx.ui.discovery_map import COLOUR_BY, group_label, group_table, map_figure, map_points
 from drx.ui.discovery_start import discover_with_progress, run_folder
@@ -30,7 +31,7 @@ from drx.ui.review_link import open_in_review
 GALLERY_COLUMNS = 4
 settings = resources.settings()
 sessions = resources.session_factory(settings.database_url)
-researcher = (st.session_state.get("grader") or "").strip()
+researcher = auth.require(sessions).name
 
 st.title("Discovery")
 with sessions() as session:
@@ -68,10 +69,8 @@ with st.expander("Start a session", expanded=not stored):
         k_min, k_max = grouping_row[1].slider("k-means groups (silhouette picks)", 2, 30, (2, 12), key="disc_k")
         seed = grouping_row[2].number_input("Seed", 0, 10**6, 0, key="disc_grouping_seed")
         resamples = grouping_row[3].number_input("Bootstrap resamples", 100, 5000, 1000, key="disc_resamples")
-        start = st.form_submit_button("Start", type="primary", disabled=not researcher)
-    if not researcher:
-        st.caption("Enter your name in the sidebar to start a session or change one.")
-    elif start:
+        start = st.form_submit_button("Start", type="primary")
+    if start:
         spec = {"data set": {"kind": "dataset", "name": dataset, "split": split},
                 "synthetic": {"kind": "synthetic", "start": int(first_seed), "count": int(count),
                               "ring_probability": float(rings)},
@@ -147,7 +146,7 @@ with action_column:
     with st.form("disc_rename", border=True):
         rename_id = st.selectbox("Group", list(group_names), format_func=group_names.get, key="disc_rename_group")
         new_name = st.text_input("Name", key="disc_new_name", placeholder="e.g. vessel crossings")
-        if st.form_submit_button("Name the group", disabled=not researcher):
+        if st.form_submit_button("Name the group"):
             try:
                 discovery_sessions.rename_group(sessions, session_id, rename_id, new_name, researcher)
                 st.rerun()
@@ -157,7 +156,7 @@ with action_column:
         merge_ids = st.multiselect("Merge groups", list(group_names), format_func=group_names.get,
                                    key="disc_merge_groups")
         merged_name = st.text_input("Name of the merged group (optional)", key="disc_merged_name")
-        if st.form_submit_button("Merge", disabled=not researcher):
+        if st.form_submit_button("Merge"):
             try:
                 discovery_sessions.merge_groups(sessions, result, session_id, merge_ids, researcher,
                                                 name=merged_name.strip() or None)
@@ -169,7 +168,7 @@ with action_column:
         chosen_part = [spot for spot in selected if spot in set(groups[split_id].members)]
         how_split = st.radio("Into", ["two, by k-means", "the points selected on the map and the rest"],
                              key="disc_split_how", horizontal=True)
-        if st.form_submit_button("Split", disabled=not researcher):
+        if st.form_submit_button("Split"):
             parts = None
             if how_split.startswith("the points"):
                 rest = [spot for spot in groups[split_id].members if spot not in set(chosen_part)]
@@ -202,12 +201,12 @@ for start_index in range(0, min(limit, len(shown)), GALLERY_COLUMNS):
                      caption=f"#{spot} · {point['group'].split(' ')[0]} · {point['lesion']}"
                              + (f" · marked {point['mark']}" if point["mark"] else ""))
             buttons = st.columns(3)
-            if buttons[0].button("In", key=f"disc_in_{spot}", disabled=not researcher,
+            if buttons[0].button("In", key=f"disc_in_{spot}",
                                  width="stretch"):
                 discovery_sessions.mark_patch(sessions, session_id, spot, "clear" if point["mark"] == "in" else "in",
                                               researcher)
                 st.rerun()
-            if buttons[1].button("Out", key=f"disc_out_{spot}", disabled=not researcher,
+            if buttons[1].button("Out", key=f"disc_out_{spot}",
                                  width="stretch"):
                 discovery_sessions.mark_patch(sessions, session_id, spot,
                                               "clear" if point["mark"] == "out" else "out", researcher)

@@ -2,12 +2,17 @@
 
 The clustering space (:func:`clustering_space`) joins two blocks, each standardised per column
 (z-scores) and scaled so that its columns together carry unit variance times the block's weight:
-the activations (weight 1) and the measurements ``log strength, log area, colour_r/g/b``
-(weight ``measurement_weight``). PCA then keeps ``components`` dimensions. Groups are
-:class:`sklearn.cluster.KMeans` with the number of groups chosen by the silhouette (scikit-learn's
-``silhouette_score`` on a seeded sample of at most ``silhouette_sample`` spots), or
-:class:`sklearn.cluster.HDBSCAN` (noise, label -1, becomes a group of its own). The layout for display
-is PCA (50 dimensions at most) then t-SNE (2-D).
+the activations (weight 1), each first compressed by ``sign(a) log(1 + |a|)`` unless
+``compress_activations`` is False (post-ReLU activations are heavy-tailed: a few large values would
+otherwise decide every distance), and the measurements
+``log strength, log area, colour_r/g/b`` (weight ``measurement_weight``). PCA then keeps ``components``
+dimensions. Groups are :class:`sklearn.cluster.KMeans` with the number of groups chosen by the
+silhouette (scikit-learn's ``silhouette_score`` on a seeded sample of at most ``silhouette_sample``
+spots), or :class:`sklearn.cluster.HDBSCAN` (noise, label -1, becomes a group of its own). With
+``defining`` (a mask of spots, e.g. the stronger half), k-means and the silhouette see only those spots
+and every other spot joins the group of its nearest centre: the many weak hot spots of the heatmap's
+background then cannot spend the groups on themselves. The layout for display is PCA (50 dimensions at
+most) then t-SNE (2-D).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def _standardised_block(values: np.ndarray, weight: float) -> np.ndarray:
 
 
 def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 1.0, components: int = 16,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, compress_activations: bool = True) -> np.ndarray:
     """(spots, components) coordinates in which hot spots are grouped (see the module docstring)."""
     count = len(hot_spots.spots)
     if count < 3:
@@ -63,15 +68,23 @@ def clustering_space(hot_spots: HotSpotSet, *, measurement_weight: float = 1.0, 
         np.log(np.maximum(table["area"].to_numpy(), 1e-12)),
         table[["colour_r", "colour_g", "colour_b"]].to_numpy(),
     ])
-    joined = np.hstack([_standardised_block(hot_spots.features, 1.0),
+    activations = hot_spots.features.astype(np.float64)
+    if compress_activations:
+        activations = np.sign(activations) * np.log1p(np.abs(activations))
+    joined = np.hstack([_standardised_block(activations, 1.0),
                         _standardised_block(measurements, measurement_weight)])
     dimensions = min(components, joined.shape[1], count - 1)
     return PCA(n_components=dimensions, random_state=seed).fit_transform(joined)
 
 
 def group_hot_spots(space: np.ndarray, *, method: str = "kmeans", k_range: tuple[int, int] = (2, 12),
-                    seed: int = 0, silhouette_sample: int = 3000, min_cluster_size: int = 15) -> Grouping:
-    """Cluster the rows of ``space``: k-means with k in ``k_range`` (inclusive) chosen by silhouette, or HDBSCAN."""
+                    seed: int = 0, silhouette_sample: int = 3000, min_cluster_size: int = 15,
+                    defining: np.ndarray | None = None) -> Grouping:
+    """Cluster the rows of ``space``: k-means with k in ``k_range`` (inclusive) chosen by silhouette, or HDBSCAN.
+
+    ``defining`` (boolean, one per row; k-means only): fit the centres and the silhouette on these rows
+    alone, then give every row the group of its nearest centre (see the module docstring).
+    """
     space = np.asarray(space, dtype=np.float64)
     if method == "hdbscan":
         labels = HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit_predict(space)
@@ -79,19 +92,20 @@ def group_hot_spots(space: np.ndarray, *, method: str = "kmeans", k_range: tuple
         return Grouping(labels=labels, k=int(labels.max()) + 1, method=method, silhouettes={})
     if method != "kmeans":
         raise DiscoveryError(f"unknown clustering {method!r}; choose one of {', '.join(CLUSTERINGS)}")
-    low, high = max(2, k_range[0]), min(k_range[1], len(space) - 1)
+    fitted = space if defining is None else space[np.asarray(defining, dtype=bool)]
+    low, high = max(2, k_range[0]), min(k_range[1], len(fitted) - 1)
     if low > high:
-        raise DiscoveryError(f"too few hot spots ({len(space)}) for k in {k_range}")
+        raise DiscoveryError(f"too few hot spots ({len(fitted)} defining the groups) for k in {k_range}")
     rng = np.random.default_rng(seed)
-    sample = rng.choice(len(space), size=min(silhouette_sample, len(space)), replace=False)
+    sample = rng.choice(len(fitted), size=min(silhouette_sample, len(fitted)), replace=False)
     best, silhouettes = None, {}
     for k in range(low, high + 1):
-        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(space)
-        if len(np.unique(labels[sample])) < 2:
+        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(fitted)
+        if len(np.unique(model.labels_[sample])) < 2:
             continue
-        silhouettes[k] = float(silhouette_score(space[sample], labels[sample]))
+        silhouettes[k] = float(silhouette_score(fitted[sample], model.labels_[sample]))
         if best is None or silhouettes[k] > silhouettes[best[0]]:
-            best = (k, labels)
+            best = (k, model.labels_ if defining is None else model.predict(space))
     if best is None:
         raise DiscoveryError("no number of groups gave two groups or more")
     return Grouping(labels=best[1], k=best[0], method=method, silhouettes=silhouettes)

@@ -3,7 +3,8 @@
 - the **ring group**: the group with the largest share of hot spots on planted rings; its share
   (precision), the share of all planted rings it covers (:func:`planted_coverage`) and its flag;
 - per lesion type, the **purity** of the groups it dominates: for the largest group whose dominant type it
-  is, the share of that group's hot spots inside that type's mask.
+  is, the share of that group's hot spots inside that type's mask;
+- the groups flagged unexplained (ideally the ring group alone).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class PlantedFigures:
     ring_group_unexplained: bool | None
     ring_group_auc: tuple[float, float, float]
     groups_on_rings: int
+    unexplained_groups: list[int] = field(default_factory=list)
     type_groups: dict[str, tuple[int, int, float] | None] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -37,7 +39,8 @@ class PlantedFigures:
         out = [f"ring group {self.ring_group}: {self.ring_group_size} hot spots, {self.ring_share:.1%} on planted "
                f"rings, covers {self.ring_coverage:.1%} of the rings, AUC {self.ring_group_auc[0]:.2f} "
                f"[{low:.2f}, {high:.2f}], unexplained: {self.ring_group_unexplained}; groups with a majority "
-               f"of hot spots on rings: {self.groups_on_rings}"]
+               f"of hot spots on rings: {self.groups_on_rings}; groups flagged unexplained: "
+               f"{', '.join(map(str, self.unexplained_groups)) or 'none'}"]
         for lesion, found in self.type_groups.items():
             out.append(f"{lesion}: " + ("no group dominated by it" if found is None else
                                         f"group {found[0]} ({found[1]} hot spots), purity {found[2]:.1%}"))
@@ -59,4 +62,5 @@ def planted_figures(result: DiscoveryResult) -> PlantedFigures:
         ring_group=ring.group, ring_share=ring.planted_share,
         ring_coverage=planted_coverage(result.hot_spots, result.members(ring.group)), ring_group_size=ring.size,
         ring_group_unexplained=ring.unexplained, ring_group_auc=(ring.auc, ring.auc_low, ring.auc_high),
-        groups_on_rings=sum(item.planted_share > 0.5 for item in statistics), type_groups=type_groups)
+        groups_on_rings=sum(item.planted_share > 0.5 for item in statistics),
+        unexplained_groups=[item.group for item in result.statistics if item.unexplained], type_groups=type_groups)

@@ -33,6 +33,8 @@ from drcore.models import LoadedModel
 __all__ = ["DiscoveryResult", "GroupingParameters", "discover", "group_run", "load_discovery", "run_images"]
 
 GROUPING_FILES = ("grouping.npz", "grouping.json")
+#: What runs grouped before ``defining_quantile`` and ``compress_activations`` existed were grouped with.
+EARLIER_GROUPING = {"defining_quantile": 0.0, "compress_activations": False}
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,21 @@ class GroupingParameters:
     """How hot spots are grouped and laid out (:mod:`drcore.discovery.grouping`) and how statistics are drawn.
 
     ``k_min`` is 4: over all k the silhouette prefers the coarsest split (hot spots on lesions or not), which
-    hides what a session is for; finer groups can be merged in the session.
+    hides what a session is for; finer groups can be merged in the session. ``defining_quantile``: k-means
+    finds its groups among the hot spots whose strength is at least this quantile of the run's (0.5: the
+    stronger half); the weaker ones join the group of the nearest centre (0 lets every spot define the
+    groups). ``compress_activations``: see :func:`drcore.discovery.grouping.clustering_space`. On the
+    planted-ring experiment (benchmarks/discovery_planted_biomarker.py) this and
+    ``measurement_weight`` 1.25 gave each of the four lesion types a group it dominates, where all spots
+    with weight 1 merged microaneurysms and haemorrhages.
     """
 
     method: str = "kmeans"
     k_min: int = 4
     k_max: int = 12
-    measurement_weight: float = 1.0
+    measurement_weight: float = 1.25
+    defining_quantile: float = 0.5
+    compress_activations: bool = True
     components: int = 16
     min_cluster_size: int = 15
     perplexity: float = 30.0
@@ -98,7 +108,8 @@ def group_run(folder: str | Path, parameters: GroupingParameters = GroupingParam
     description = _grouping_description(hot_spots, parameters)
     arrays_file, description_file = (folder / name for name in GROUPING_FILES)
     space = clustering_space(hot_spots, measurement_weight=parameters.measurement_weight,
-                             components=parameters.components, seed=parameters.seed)
+                             components=parameters.components, seed=parameters.seed,
+                             compress_activations=parameters.compress_activations)
     if description_file.exists() and arrays_file.exists() and \
             json.loads(description_file.read_text())["parameters"] == description:
         stored = json.loads(description_file.read_text())
@@ -107,8 +118,11 @@ def group_run(folder: str | Path, parameters: GroupingParameters = GroupingParam
                                 silhouettes={int(k): v for k, v in stored["silhouettes"].items()})
             layout = data["layout"]
     else:
+        strength = hot_spots.spots["strength"].to_numpy()
+        defining = strength >= np.quantile(strength, parameters.defining_quantile)
         grouping = group_hot_spots(space, method=parameters.method, k_range=(parameters.k_min, parameters.k_max),
-                                   seed=parameters.seed, min_cluster_size=parameters.min_cluster_size)
+                                   seed=parameters.seed, min_cluster_size=parameters.min_cluster_size,
+                                   defining=defining)
         layout = layout_2d(space, seed=parameters.seed, perplexity=parameters.perplexity)
         atomic_write(arrays_file, lambda target: np.savez(target, labels=grouping.labels, layout=layout))
         atomic_write(description_file, lambda target: Path(target).write_text(json.dumps(
@@ -130,13 +144,14 @@ def discover(images: Sequence[DiscoveryImage], loaded: LoadedModel, folder: str 
 
 
 def load_discovery(folder: str | Path) -> DiscoveryResult:
-    """Reopen a finished run with the grouping parameters it was grouped with."""
+    """Reopen a finished run with the grouping parameters it was grouped with (a run grouped before a
+    parameter existed gets the value it was grouped with, :data:`EARLIER_GROUPING`, not today's default)."""
     folder = Path(folder)
     description_file = folder / GROUPING_FILES[1]
     if not description_file.exists():
         raise DiscoveryError(f"{folder} has no grouping yet; run the discovery (or group_run) first")
     stored = json.loads(description_file.read_text())["parameters"]["grouping"]
-    return group_run(folder, GroupingParameters(**stored))
+    return group_run(folder, GroupingParameters(**{**EARLIER_GROUPING, **stored}))
 
 
 def run_images(folder: str | Path) -> list[DiscoveryImage]:

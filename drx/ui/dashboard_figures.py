@@ -2,6 +2,7 @@
 so a selection on the chart (``st.plotly_chart(on_select="rerun")``) can list them; all are scatter traces,
 the trace type Streamlit's selection works on."""
 
+import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -128,11 +129,14 @@ def discovery_groups_figure(groups: Sequence[DiscoveryGroupSummary]) -> go.Figur
         figure.add_trace(go.Scatter(
             x=[group.hot_spots for group in mine], y=[group.auc if group.auc is not None else 0.5 for group in mine],
             text=[group.name or "" for group in mine], customdata=[[group.session_id, group.group_id] for group in mine],
-            mode="markers+text", textposition="top center", name=f"#{session_id} {mine[0].session}",
+            mode="markers+text", textposition="top center", cliponaxis=False, name=f"#{session_id} {mine[0].session}",
             marker={"size": 13, "symbol": ["diamond" if group.unexplained else "circle" for group in mine]},
             hovertemplate="%{text}<br>%{x} hot spots · AUC %{y:.2f}<extra>%{fullData.name}</extra>",
         ))
-    figure.update_xaxes(title="hot spots in the group", type="log")
+    sizes = [max(1, group.hot_spots) for group in groups] or [1]
+    # half a decade of room either side, so that the names of the smallest and largest groups are not cut off
+    figure.update_xaxes(title="hot spots in the group", type="log",
+                        range=[math.log10(min(sizes)) - 0.5, math.log10(max(sizes)) + 0.5])
     figure.update_yaxes(title="AUC of the group for referable DR (0.5 where unknown)", range=[0, 1.05])
     figure.update_layout(title="Discovery groups (◆ unexplained)", height=420, margin=_MARGIN,
                          clickmode="event+select")

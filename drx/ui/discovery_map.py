@@ -80,7 +80,8 @@ def map_figure(points: pd.DataFrame, colour_by: str) -> go.Figure:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, scaleanchor="x")
     figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                         legend={"title": COLOUR_BY[colour_by]}, clickmode="event+select")
+                         legend={"title": COLOUR_BY[colour_by], "orientation": "h", "yanchor": "top", "y": -0.02,
+                                 "x": 0}, clickmode="event+select")
     return figure
 
 

@@ -7,13 +7,16 @@ from PIL import Image as PILImage
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from db.accounts import create_account
 from db.models import Image
-from db.session import init_database
+from db.session import init_database, run_in_transaction
+from db.settings import Settings
 from drcore.discovery import ExtractionParameters, GroupingParameters, discover, folder_images
 from drcore.imaging import image_sha256
 from drcore.models import DEFAULT_MODEL, load_model
 from drcore.synthetic import write_demo_images
 from drx import discovery_sessions
+from drx.ui import auth
 from drx.ui.gallery import review_target
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "discovery.py")
@@ -46,10 +49,19 @@ def state_now(isolated_home: Path, session_id: int):
     return discovery_sessions.reopen_session(init_database(f"sqlite:///{isolated_home}/drx.sqlite3"), session_id)
 
 
-def page(researcher: str | None = RESEARCHER) -> AppTest:
+def logged_in_page() -> AppTest:
+    """The page for the account RESEARCHER (made in this test's database), not yet run."""
+    settings = Settings.from_env()
+    settings.ensure_home()
+    user = run_in_transaction(init_database(settings.database_url),
+                              lambda session: create_account(session, RESEARCHER, "a long enough password"))
     app = AppTest.from_file(PAGE, default_timeout=180)
-    if researcher:
-        app.session_state["grader"] = researcher
+    app.session_state[auth.USER_KEY] = user
+    return app
+
+
+def page() -> AppTest:
+    app = logged_in_page()
     app.run()
     assert not app.exception, app.exception
     return app
@@ -73,10 +85,12 @@ def test_a_session_reopens_with_its_groups_map_and_gallery(session_id: int, isol
     assert not app.button(key=f"disc_review_{first.members[0]}").disabled
 
 
-def test_without_a_name_nothing_can_be_changed(session_id: int) -> None:
-    app = page(researcher=None)
-    assert app.button(key="FormSubmitter:disc_rename-Name the group").disabled
-    assert "Enter your name in the sidebar" in app.caption[0].value
+def test_the_page_asks_to_log_in_first(session_id: int) -> None:
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.run()
+    assert not app.exception, app.exception
+    assert "Log in first" in app.error[0].value
+    assert not app.dataframe and not app.button
 
 
 def test_naming_merging_and_marking_are_stored_with_who_did_it(session_id: int, isolated_home: Path) -> None:
@@ -110,8 +124,7 @@ def test_points_selected_on_the_map_fill_the_gallery_and_split_their_group(sessi
     state = state_now(isolated_home, session_id)
     group = max(state.groups, key=lambda item: len(item.members))
     chosen = group.members[:2]
-    app = AppTest.from_file(PAGE, default_timeout=180)
-    app.session_state["grader"] = RESEARCHER
+    app = logged_in_page()
     app.session_state["disc_map"] = {"selection": {"points": [{"customdata": [spot]} for spot in chosen],
                                                    "point_indices": [], "box": [], "lasso": []}}
     app.run()
@@ -176,7 +189,7 @@ def test_a_session_started_on_the_page_is_stored_and_opened(run_folder: Path, is
 
 def test_a_map_selection_from_another_session_is_ignored(session_id: int, isolated_home: Path) -> None:
     spots = len(state_now(isolated_home, session_id).hot_spots)
-    app = AppTest.from_file(PAGE, default_timeout=180)
+    app = logged_in_page()
     app.session_state["disc_map"] = {"selection": {"points": [{"customdata": [spots + 5]}],
                                                    "point_indices": [], "box": [], "lasso": []}}
     app.run()
@@ -197,7 +210,7 @@ def test_the_map_is_coloured_by_the_graders_grade(session_id: int, isolated_home
         for name, icdr in (("Dr A", 2), ("Dr B", 4)):
             repository.save_grade(session, image=image, grader=repository.get_or_create_grader(session, name),
                                   icdr_grade=icdr, referable=True)
-    app = AppTest.from_file(PAGE, default_timeout=180)
+    app = logged_in_page()
     app.session_state["disc_colour"] = "grade"
     app.run()
     assert not app.exception, app.exception

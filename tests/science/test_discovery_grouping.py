@@ -47,6 +47,22 @@ def test_kmeans_k_is_the_best_silhouette_and_matches_scikit_learn():
     assert np.array_equal(grouping.labels, KMeans(n_clusters=4, n_init=4, random_state=3).fit_predict(space))
 
 
+def test_defining_spots_fit_the_groups_and_the_others_join_the_nearest_centre():
+    rng = np.random.default_rng(4)
+    strong = np.concatenate([centre + rng.normal(0, 0.4, (30, 2)) for centre in ([0, 0], [9, 0], [0, 9])])
+    weak = rng.uniform(-3, 12, (200, 2))  # many weak spots spread between the groups
+    space = np.concatenate([strong, weak])
+    defining = np.arange(len(space)) < len(strong)
+    grouping = group_hot_spots(space, k_range=(2, 6), seed=5, defining=defining)
+    expected = {k: silhouette_score(strong, KMeans(n_clusters=k, n_init=4, random_state=5).fit_predict(strong))
+                for k in range(2, 7)}
+    assert grouping.silhouettes == pytest.approx(expected)
+    assert grouping.k == 3 == max(expected, key=expected.get)
+    reference = KMeans(n_clusters=3, n_init=4, random_state=5).fit(strong)
+    assert np.array_equal(grouping.labels, reference.predict(space))
+    assert all(len(set(grouping.labels[i * 30:(i + 1) * 30])) == 1 for i in range(3))
+
+
 def test_hdbscan_finds_dense_groups_and_keeps_noise_as_a_group():
     rng = np.random.default_rng(1)
     space = np.concatenate([rng.normal(0, 0.3, (30, 2)), rng.normal(10, 0.3, (30, 2)), [[50.0, 50.0]]])
@@ -101,7 +117,7 @@ def test_group_statistics_by_hand():
     assert second.unexplained is (second.auc_low >= 0.6)
 
 
-def test_unexplained_needs_strong_association_and_no_dominant_type():
+def test_unexplained_needs_strong_association_strong_spots_and_no_dominant_type():
     # 40 images, the first 20 referable; one spot in each referable image
     rows = [{"image": i, "in_microaneurysm": float(i < dominant)} for dominant in [0] for i in range(20)]
     referable = [1.0] * 20 + [0.0] * 20
@@ -115,6 +131,13 @@ def test_unexplained_needs_strong_association_and_no_dominant_type():
     rows = [{"image": i, "in_microaneurysm": float(i < 6), "in_haemorrhage": float(6 <= i < 12)} for i in range(20)]
     mixed = statistics_of(_hot_spots(40, rows, np.zeros((20, 1)), referable), np.arange(20), 0, 0, n_resamples=200)
     assert mixed.dominant_type is None and mixed.known_share == pytest.approx(0.6) and mixed.unexplained is False
+    rows = [{"image": i, "strength": 1.0} for i in range(20)] + [{"image": i, "strength": 5.0} for i in range(20)]
+    hot_spots = _hot_spots(40, rows, np.zeros((40, 1)), referable)
+    weak = statistics_of(hot_spots, np.arange(20), 0, 0, n_resamples=200)
+    strong = statistics_of(hot_spots, np.arange(20, 40), 1, 20, n_resamples=200)
+    assert weak.auc_low == strong.auc_low == 1.0 and weak.known_share == strong.known_share == 0.0
+    assert (weak.median_strength, strong.median_strength) == (1.0, 5.0)  # the run's median is 3
+    assert weak.unexplained is False and strong.unexplained is True
     no_masks = statistics_of(_hot_spots(40, [{"image": i} for i in range(20)], np.zeros((20, 1)), referable,
                                         masks=False), np.arange(20), 0, 0, n_resamples=200)
     assert no_masks.unexplained is None and math.isnan(no_masks.lesion_shares["haemorrhage"])

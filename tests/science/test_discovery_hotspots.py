@@ -128,3 +128,21 @@ def test_a_folder_of_another_run_is_refused(tmp_path, loaded, images):
         extract_hot_spots(images[:1], loaded, tmp_path / "other", replace(PARAMETERS, layer="nope"), progress=False)
     with pytest.raises(DiscoveryError, match="no output"):
         extract_hot_spots(images[:1], loaded, tmp_path / "third", replace(PARAMETERS, output="rings"), progress=False)
+
+
+def test_a_run_grouped_before_the_newer_grouping_parameters_reopens_with_its_own(tmp_path, loaded, images):
+    import json
+
+    from drcore.discovery import GroupingParameters, group_run, load_discovery
+
+    hot_spots = extract_hot_spots(images, loaded, tmp_path / "run", PARAMETERS, batch_size=2, progress=False)
+    earlier = GroupingParameters(k_min=2, k_max=3, n_resamples=50, defining_quantile=0.0, compress_activations=False)
+    first = group_run(tmp_path / "run", earlier, hot_spots=hot_spots)
+    description_file = tmp_path / "run" / "grouping.json"
+    description = json.loads(description_file.read_text())
+    for name in ("defining_quantile", "compress_activations"):  # as written before these parameters existed
+        del description["parameters"]["grouping"][name]
+    description_file.write_text(json.dumps(description))
+    reopened = load_discovery(tmp_path / "run")
+    assert reopened.parameters == earlier
+    assert np.array_equal(reopened.labels, first.labels) and np.allclose(reopened.space, first.space)
