@@ -37,6 +37,7 @@ from db.errors import (
 )
 from db.models import Base, EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
 from db import discovery_models  # noqa: F401  (discovery tables in Base.metadata)
+from db import login_models  # noqa: F401  (login_attempt in Base.metadata)
 from db.repository import (
     current_grade,
     current_grades_for_image,

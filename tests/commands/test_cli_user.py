@@ -31,7 +31,7 @@ def test_add_list_disable_enable_and_role(monkeypatch, capsys, caplog) -> None:
     assert "no enabled admin" in capsys.readouterr().err
     assert main(["user", "enable", "dr. <b>"]) == 0
     with database()() as session:
-        assert authenticate(session, "dr. <b>", "grader-secret-1").role == "reviewer"
+        assert authenticate(database(), "dr. <b>", "grader-secret-1").role == "reviewer"
         hashes = list(session.scalars(select(Account.password_hash)))
     everything = capsys.readouterr().out + caplog.text
     assert "first-admin-secret" not in everything and "grader-secret-1" not in everything
@@ -57,4 +57,4 @@ def test_passwd_makes_the_user_change_it(monkeypatch, capsys) -> None:
     _stdin(monkeypatch, "given-by-admin-1\n")
     assert main(["user", "passwd", "dr. a", "--password-stdin"]) == 0
     with database()() as session:
-        assert authenticate(session, "dr. a", "given-by-admin-1").must_change_password
+        assert authenticate(database(), "dr. a", "given-by-admin-1").must_change_password
