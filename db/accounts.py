@@ -11,12 +11,14 @@ Roles, least to most privileged (each may do what the previous may):
 
 Passwords are hashed with argon2id (``argon2-cffi``, its default RFC 9106
 parameters); the clear password is never stored, logged or put in an error
-message. ``by=None`` in a management function means the local command line
-or the app's first start (trusted: whoever can run it owns the database);
-the app always passes the logged-in :class:`User`.
+message. Every login attempt is recorded and too many failures lock the
+name for a while (:mod:`db.login_limit`). ``by=None`` in a management
+function means the local command line or the app's first start (trusted:
+whoever can run it owns the database); the app always passes the logged-in
+:class:`User`.
 
-API (all take a :class:`~sqlalchemy.orm.Session`; run writes through
-:func:`db.session.run_in_transaction`)::
+API (all but ``authenticate`` take a :class:`~sqlalchemy.orm.Session`; run
+writes through :func:`db.session.run_in_transaction`)::
 
     create_account(session, name, password, *, role="grader", by=None, must_change_password=False) -> User
     authenticate(sessions, name, password) -> User     # UnknownAccount / WrongPassword / AccountDisabled /

@@ -3,9 +3,12 @@
 import io
 import logging
 
+import pytest
 from sqlalchemy import select
 
 from db.accounts import authenticate
+from db.errors import TooManyAttempts, WrongPassword
+from db.login_limit import MAX_FAILED_ATTEMPTS
 from db.models import Account
 from drx.cli import main
 from drx.records import database
@@ -58,3 +61,20 @@ def test_passwd_makes_the_user_change_it(monkeypatch, capsys) -> None:
     assert main(["user", "passwd", "dr. a", "--password-stdin"]) == 0
     with database()() as session:
         assert authenticate(database(), "dr. a", "given-by-admin-1").must_change_password
+
+
+def test_unlock_ends_a_lockout(monkeypatch, capsys) -> None:
+    _stdin(monkeypatch, "long-enough-1\n")
+    assert main(["user", "add", "dr. a", "--password-stdin"]) == 0
+    for _ in range(MAX_FAILED_ATTEMPTS):
+        with pytest.raises(WrongPassword):
+            authenticate(database(), "dr. a", "a wrong guess")
+    with pytest.raises(TooManyAttempts):
+        authenticate(database(), "dr. a", "long-enough-1")
+    assert main(["user", "unlock", "dr. a"]) == 0
+    assert "unlocked the logins of 'dr. a' (was locked until " in capsys.readouterr().out
+    assert authenticate(database(), "dr. a", "long-enough-1").name == "dr. a"
+    assert main(["user", "unlock", "dr. a"]) == 0
+    assert "(was not locked)" in capsys.readouterr().out
+    assert main(["user", "unlock", "nobody"]) == 1
+    assert "no account called 'nobody'" in capsys.readouterr().err

@@ -17,10 +17,13 @@ from db.errors import (
     AuthenticationFailed,
     InvalidValue,
     PermissionDenied,
+    TooManyAttempts,
     UnknownAccount,
     WrongPassword,
 )
 from db.geometry import Geometry
+from db.login_limit import MAX_FAILED_ATTEMPTS
+from db.login_models import LoginAttempt
 from db.models import Account, Base, Grade, Grader
 from db.annotations import add_annotation
 from db.repository import get_or_create_grader, save_grade
@@ -45,9 +48,15 @@ def test_passwords_are_argon2_hashes_never_stored_or_logged(session_factory, cap
         user = accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
         world.run(lambda s: accounts.change_password(s, user, PASSWORDS["dr. a"], "a-new-password-2"))
         world.run(lambda s: accounts.reset_password(s, "dr. b", "b-reset-password-3"))
+        for guess in [f"wrong-guess-{k}" for k in range(MAX_FAILED_ATTEMPTS)]:
+            with pytest.raises(WrongPassword):  # failed login attempts are recorded...
+                accounts.authenticate(session_factory, "dr. r", guess)
+        with pytest.raises(TooManyAttempts):  # ...and so is a refused one
+            accounts.authenticate(session_factory, "dr. r", PASSWORDS["dr. r"])
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    secrets = [*PASSWORDS.values(), "a-new-password-2", "b-reset-password-3"]
+    guesses = [f"wrong-guess-{k}" for k in range(MAX_FAILED_ATTEMPTS)]
+    secrets = [*PASSWORDS.values(), "a-new-password-2", "b-reset-password-3", *guesses]
     stored = _every_text_value(session_factory)
     log_text = "\n".join(record.getMessage() for record in caplog.records)
     with session_factory() as session:
@@ -57,6 +66,9 @@ def test_passwords_are_argon2_hashes_never_stored_or_logged(session_factory, cap
     # the hashes verify against the right passwords with an independent hasher instance
     assert PasswordHasher().verify(hashes[1], PASSWORDS["dr. a"])
     assert hashes[0] in log_text  # the statements and their parameters were logged...
+    with session_factory() as session:  # the attempts are in the scanned rows, by name only
+        attempts = list(session.execute(select(LoginAttempt.name, LoginAttempt.kind).order_by(LoginAttempt.id)))
+    assert attempts == [("dr. a", "succeeded"), *[("dr. r", "failed")] * len(guesses), ("dr. r", "refused")]
     for secret in secrets:  # ...but no password, anywhere
         assert not any(secret in value for value in stored)
         assert secret not in log_text
