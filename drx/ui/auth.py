@@ -76,7 +76,7 @@ def login_form(sessions: sessionmaker[Session]) -> None:
         try:
             user = authenticate(sessions, name, password)
         except TooManyAttempts as error:  # the same for names with and without an account
-            st.error(f"Login refused: {error}.", icon="⏳")
+            st.error(f"Login refused: {error}.", icon=":material/lock_clock:")
             return
         except AuthenticationFailed as error:
             # Unknown name and wrong password read alike; a disabled account is told so.
