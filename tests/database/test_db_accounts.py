@@ -77,28 +77,25 @@ def test_passwords_are_argon2_hashes_never_stored_or_logged(session_factory, cap
 
 def test_login_errors_are_typed(session_factory):
     world = build_world(session_factory)
-    with session_factory() as session:
-        user = accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
-        assert (user.id, user.name, user.role) == (world.a.id, "dr. a", "grader")
-        with pytest.raises(WrongPassword):
-            accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. b"])
-        with pytest.raises(UnknownAccount):
-            accounts.authenticate(session_factory, "nobody", PASSWORDS["dr. a"])
-        with pytest.raises(AuthenticationFailed):
-            accounts.authenticate(session_factory, "dr. a", None)
+    user = accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
+    assert (user.id, user.name, user.role) == (world.a.id, "dr. a", "grader")
+    with pytest.raises(WrongPassword):
+        accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. b"])
+    with pytest.raises(UnknownAccount):
+        accounts.authenticate(session_factory, "nobody", PASSWORDS["dr. a"])
+    with pytest.raises(AuthenticationFailed):
+        accounts.authenticate(session_factory, "dr. a", None)
     with session_factory() as session, session.begin():  # a grader from before accounts cannot log in
         get_or_create_grader(session, "dr. legacy")
-    with session_factory() as session:
-        with pytest.raises(UnknownAccount):
-            accounts.authenticate(session_factory, "dr. legacy", "whatever-password")
+    with pytest.raises(UnknownAccount):
+        accounts.authenticate(session_factory, "dr. legacy", "whatever-password")
 
 
 def test_disabled_account_cannot_log_in_or_write_until_enabled(session_factory):
     world = build_world(session_factory)
     world.run(lambda s: accounts.disable_account(s, "dr. a", by=world.admin))
-    with session_factory() as session:
-        with pytest.raises(AccountDisabled):
-            accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
+    with pytest.raises(AccountDisabled):
+        accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
     square = Geometry.create("rectangle", [[1, 1], [5, 5]])
     with pytest.raises(PermissionDenied, match="disabled"):  # a session opened before still cannot write
         world.run(lambda s: add_annotation(s, world.a, world.image, square, "other"))
@@ -173,15 +170,13 @@ def test_first_admin_gets_a_one_time_password_once(session_factory, caplog):
     assert password not in caplog.text
     assert accounts.ensure_first_admin(session_factory, announce=printed.append) is None
     assert len(printed) == 1
-    with session_factory() as session:
-        admin = accounts.authenticate(session_factory, "admin", password)
+    admin = accounts.authenticate(session_factory, "admin", password)
     assert (admin.role, admin.must_change_password) == ("admin", True)
     with session_factory() as session, session.begin():
         changed = accounts.change_password(session, admin, password, "my-own-password-1")
     assert not changed.must_change_password
-    with session_factory() as session:
-        with pytest.raises(WrongPassword):
-            accounts.authenticate(session_factory, "admin", password)
+    with pytest.raises(WrongPassword):
+        accounts.authenticate(session_factory, "admin", password)
 
 
 def test_only_admins_add_models(session_factory):
