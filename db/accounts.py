@@ -252,7 +252,7 @@ def authenticate(sessions: sessionmaker[Session], name: str, password: str) -> U
 def _check_password(
     sessions: sessionmaker[Session], name: Any, password: Any
 ) -> tuple[Optional[User], Optional[AuthenticationFailed]]:
-    """The user when ``password`` is right for ``name``, else the error to raise (the hash checked out of any transaction)."""
+    """The user when ``password`` is right for ``name``, else the error to raise (hash checked out of transactions)."""
     def read(session: Session) -> Optional[tuple[User, str, bool]]:
         grader = find_grader(session, name) if isinstance(name, str) and name.strip() else None
         account = None if grader is None else _current(session, grader.id)
