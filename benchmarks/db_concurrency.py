@@ -49,7 +49,6 @@ The test ``tests/database/test_db_concurrency.py`` runs a small version
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import multiprocessing
 import queue
@@ -76,7 +75,6 @@ from db.geometry import Geometry  # noqa: E402
 from db.models import LESION_TYPES, REJECTION_REASONS, Annotation, CandidateDecision, Grade, Grader, Image  # noqa: E402
 from db.repository import (  # noqa: E402
     current_grade,
-    find_grader,
     get_or_create_grader,
     register_image,
     register_model,
@@ -154,13 +152,11 @@ def _retry_kind(exc: BaseException) -> str:
 
 def _user(session: Any, name: str) -> accounts.User:
     """The account called ``name``, created if new (processes sharing a grader race to create it)."""
-    with contextlib.suppress(accounts.UnknownAccount):  # a grader without an account gets one below
-        if find_grader(session, name) is not None:
-            return accounts.authenticate(session, name, _PASSWORD)
     try:
         return accounts.create_account(session, name, _PASSWORD)
     except AccountExists:
-        return accounts.authenticate(session, name, _PASSWORD)
+        info = next(info for info in accounts.list_accounts(session) if info.name == name)
+        return accounts.User(info.grader_id, info.name, info.role)
 
 
 _PASSWORD = "benchmark-password"

@@ -18,6 +18,7 @@ Schema migrations (Alembic, in ``db/migrations/``): :func:`upgrade`,
 
 Grader corrections, one module per job (each docstring lists its API):
 :mod:`db.accounts` (users, roles, argon2 passwords, login),
+:mod:`db.login_limit` and :mod:`db.login_models` (login attempts, lockout after too many failures),
 :mod:`db.decisions` (candidates and decisions on them),
 :mod:`db.annotations` and :mod:`db.geometry` (drawn lesions),
 :mod:`db.grading` (grades saved by a logged-in user),
@@ -37,6 +38,7 @@ from db.errors import (
 )
 from db.models import Base, EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
 from db import discovery_models  # noqa: F401  (discovery tables in Base.metadata)
+from db import login_models  # noqa: F401  (login_attempt in Base.metadata)
 from db.repository import (
     current_grade,
     current_grades_for_image,

@@ -11,15 +11,19 @@ Roles, least to most privileged (each may do what the previous may):
 
 Passwords are hashed with argon2id (``argon2-cffi``, its default RFC 9106
 parameters); the clear password is never stored, logged or put in an error
-message. ``by=None`` in a management function means the local command line
-or the app's first start (trusted: whoever can run it owns the database);
-the app always passes the logged-in :class:`User`.
+message. Every login attempt is recorded and too many failures lock the
+name for a while (:mod:`db.login_limit`). ``by=None`` in a management
+function means the local command line or the app's first start (trusted:
+whoever can run it owns the database); the app always passes the logged-in
+:class:`User`.
 
-API (all take a :class:`~sqlalchemy.orm.Session`; run writes through
-:func:`db.session.run_in_transaction`)::
+API (all but ``authenticate`` take a :class:`~sqlalchemy.orm.Session`; run
+writes through :func:`db.session.run_in_transaction`)::
 
     create_account(session, name, password, *, role="grader", by=None, must_change_password=False) -> User
-    authenticate(session, name, password) -> User      # UnknownAccount / WrongPassword / AccountDisabled
+    authenticate(sessions, name, password) -> User     # UnknownAccount / WrongPassword / AccountDisabled /
+                                                       # TooManyAttempts; records the attempt (db.login_limit)
+    unlock_logins(session, name, *, by=None) -> datetime | None  # end a lockout; the end it lifted
     change_password(session, user, old_password, new_password) -> User
     reset_password(session, name, new_password, *, by=None) -> User   # must change at next login
     set_role(session, name, role, *, by=None) -> User
@@ -47,9 +51,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.chains import current_versions, insert_version
+from db import login_limit
 from db.errors import (
     AccountDisabled,
     AccountExists,
+    AuthenticationFailed,
     InvalidValue,
     NotFound,
     PermissionDenied,
@@ -72,6 +78,7 @@ __all__ = [
     "set_role",
     "disable_account",
     "enable_account",
+    "unlock_logins",
     "list_accounts",
     "AccountChange",
     "account_history",
@@ -215,24 +222,52 @@ def create_account(
     return _user(grader, account)
 
 
-def authenticate(session: Session, name: str, password: str) -> User:
-    """The :class:`User` called ``name`` when ``password`` is right.
+def authenticate(sessions: sessionmaker[Session], name: str, password: str) -> User:
+    """The :class:`User` called ``name`` when ``password`` is right; records the attempt.
 
-    Raises :class:`UnknownAccount`, :class:`WrongPassword` or
+    A login is its own unit of work (it takes the sessionmaker): the attempt
+    is committed whether or not it succeeds (:mod:`db.login_limit`, never the
+    password). Raises :class:`UnknownAccount`, :class:`WrongPassword` or
     :class:`AccountDisabled` (all :class:`AuthenticationFailed`: show one
-    message for all). An unknown name costs one hash verification too, so
-    timing does not tell which names exist. Writes nothing.
+    message for all), and :class:`TooManyAttempts`, without checking the
+    password, while the name is locked after too many failures (names with
+    and without an account alike). An unknown name costs one hash
+    verification too, so timing does not tell which names exist. The hash
+    is verified outside any transaction.
     """
-    grader = find_grader(session, name) if isinstance(name, str) and name.strip() else None
-    account = None if grader is None else _current(session, grader.id)
-    if grader is None or account is None:
+    key = login_limit.attempt_name(name)
+    until = run_in_transaction(sessions, lambda session: login_limit.locked_until(session, key), write=False)
+    if until is not None:
+        run_in_transaction(sessions, lambda session: login_limit.record_refusal(session, key))
+        raise login_limit.too_many_attempts(until)
+    user, failure = _check_password(sessions, name, password)
+    until = run_in_transaction(sessions, lambda session: login_limit.record_attempt(session, key, failure is None))
+    if until is not None:
+        raise login_limit.too_many_attempts(until)
+    if failure is not None:
+        raise failure
+    return user
+
+
+def _check_password(
+    sessions: sessionmaker[Session], name: Any, password: Any
+) -> tuple[Optional[User], Optional[AuthenticationFailed]]:
+    """The user when ``password`` is right for ``name``, else the error to raise (hash checked out of transactions)."""
+    def read(session: Session) -> Optional[tuple[User, str, bool]]:
+        grader = find_grader(session, name) if isinstance(name, str) and name.strip() else None
+        account = None if grader is None else _current(session, grader.id)
+        return None if account is None else (_user(grader, account), account.password_hash, account.disabled)
+
+    found = run_in_transaction(sessions, read, write=False)
+    if found is None:
         _verify(_DUMMY_HASH, password if isinstance(password, str) else "")
-        raise UnknownAccount("unknown name or wrong password")
-    if not isinstance(password, str) or not _verify(account.password_hash, password):
-        raise WrongPassword("unknown name or wrong password")
-    if account.disabled:
-        raise AccountDisabled(f"the account {grader.name!r} is disabled; ask an admin")
-    return _user(grader, account)
+        return None, UnknownAccount("unknown name or wrong password")
+    user, password_hash, disabled = found
+    if not isinstance(password, str) or not _verify(password_hash, password):
+        return None, WrongPassword("unknown name or wrong password")
+    if disabled:
+        return None, AccountDisabled(f"the account {user.name!r} is disabled; ask an admin")
+    return user, None
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -309,6 +344,15 @@ def enable_account(session: Session, name: str, *, by: Optional[User] = None) ->
     if not account.disabled:
         return _user(grader, account)
     return _new_version(session, grader, account, actor, disabled=False)
+
+
+def unlock_logins(session: Session, name: str, *, by: Optional[User] = None) -> Optional[datetime]:
+    """Let ``name`` log in again at once after too many failures (admin only): appends an ``unlocked``
+    attempt row, which also clears the count of failures. Returns when the lockout would have ended
+    (None: it was not locked). :class:`NotFound` when ``name`` has no account."""
+    _require_admin(session, by)
+    grader, _ = _account_named(session, name)
+    return login_limit.unlock(session, login_limit.attempt_name(grader.name))
 
 
 def list_accounts(session: Session) -> list[AccountInfo]:

@@ -6,6 +6,8 @@ message; every message says what was wrong and, where it helps, what to do.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 __all__ = [
     "DbError",
     "DatabaseConfigError",
@@ -19,6 +21,7 @@ __all__ = [
     "UnknownAccount",
     "WrongPassword",
     "AccountDisabled",
+    "TooManyAttempts",
     "AccountExists",
     "NotFound",
     "NothingToUndo",
@@ -90,6 +93,19 @@ class WrongPassword(AuthenticationFailed):
 
 class AccountDisabled(AuthenticationFailed):
     """The account is disabled: it cannot log in or write."""
+
+
+class TooManyAttempts(AuthenticationFailed):
+    """Too many failed logins for this name lately: the attempt was refused
+    without checking the password (see :mod:`db.login_limit`). The message
+    says how many minutes to wait; ``locked_until`` is when the lockout ends
+    (aware UTC) and ``minutes`` the wait, rounded up. Said alike for names
+    with and without an account."""
+
+    def __init__(self, message: str, locked_until: datetime, minutes: int) -> None:
+        super().__init__(message)
+        self.locked_until = locked_until
+        self.minutes = minutes
 
 
 class AccountExists(InvalidValue):

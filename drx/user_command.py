@@ -7,6 +7,7 @@
     drx user disable NAME / drx user enable NAME                    an admin account is never the last to go
     drx user role NAME ROLE                                         grader, reviewer or admin
     drx user list                                                   name, role, state
+    drx user unlock NAME                                            end a lockout after too many failed logins
 
 Passwords are read with ``getpass`` (never echoed) or as the first line of
 standard input with ``--password-stdin``; they are never printed or logged.
@@ -22,15 +23,18 @@ from typing import Any
 
 from db import accounts
 from db.errors import DbError, InvalidValue
+from db.login_limit import LOCKOUT, MAX_FAILED_ATTEMPTS
 from db.models import ROLES
 from db.session import run_in_transaction
 
 __all__ = ["add_parser", "run"]
 
+LOCKOUT_MINUTES = int(LOCKOUT.total_seconds() // 60)
+
 
 def add_parser(commands: Any) -> None:
     """Register ``drx user`` on the ``drx`` subcommands."""
-    user = commands.add_parser("user", help="manage accounts: add, passwd, disable, enable, role, list",
+    user = commands.add_parser("user", help="manage accounts: add, passwd, disable, enable, role, list, unlock",
                                description=__doc__.split("\n\n")[0])
     actions = user.add_subparsers(dest="user_action", required=True)
     add = actions.add_parser("add", help="create an account (the password is prompted)")
@@ -48,6 +52,12 @@ def add_parser(commands: Any) -> None:
     role.add_argument("name")
     role.add_argument("role", choices=ROLES)
     actions.add_parser("list", help="list the accounts")
+    actions.add_parser(
+        "unlock", help="let an account log in again at once after too many failed logins",
+        description=f"After {MAX_FAILED_ATTEMPTS} failed logins within {LOCKOUT_MINUTES} minutes a name is "
+                    f"refused until {LOCKOUT_MINUTES} minutes after the last of them; this ends the lockout now "
+                    "and clears the count.",
+    ).add_argument("name")
     user.set_defaults(handler=run)
 
 
@@ -84,6 +94,10 @@ def run(arguments: argparse.Namespace) -> int:
             password = _password(arguments)
             user = run_in_transaction(sessions, lambda s: accounts.reset_password(s, arguments.name, password))
             print(f"set the password of {user.name!r} (to be changed at the next login)")
+        elif action == "unlock":
+            until = run_in_transaction(sessions, lambda s: accounts.unlock_logins(s, arguments.name))
+            state = "was not locked" if until is None else f"was locked until {until:%Y-%m-%d %H:%M} UTC"
+            print(f"unlocked the logins of {arguments.name.strip()!r} ({state})")
         elif action == "role":
             user = run_in_transaction(sessions, lambda s: accounts.set_role(s, arguments.name, arguments.role))
             print(f"{user.name!r} is now a {user.role}")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.accounts import (
     User, authenticate, change_password, ensure_first_admin, list_accounts, require_role, role_at_least,
 )
-from db.errors import AuthenticationFailed, InvalidValue, PermissionDenied
+from db.errors import AuthenticationFailed, InvalidValue, PermissionDenied, TooManyAttempts
 from db.session import run_in_transaction
 
 USER_KEY = "user"
@@ -74,8 +74,10 @@ def login_form(sessions: sessionmaker[Session]) -> None:
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         try:
-            with sessions() as session:
-                user = authenticate(session, name, password)
+            user = authenticate(sessions, name, password)
+        except TooManyAttempts as error:  # the same for names with and without an account
+            st.error(f"Login refused: {error}.", icon=":material/lock_clock:")
+            return
         except AuthenticationFailed as error:
             # Unknown name and wrong password read alike; a disabled account is told so.
             st.error("This account is disabled: ask an admin." if "disabled" in str(error)

@@ -17,10 +17,13 @@ from db.errors import (
     AuthenticationFailed,
     InvalidValue,
     PermissionDenied,
+    TooManyAttempts,
     UnknownAccount,
     WrongPassword,
 )
 from db.geometry import Geometry
+from db.login_limit import MAX_FAILED_ATTEMPTS
+from db.login_models import LoginAttempt
 from db.models import Account, Base, Grade, Grader
 from db.annotations import add_annotation
 from db.repository import get_or_create_grader, save_grade
@@ -42,12 +45,18 @@ def test_passwords_are_argon2_hashes_never_stored_or_logged(session_factory, cap
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # log every statement with its parameters
     try:
         world = build_world(session_factory)
-        user = world.run(lambda s: accounts.authenticate(s, "dr. a", PASSWORDS["dr. a"]))
+        user = accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
         world.run(lambda s: accounts.change_password(s, user, PASSWORDS["dr. a"], "a-new-password-2"))
         world.run(lambda s: accounts.reset_password(s, "dr. b", "b-reset-password-3"))
+        for guess in [f"wrong-guess-{k}" for k in range(MAX_FAILED_ATTEMPTS)]:
+            with pytest.raises(WrongPassword):  # failed login attempts are recorded...
+                accounts.authenticate(session_factory, "dr. r", guess)
+        with pytest.raises(TooManyAttempts):  # ...and so is a refused one
+            accounts.authenticate(session_factory, "dr. r", PASSWORDS["dr. r"])
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    secrets = [*PASSWORDS.values(), "a-new-password-2", "b-reset-password-3"]
+    guesses = [f"wrong-guess-{k}" for k in range(MAX_FAILED_ATTEMPTS)]
+    secrets = [*PASSWORDS.values(), "a-new-password-2", "b-reset-password-3", *guesses]
     stored = _every_text_value(session_factory)
     log_text = "\n".join(record.getMessage() for record in caplog.records)
     with session_factory() as session:
@@ -57,6 +66,9 @@ def test_passwords_are_argon2_hashes_never_stored_or_logged(session_factory, cap
     # the hashes verify against the right passwords with an independent hasher instance
     assert PasswordHasher().verify(hashes[1], PASSWORDS["dr. a"])
     assert hashes[0] in log_text  # the statements and their parameters were logged...
+    with session_factory() as session:  # the attempts are in the scanned rows, by name only
+        attempts = list(session.execute(select(LoginAttempt.name, LoginAttempt.kind).order_by(LoginAttempt.id)))
+    assert attempts == [("dr. a", "succeeded"), *[("dr. r", "failed")] * len(guesses), ("dr. r", "refused")]
     for secret in secrets:  # ...but no password, anywhere
         assert not any(secret in value for value in stored)
         assert secret not in log_text
@@ -65,34 +77,31 @@ def test_passwords_are_argon2_hashes_never_stored_or_logged(session_factory, cap
 
 def test_login_errors_are_typed(session_factory):
     world = build_world(session_factory)
-    with session_factory() as session:
-        user = accounts.authenticate(session, "dr. a", PASSWORDS["dr. a"])
-        assert (user.id, user.name, user.role) == (world.a.id, "dr. a", "grader")
-        with pytest.raises(WrongPassword):
-            accounts.authenticate(session, "dr. a", PASSWORDS["dr. b"])
-        with pytest.raises(UnknownAccount):
-            accounts.authenticate(session, "nobody", PASSWORDS["dr. a"])
-        with pytest.raises(AuthenticationFailed):
-            accounts.authenticate(session, "dr. a", None)
+    user = accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
+    assert (user.id, user.name, user.role) == (world.a.id, "dr. a", "grader")
+    with pytest.raises(WrongPassword):
+        accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. b"])
+    with pytest.raises(UnknownAccount):
+        accounts.authenticate(session_factory, "nobody", PASSWORDS["dr. a"])
+    with pytest.raises(AuthenticationFailed):
+        accounts.authenticate(session_factory, "dr. a", None)
     with session_factory() as session, session.begin():  # a grader from before accounts cannot log in
         get_or_create_grader(session, "dr. legacy")
-    with session_factory() as session:
-        with pytest.raises(UnknownAccount):
-            accounts.authenticate(session, "dr. legacy", "whatever-password")
+    with pytest.raises(UnknownAccount):
+        accounts.authenticate(session_factory, "dr. legacy", "whatever-password")
 
 
 def test_disabled_account_cannot_log_in_or_write_until_enabled(session_factory):
     world = build_world(session_factory)
     world.run(lambda s: accounts.disable_account(s, "dr. a", by=world.admin))
-    with session_factory() as session:
-        with pytest.raises(AccountDisabled):
-            accounts.authenticate(session, "dr. a", PASSWORDS["dr. a"])
+    with pytest.raises(AccountDisabled):
+        accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"])
     square = Geometry.create("rectangle", [[1, 1], [5, 5]])
     with pytest.raises(PermissionDenied, match="disabled"):  # a session opened before still cannot write
         world.run(lambda s: add_annotation(s, world.a, world.image, square, "other"))
     world.run(lambda s: accounts.enable_account(s, "dr. a", by=world.admin))
     with session_factory() as session:
-        assert accounts.authenticate(session, "dr. a", PASSWORDS["dr. a"]).id == world.a.id
+        assert accounts.authenticate(session_factory, "dr. a", PASSWORDS["dr. a"]).id == world.a.id
         states = [(row.disabled, row.changed_by_id) for row in
                   session.scalars(select(Account).where(Account.grader_id == world.a.id).order_by(Account.id))]
     assert states == [(False, world.admin.id), (True, world.admin.id), (False, world.admin.id)]
@@ -147,7 +156,7 @@ def test_injection_names_are_stored_verbatim(session_factory, name):
     with session_factory() as session, session.begin():
         accounts.create_account(session, name, "inject-password-1")
     with session_factory() as session:
-        assert accounts.authenticate(session, name, "inject-password-1").name == name
+        assert accounts.authenticate(session_factory, name, "inject-password-1").name == name
         assert [info.name for info in accounts.list_accounts(session)] == [name]
         assert set(inspect(session.get_bind()).get_table_names()) >= {"annotation", "grade", "account"}
 
@@ -161,15 +170,13 @@ def test_first_admin_gets_a_one_time_password_once(session_factory, caplog):
     assert password not in caplog.text
     assert accounts.ensure_first_admin(session_factory, announce=printed.append) is None
     assert len(printed) == 1
-    with session_factory() as session:
-        admin = accounts.authenticate(session, "admin", password)
+    admin = accounts.authenticate(session_factory, "admin", password)
     assert (admin.role, admin.must_change_password) == ("admin", True)
     with session_factory() as session, session.begin():
         changed = accounts.change_password(session, admin, password, "my-own-password-1")
     assert not changed.must_change_password
-    with session_factory() as session:
-        with pytest.raises(WrongPassword):
-            accounts.authenticate(session, "admin", password)
+    with pytest.raises(WrongPassword):
+        accounts.authenticate(session_factory, "admin", password)
 
 
 def test_only_admins_add_models(session_factory):

@@ -39,7 +39,7 @@ DRX_TABLES = {
     "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run",
     "account", "candidate", "candidate_decision", "annotation", "adjudication", "assignment",
     "discovery_session", "discovery_event", "discovery_hot_spot", "discovery_group",
-    "discovery_membership", "discovery_group_name", "discovery_mark",
+    "discovery_membership", "discovery_group_name", "discovery_mark", "login_attempt",
 }
 
 
