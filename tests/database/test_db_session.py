@@ -98,7 +98,7 @@ def test_init_database_creates_schema_once_and_reopens(tmp_path):
         "image", "grader", "model", "heatmap_run", "grade", "ground_truth", "evaluation_run",
         "account", "candidate", "candidate_decision", "annotation", "adjudication", "assignment",
         "discovery_session", "discovery_event", "discovery_hot_spot", "discovery_group",
-        "discovery_membership", "discovery_group_name", "discovery_mark", "alembic_version",
+        "discovery_membership", "discovery_group_name", "discovery_mark", "login_attempt", "alembic_version",
     }
     with second() as session:
         grader = session.scalars(select(Grader)).one()
