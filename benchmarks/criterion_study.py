@@ -174,7 +174,7 @@ class Study:
                 for group in ("diaretdb1", "shippable")}
 
     def save(self) -> None:
-        self.timings["wall_s"] = self.timings.get("wall_s_before", 0.0) + time.time() - self.started
+        self.timings["last_call_wall_s"] = time.time() - self.started  # this invocation's, a resumed one too
         state = {"rule": "largest mean sensitivity CPM on the DiaretDB1 train split, within each data group",
                  "variants": self.arguments.variants, "chosen": self.chosen(), "mean_train_cpm": self.scores(),
                  "training": self.training, "rows": self.rows, "timings": self.timings,
