@@ -300,8 +300,14 @@ def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: Evaluation
                       divmod(best, heatmap.shape[1]))
 
 
-def _run_key(loaded: LoadedModel, settings: EvaluationSettings) -> tuple:
+def _map_key(loaded: LoadedModel, settings: EvaluationSettings) -> tuple:
+    """What determines the raw maps: the model object, the method and its parameters."""
     return id(loaded), settings.method, json.dumps(dict(settings.method_parameters), sort_keys=True, default=str)
+
+
+def _run_key(loaded: LoadedModel, settings: EvaluationSettings) -> tuple:
+    """What determines a result: the maps and every other setting (hot spots, bootstrap)."""
+    return _map_key(loaded, settings), json.dumps(asdict(replace(settings, method_parameters={})), sort_keys=True)
 
 
 def _evaluate_sample(sample: Sample, states: dict[tuple, _Run], models: dict[int, LoadedModel],
@@ -318,14 +324,18 @@ def _evaluate_sample(sample: Sample, states: dict[tuple, _Run], models: dict[int
         scored[key] = prepared, batch, dict(zip(loaded.card.outputs, predict_probabilities(loaded.model, batch)[0]))
     scale = fov.shape[1] / REFERENCE_WIDTH
     pending = []
+    raw_maps: dict[tuple, np.ndarray] = {}  # runs that differ only in how maps become hot spots share the maps
     for state in states.values():  # the models run here, in order; hot spots and resizing go to the pool
         settings = state.settings
         bar.set_postfix_str(f"{state.loaded.card.name} · {settings.method}", refresh=False)
         prepared, batch, probabilities = scored[id(state.loaded)]
         needed = sorted(set(state.output_of.values()))
         stride = max(1, round(settings.pixel_stride * scale))
+        key = (_map_key(state.loaded, settings), tuple(needed))
+        if key not in raw_maps:
+            raw_maps[key] = _raw_maps(state.loaded, batch, needed, settings)
         jobs = {name: pool.submit(_output_map, raw, prepared, fov, settings, stride)
-                for name, raw in zip(needed, _raw_maps(state.loaded, batch, needed, settings))}
+                for name, raw in zip(needed, raw_maps[key])}
         pending.append((state, probabilities, stride, jobs))
     any_label = int(any(mask.any() for mask in masks.values()))
     for state, probabilities, stride, jobs in pending:
@@ -361,7 +371,8 @@ def evaluate_many(
 
     Returns one :class:`EvaluationResult` per pair, in order; each equals what
     :func:`evaluate` gives for that pair alone. Pairs that repeat the same model
-    object, method and parameters are computed once. The models run in the
+    object and settings are computed once; pairs that differ only in how maps
+    become hot spots (smoothing, suppression) or in the bootstrap share the maps. The models run in the
     calling thread; mapping each heatmap back to the photograph and finding its
     hot spots (the CPU-bound part, ~0.5 s per map at 1500 px) runs in
     ``workers`` threads beside it (results do not depend on ``workers``).

@@ -3,7 +3,10 @@
 For every photograph ``OUT/<stem>.npy`` holds a float32 array of exactly the
 photograph's height x width with the raw heatmap values (0 outside the field of
 view) and ``OUT/<stem>.json`` says what made it: image path, model name and
-sha256, method, output, and the model's probability for every output.
+sha256, method, output, the model's probability for every output and, for a
+model with a referable-DR output, ``referable_dr``: its probability, the card's
+threshold and the decision at it (``"refer"`` / ``"no referable DR"``; no
+decision where the card states no threshold).
 """
 
 import json
@@ -16,10 +19,12 @@ from tqdm.auto import tqdm
 
 from drcore.atomic import atomic_write
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import compute_heatmaps, get_method
+from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities
+from drcore.lesions import REFERABLE_DR
 from drcore.models import LoadedModel
+from drcore.referral import referral
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
@@ -80,15 +85,20 @@ def export_heatmaps(
     out: Path,
     loaded: LoadedModel,
     *,
-    method: str = "sensitivity",
+    method: str | None = None,
     output: str | None = None,
     batch_size: int = 8,
     progress: bool = True,
 ) -> list[ExportFailure]:
-    """Write a heatmap and its record for every photograph; returns those that could not be read."""
+    """Write a heatmap and its record for every photograph; returns those that could not be read.
+
+    ``method`` and ``output`` default to the model card's (:meth:`ModelCard.default_output`; the card's
+    heatmap method, else ``DEFAULT_METHOD``).
+    """
+    method = method or loaded.card.heatmap.get("method", DEFAULT_METHOD)
     get_method(method)  # fail before any work on an unknown name
     outputs = loaded.card.outputs
-    output = output or outputs[0]
+    output = output or loaded.card.default_output()
     if output not in outputs:
         raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +119,8 @@ def export_heatmaps(
                 "output": output,
                 "probabilities": {name: float(value) for name, value in zip(outputs, scores)},
             }
+            if REFERABLE_DR in outputs:
+                record[REFERABLE_DR] = referral(loaded.card, float(scores[outputs.index(REFERABLE_DR)]))
             _write(out, image, prepared.to_original(heatmap), record)
         bar.update(len(batch))
     bar.update(len(images) - bar.n)  # the photographs that failed

@@ -45,6 +45,7 @@ __all__ = [
     "ConfidenceInterval",
     "FrocCurve",
     "MetricWithCI",
+    "OperatingPoint",
     "PointingResult",
     "UndefinedMetric",
     "bootstrap_ci",
@@ -58,6 +59,7 @@ __all__ = [
     "pointing_game",
     "pooled_pixel_auc",
     "sensitivity_at_fp",
+    "threshold_at_sensitivity",
 ]
 
 #: False positives per image at which the competition performance metric
@@ -229,6 +231,39 @@ def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:
             + ("negative" if n_pos == 0 else "positive")
         )
     return float(roc_auc_score(labels, scores))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A decision threshold on scores and what it achieves on the images it was chosen on."""
+
+    threshold: float
+    sensitivity: float
+    specificity: float
+    positives: int
+    negatives: int
+
+
+def threshold_at_sensitivity(scores: np.ndarray, labels: np.ndarray, target: float = 0.9) -> OperatingPoint:
+    """The highest threshold ``t`` whose rule ``score >= t`` reaches ``target`` sensitivity.
+
+    Among thresholds reaching the target, the highest has the best specificity.
+    Raises UndefinedMetric when the labels hold one class only.
+    """
+    scores = _real_array(scores, "scores", 1)
+    labels = _binary_labels(labels)
+    if scores.shape != labels.shape:
+        raise ValueError(f"scores ({scores.size}) and labels ({labels.size}) differ in length")
+    if not 0 < target <= 1:
+        raise ValueError(f"target sensitivity must be in (0, 1], not {target}")
+    positives, negatives = scores[labels], scores[~labels]
+    if not positives.size or not negatives.size:
+        raise UndefinedMetric(f"an operating point needs positive and negative images; got {positives.size} "
+                              f"positive and {negatives.size} negative")
+    ranked = np.sort(positives)[::-1]
+    threshold = float(ranked[math.ceil(target * positives.size) - 1])
+    return OperatingPoint(threshold, float(np.mean(positives >= threshold)), float(np.mean(negatives < threshold)),
+                          int(positives.size), int(negatives.size))
 
 
 # --------------------------------------------------------------------------- #

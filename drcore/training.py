@@ -36,19 +36,23 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from drcore.atomic import atomic_write
 from drcore.datasets import dataset_root, read
 from drcore.distributed import Processes, start_processes, stop_processes
 from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.inference import predict_probabilities
-from drcore.lesions import OUTPUTS
+from drcore.lesions import MODEL_OUTPUTS, REFERABLE_DR
+from drcore.metrics import UndefinedMetric, threshold_at_sensitivity
 from drcore.models import ModelCard, build_model, save_checkpoint
 from drcore.models.checkpoint import beside
+from drcore.models.efficientnet_lite import TrunkHead
 from drcore.training_data import (
     TrainingSet,
     concatenate,
     csv_folder_source,
     graded_source,
     masked_source,
+    presence_source,
     synthetic_source,
 )
 
@@ -57,6 +61,8 @@ OPTIMISERS = ("adamw", "sgd")
 DATA_LICENCES = {
     "synthetic": "drx synthetic photographs (MIT; one background is the CC0 skimage.data.retina photograph)",
     "idrid_grading": "IDRiD grading part, CC BY 4.0 (Porwal et al., Data 3(3):25, 2018): attribution required",
+    "idrid_segmentation": "IDRiD segmentation part, lesion presence per image only, CC BY 4.0 (Porwal et al., "
+                          "Data 3(3):25, 2018): attribution required",
     "diaretdb1": "DiaretDB1 v2.1 train split: restricted academic licence, research only, weights NOT redistributable",
     "csv": "a graded archive: the weights carry its licence",
 }
@@ -87,6 +93,7 @@ class TrainingConfig:
     diaretdb1: bool = False
     diaretdb1_crops: int = 0
     idrid_grading: bool = False
+    idrid_segmentation: bool = False
     csv: str | None = None
     csv_images: str | None = None
     validation_fraction: float = 0.1
@@ -97,8 +104,22 @@ class TrainingConfig:
     def sources(self) -> list[str]:
         """Names of the data sources this configuration uses."""
         chosen = {"synthetic": self.synthetic_images > 0, "idrid_grading": self.idrid_grading,
-                  "diaretdb1": self.diaretdb1, "csv": self.csv is not None}
+                  "idrid_segmentation": self.idrid_segmentation, "diaretdb1": self.diaretdb1, "csv": self.csv is not None}
         return [name for name, used in chosen.items() if used]
+
+
+#: Named recipes. ``default`` rebuilds the bundled default model (``make model``): EfficientNet-Lite0 from
+#: ImageNet, a stride-16 logit map, trunk frozen up to stage 5 (its features cached once), 768 px inputs,
+#: image-level weak labels of the IDRiD grading set and lesion presence of the IDRiD segmentation set
+#: (:mod:`drcore.weak_labels`), no DiaretDB1, no synthetic photographs, no pixel mask in the loss.
+PRESETS: dict[str, TrainingConfig] = {
+    "default": TrainingConfig(
+        architecture="efficientnet-lite0",
+        architecture_params={"pretrained": True, "fine_map": True, "frozen_blocks": 11, "pooling_sharpness": 4.0},
+        input_size=768, epochs=8, batch_size=16, learning_rate=1e-3, weight_decay=1e-4, colour_jitter=0.0,
+        synthetic_images=0, idrid_grading=True, idrid_segmentation=True, validation_fraction=0.1, seed=0,
+    ),
+}
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -166,12 +187,29 @@ def augment(images: torch.Tensor, generator: torch.Generator, colour_jitter: flo
 def roc_auc_per_output(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """ROC AUC of each output over the images whose label is known (NaN where one class only)."""
     scores = {}
-    for index, name in enumerate(OUTPUTS):
+    for index, name in enumerate(MODEL_OUTPUTS):
         known = ~np.isnan(labels[:, index])
         column = labels[known, index]
         defined = 0 < column.sum() < len(column)
         scores[name] = float(roc_auc_score(column, probabilities[known, index])) if defined else math.nan
     return scores
+
+
+#: Sensitivity at which the referable-DR operating point is chosen (screening programmes ask for at least 80 %).
+REFERABLE_SENSITIVITY = 0.9
+
+
+def referable_operating_point(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
+    """The referable-DR threshold at ``REFERABLE_SENSITIVITY`` on validation images ({} where undefined)."""
+    column = MODEL_OUTPUTS.index(REFERABLE_DR)
+    known = ~np.isnan(labels[:, column])
+    try:
+        point = threshold_at_sensitivity(probabilities[known, column], labels[known, column].astype(int),
+                                         REFERABLE_SENSITIVITY)
+    except UndefinedMetric:
+        return {}
+    return {REFERABLE_DR: {**dataclasses.asdict(point), "target_sensitivity": REFERABLE_SENSITIVITY,
+                           "chosen_on": "the validation images held out of the training data"}}
 
 
 def build_training_sets(
@@ -209,6 +247,9 @@ def build_training_sets(
     if config.idrid_grading:
         real.append(source(("idrid_grading", size), lambda: graded_source(
             read("idrid_grading", dataset_root("idrid_grading")), size, workers=config.workers)))
+    if config.idrid_segmentation:
+        real.append(source(("idrid_segmentation", size), lambda: presence_source(
+            read("idrid_segmentation", dataset_root("idrid_segmentation")), size, workers=config.workers)))
     if config.diaretdb1:
         real.append(source(("diaretdb1", size, config.diaretdb1_crops, config.seed), lambda: masked_source(
             read("diaretdb1", split="train"), size, crops_per_image=config.diaretdb1_crops, seed=config.seed,
@@ -232,10 +273,10 @@ def _card(config: TrainingConfig, name: str, device: torch.device, curve: list, 
         name=name,
         architecture=config.architecture,
         # a checkpoint carries its own weights: never load pretrained ones again when it is loaded
-        architecture_params={"outputs": len(OUTPUTS), **config.architecture_params,
+        architecture_params={"outputs": len(MODEL_OUTPUTS), **config.architecture_params,
                              **({"pretrained": False} if "pretrained" in config.architecture_params else {})},
         input_size=config.input_size,
-        outputs=list(OUTPUTS),
+        outputs=list(MODEL_OUTPUTS),
         preprocessing={
             "field_of_view": "threshold + largest component + circle fit (drcore.imaging.field_of_view)",
             "crop": "bounding box of the field of view, zero-padded square",
@@ -256,13 +297,29 @@ def _card(config: TrainingConfig, name: str, device: torch.device, curve: list, 
         metrics={"validation_auc": {key: value for key, value in curve[-1].items() if key.startswith("val_auc")}}
         if curve else {},
         version="1",
-        licence="MIT" if shippable else "not redistributable: trained on data whose licence forbids it",
+        licence=_licence(sources) if shippable else "not redistributable: trained on data whose licence forbids it",
     )
 
 
+def _licence(sources: list[str]) -> str:
+    """The licence of weights trained on redistributable ``sources``: CC BY 4.0 with attribution once IDRiD is in."""
+    idrid = [name for name in sources if name.startswith("idrid")]
+    if not idrid:
+        return "MIT"
+    return ("CC BY 4.0 (trained on IDRiD, Porwal et al., Data 3(3):25, 2018, CC BY 4.0"
+            + (", and on synthetic images generated by drx" if "synthetic" in sources else "")
+            + "); attribute IDRiD when redistributing")
+
+
 def _command_flags(config: TrainingConfig) -> list[str]:
-    defaults = TrainingConfig()
-    flags = ["--synthetic"] if config.synthetic_images else []
+    """The ``drx train`` flags that rebuild ``config``: relative to a preset with the same architecture, if any."""
+    preset = next((name for name, recipe in PRESETS.items()
+                   if (recipe.architecture, recipe.architecture_params)
+                   == (config.architecture, config.architecture_params)), None)
+    defaults = PRESETS[preset] if preset else TrainingConfig()
+    flags = ["--preset", preset] if preset else []
+    if config.synthetic_images and not preset:
+        flags.append("--synthetic")
     for item in dataclasses.fields(TrainingConfig):
         value = getattr(config, item.name)
         if item.name in ("workers", "validation_seed_offset", "architecture_params") or value == getattr(defaults, item.name):
@@ -300,6 +357,7 @@ def train(
     if config.heatmap_penalty not in PENALTIES:
         raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {config.heatmap_penalty!r}")
     stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     processes = start_processes()
     parts = processes.world_size * config.micro_batches
@@ -307,10 +365,19 @@ def train(
         raise ValueError(f"a batch of {config.batch_size} cannot be split into {processes.world_size} processes x "
                          f"{config.micro_batches} micro-batches")
     torch.manual_seed(config.seed)
-    train_set, validation = data or build_training_sets(config)
+    model = build_model(config.architecture, outputs=len(MODEL_OUTPUTS), **config.architecture_params)
+    frozen = getattr(model, "frozen_blocks", 0) > 0
+    if frozen and (config.heatmap_weight > 0 or config.colour_jitter):
+        raise ValueError("a model with a frozen trunk trains on cached trunk features: "
+                         "set --heatmap-weight 0 and --colour-jitter 0")
+    if frozen:
+        train_set, validation = cached_trunk_features(model, config, stem, data, processes.device, log)
+    else:
+        train_set, validation = data or build_training_sets(config)
     device = processes.device  # chosen after the worker processes are done with
-    model = build_model(config.architecture, outputs=len(OUTPUTS), **config.architecture_params).to(device)
-    network = DistributedDataParallel(model) if processes.distributed else model
+    model = model.to(device)
+    trainable = TrunkHead(model) if frozen else model
+    network = DistributedDataParallel(trainable) if processes.distributed else trainable
     optimiser = _optimiser(config, model)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -355,8 +422,9 @@ def train(
         penalty_scale = step.penalty_scale
         if processes.leader:
             model.eval()
-            probabilities = predict_probabilities(model, validation.images.float())
+            probabilities = predict_probabilities(trainable, validation.images.float())
             auc = roc_auc_per_output(probabilities, validation.labels.numpy())
+            operating_points = referable_operating_point(probabilities, validation.labels.numpy())
             curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
                           **({"heatmap_penalty": float(np.mean(penalties))} if penalties else {}),
                           **{f"val_auc_{key}": value for key, value in auc.items()}})
@@ -370,12 +438,54 @@ def train(
         processes.barrier()
     card = None
     if processes.leader:
-        card = save_checkpoint(model.cpu(), _card(config, name or stem.name, device, curve, started, penalty_scale),
-                               stem)
+        card = _card(config, name or stem.name, device, curve, started, penalty_scale)
+        if first_epoch <= config.epochs:  # else the run had ended: nothing was validated in this call
+            card.operating_points = operating_points
+        card = save_checkpoint(model.cpu(), card, stem)
         resume_path.unlink(missing_ok=True)
+        beside(stem, TRUNK_SUFFIX).unlink(missing_ok=True)
     processes.barrier()
     stop_processes(processes)
     return card if card is not None else ModelCard.from_json(beside(stem, ".json").read_text())
+
+
+TRUNK_SUFFIX = ".trunk.pt"
+#: Configuration fields that do not change the trunk features (the optimisation's).
+_OPTIMISATION_FIELDS = {"epochs", "batch_size", "micro_batches", "learning_rate", "weight_decay", "optimiser",
+                        "heatmap_weight", "heatmap_penalty", "colour_jitter", "mixed_precision", "workers"}
+
+
+def _data_fields(config: dict) -> dict:
+    return {key: value for key, value in config.items() if key not in _OPTIMISATION_FIELDS}
+
+
+@torch.no_grad()
+def cached_trunk_features(
+    model: nn.Module, config: TrainingConfig, stem: Path, data: tuple[TrainingSet, TrainingSet] | None,
+    device: torch.device, log: Callable[[str], None],
+) -> tuple[TrainingSet, TrainingSet]:
+    """Training and validation sets whose inputs are the frozen trunk's outputs, computed once.
+
+    They are kept in ``stem.trunk.pt`` (float16) until training ends, so that a
+    resumed run neither prepares the photographs nor runs the trunk again.
+    """
+    path = beside(stem, TRUNK_SUFFIX)
+    if path.exists():
+        state = torch.load(path, weights_only=False)
+        if _data_fields(state["config"]) == _data_fields(dataclasses.asdict(config)):
+            log(f"trunk features from {path}")
+            return state["train"], state["validation"]
+        raise ValueError(f"{path} was made from other data or another trunk; remove it or match them")
+    train_set, validation = data or build_training_sets(config)
+    model = model.to(device).eval()
+    converted = []
+    for name, examples in (("training", train_set), ("validation", validation)):
+        chunks = [model.trunk(chunk.float().to(device)).half().cpu()
+                  for chunk in tqdm(torch.split(examples.images, 8), desc=f"trunk features, {name}")]
+        converted.append(TrainingSet(torch.cat(chunks), examples.labels))
+    state = {"config": dataclasses.asdict(config), "train": converted[0], "validation": converted[1]}
+    atomic_write(path, lambda temporary: torch.save(state, temporary))
+    return converted[0], converted[1]
 
 
 def _optimiser(config: TrainingConfig, model: nn.Module) -> torch.optim.Optimizer:

@@ -1,10 +1,10 @@
 """Image-level training examples from every source drx knows, as one tensor set.
 
 Every source yields prepared model inputs ``(N, 3, S, S)`` (float16 to halve
-memory) and labels ``(N, outputs)`` in :data:`drcore.lesions.OUTPUTS` order,
-with NaN where a source says nothing about an output (a graded archive knows
-whether an image has DR, not which lesion types). Masks are only ever used to
-say whether a lesion type is present in an image or crop, never as targets.
+memory) and labels ``(N, outputs)`` in :data:`drcore.lesions.MODEL_OUTPUTS` order,
+with NaN where a source says nothing about an output (:mod:`drcore.weak_labels`:
+a graded archive knows some lesion types from the grade, not all). Masks are only
+ever used to say whether a lesion type is present in an image or crop, never as targets.
 """
 
 import csv
@@ -20,10 +20,9 @@ from tqdm.auto import tqdm
 from drcore.datasets.base import Sample
 from drcore.errors import DatasetIncomplete
 from drcore.imaging import load_image, prepare
-from drcore.lesions import ANY_LESION, LESION_TYPES, OUTPUTS
+from drcore.lesions import LESION_TYPES, MODEL_OUTPUTS, OUTPUTS
 from drcore.synthetic import generate_fundus
-
-UNKNOWN = float("nan")
+from drcore.weak_labels import UNKNOWN, grade_labels, presence_labels
 
 
 @dataclass
@@ -50,7 +49,7 @@ def concatenate(sets: Sequence[TrainingSet]) -> TrainingSet:
 
 def _as_set(examples: list[tuple[np.ndarray, np.ndarray]]) -> TrainingSet:
     if not examples:
-        return TrainingSet(torch.empty(0, 3, 1, 1, dtype=torch.float16), torch.empty(0, len(OUTPUTS)))
+        return TrainingSet(torch.empty(0, 3, 1, 1, dtype=torch.float16), torch.empty(0, len(MODEL_OUTPUTS)))
     images = torch.from_numpy(np.stack([pixels for pixels, _ in examples]))
     return TrainingSet(images, torch.from_numpy(np.stack([labels for _, labels in examples])))
 
@@ -77,7 +76,13 @@ def _synthetic_example(arguments: tuple[int, int, int, int, float]) -> tuple[np.
     fundus = generate_fundus(seed, width=width, background=background_for_seed(seed, retina_every),
                              ring_probability=ring_probability)
     prepared = prepare(fundus.image, input_size, fov=fundus.fov)
-    return _channels_first(prepared.pixels), fundus.label_vector()
+    return _channels_first(prepared.pixels), _synthetic_labels(fundus.label_vector())
+
+
+def _synthetic_labels(lesion_labels: np.ndarray) -> np.ndarray:
+    """A synthetic photograph's lesion labels (``OUTPUTS`` order) with the outputs it says nothing about unknown."""
+    known = dict(zip(OUTPUTS, lesion_labels.tolist()))
+    return np.array([known.get(name, UNKNOWN) for name in MODEL_OUTPUTS], dtype=np.float32)
 
 
 def synthetic_source(
@@ -93,24 +98,39 @@ def synthetic_source(
     return _as_set(_map_in_workers(_synthetic_example, arguments, workers, description))
 
 
-def _grade_labels(grade: int) -> np.ndarray:
-    labels = np.full(len(OUTPUTS), UNKNOWN, dtype=np.float32)
-    labels[OUTPUTS.index(ANY_LESION)] = float(grade >= 1)
-    return labels
-
-
 def _known_labels(sample: Sample) -> np.ndarray:
-    return np.array([sample.labels.get(name, UNKNOWN) for name in OUTPUTS], dtype=np.float32)
+    """Weak labels of a photograph whose lesion types are known to be present or absent."""
+    return presence_labels({name: bool(sample.labels[name]) for name in LESION_TYPES})
+
+
+def _sample_grade_labels(sample: Sample) -> np.ndarray:
+    dme = sample.labels.get("macular_edema_risk")
+    return grade_labels(int(sample.labels["icdr_grade"]), None if dme is None else int(dme))
 
 
 def _graded_example(arguments: tuple[Sample, int]) -> tuple[np.ndarray, np.ndarray]:
     sample, input_size = arguments
     prepared = prepare(sample.image(), input_size)
-    return _channels_first(prepared.pixels), _grade_labels(int(sample.labels["icdr_grade"]))
+    return _channels_first(prepared.pixels), _sample_grade_labels(sample)
+
+
+def _presence_example(arguments: tuple[Sample, int]) -> tuple[np.ndarray, np.ndarray]:
+    sample, input_size = arguments
+    prepared = prepare(sample.image(), input_size)
+    return _channels_first(prepared.pixels), _known_labels(sample)
+
+
+def presence_source(samples: Sequence[Sample], input_size: int, *, workers: int = 1) -> TrainingSet:
+    """Whole photographs labelled only by which lesion types they have (e.g. the IDRiD segmentation set).
+
+    The masks decide presence and nothing else: no crop, no pixel target.
+    """
+    arguments = [(sample, input_size) for sample in samples]
+    return _as_set(_map_in_workers(_presence_example, arguments, workers, "photographs with lesion presence"))
 
 
 def graded_source(samples: Sequence[Sample], input_size: int, *, workers: int = 1) -> TrainingSet:
-    """Photographs graded on the ICDR scale (e.g. IDRiD grading): any lesion = grade >= 1, types unknown.
+    """Photographs graded on the ICDR scale (e.g. IDRiD grading), weak labels by :func:`grade_labels`.
 
     Photographs are decoded and prepared in ``workers`` processes (the samples must then pickle).
     """
@@ -140,11 +160,11 @@ def read_grade_csv(csv_path: Path, image_folder: Path) -> list[tuple[Path, int]]
 
 
 def csv_folder_source(csv_path: Path, image_folder: Path, input_size: int) -> TrainingSet:
-    """A Kaggle/EyePACS-style archive: any lesion = level >= 1, types unknown."""
+    """A Kaggle/EyePACS-style archive: weak labels from the level (:func:`grade_labels`, DME unknown)."""
     examples = []
     for path, level in tqdm(read_grade_csv(csv_path, image_folder), desc="archive photographs"):
         prepared = prepare(load_image(path), input_size)
-        examples.append((_channels_first(prepared.pixels), _grade_labels(level)))
+        examples.append((_channels_first(prepared.pixels), grade_labels(level)))
     return _as_set(examples)
 
 
@@ -163,9 +183,8 @@ def _masked_examples(arguments: tuple[Sample, int, int, float, np.random.SeedSeq
         top, left = (round(value) for value in large.point_to_original(row, col))
         bottom, right = (round(value) for value in large.point_to_original(row + input_size, col + input_size))
         top, left = max(top, 0), max(left, 0)
-        labels = np.array([float(masks[name][top:bottom, left:right].any()) for name in LESION_TYPES],
-                          dtype=np.float32)
-        examples.append((_channels_first(window), np.concatenate([[labels.max()], labels]).astype(np.float32)))
+        present = {name: bool(masks[name][top:bottom, left:right].any()) for name in LESION_TYPES}
+        examples.append((_channels_first(window), presence_labels(present)))
     return examples
 
 

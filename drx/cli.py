@@ -8,7 +8,7 @@ from pathlib import Path
 
 from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.training import TrainingConfig, train
+from drcore.training import PRESETS, TrainingConfig, train
 from drx import coco_import_command, evaluate_command, export_command, mine_command, user_command
 
 
@@ -32,7 +32,8 @@ TRAINING_HELP = {
     "retina_every": "every n-th synthetic photograph is drawn on the CC0 retina photograph (0 = never)",
     "diaretdb1": "the DiaretDB1 train split at image level (not redistributable)",
     "diaretdb1_crops": "random crops per DiaretDB1 photograph, labelled by the lesion types they contain",
-    "idrid_grading": "the 413 IDRiD graded photographs: any lesion = ICDR grade >= 1",
+    "idrid_grading": "the 413 IDRiD graded photographs, weak labels from their ICDR and DME grades",
+    "idrid_segmentation": "the 54 IDRiD segmentation photographs, labelled by which lesion types they have",
     "csv": "a CSV with columns image,level (Kaggle/EyePACS layout): any lesion = level >= 1",
     "csv_images": "folder of the CSV's photographs (default: the CSV's folder)",
     "validation_fraction": "share of the real photographs held out for the validation AUC",
@@ -53,17 +54,27 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
             train.add_argument(flag, type=kind, default=value, help=TRAINING_HELP[item.name])
 
 
+def _training_config(arguments: argparse.Namespace) -> TrainingConfig:
+    """The preset's configuration (if any) with every flag that differs from drx's defaults applied on top."""
+    defaults = TrainingConfig()
+    given = {item.name: getattr(arguments, item.name) for item in dataclasses.fields(TrainingConfig)
+             if item.name in TRAINING_HELP}
+    if arguments.preset is None:
+        return TrainingConfig(**given)
+    changed = {name: value for name, value in given.items() if value != getattr(defaults, name)}
+    return dataclasses.replace(PRESETS[arguments.preset], **changed)
+
+
 def _train(arguments: argparse.Namespace) -> int:
-    real_sources = arguments.diaretdb1 or arguments.idrid_grading or arguments.csv
-    if not (arguments.synthetic or real_sources):
-        print("drx train: choose at least one source: --synthetic, --idrid-grading, --diaretdb1 or --csv",
-              file=sys.stderr)
+    config = _training_config(arguments)
+    if not arguments.synthetic and arguments.preset is None:
+        config = dataclasses.replace(config, synthetic_images=0)
+    if not (config.synthetic_images or config.diaretdb1 or config.idrid_grading or config.idrid_segmentation
+            or config.csv):
+        print("drx train: choose at least one source: --synthetic, --idrid-grading, --idrid-segmentation, "
+              "--diaretdb1 or --csv (or a --preset)", file=sys.stderr)
         return 2
-    values = {item.name: getattr(arguments, item.name) for item in dataclasses.fields(TrainingConfig)
-              if item.name in TRAINING_HELP}
-    if not arguments.synthetic:
-        values["synthetic_images"] = 0
-    card = train(TrainingConfig(**values), Path(arguments.out), name=arguments.name, resume=arguments.resume)
+    card = train(config, Path(arguments.out), name=arguments.name, resume=arguments.resume)
     print(f"wrote {arguments.out}.safetensors (sha256 {card.sha256[:12]}…) and its card")
     return 0
 
@@ -144,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="drx-model", help="checkpoint stem: writes OUT.safetensors and OUT.json")
     train.add_argument("--name", default=None, help="model name in the card (None: the stem's name)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.resume.pt if a run was interrupted")
+    train.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="start from a named recipe (default: the bundled default model's); other flags change it")
     _add_training_arguments(train)
     train.set_defaults(handler=_train)
 
@@ -154,13 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
         "heatmap", help="write heatmaps of photographs as .npy arrays with .json records", formatter_class=formatter,
         description="For every photograph writes OUT/<stem>.npy (float32, the photograph's height x width, raw "
         "values, 0 outside the field of view) and OUT/<stem>.json (image, model and sha256, method, output, "
-        "the model's probability for every output).",
+        "the model's probability for every output and, where the model has one, referable_dr: probability, "
+        "the card's threshold and the decision 'refer' / 'no referable DR').",
     )
     heatmap.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="photographs, or folders searched recursively")
     heatmap.add_argument("--out", required=True, help="folder to write into")
     heatmap.add_argument("--model", default=None, help="bundled model name or checkpoint path (default: the bundled default)")
-    heatmap.add_argument("--method", default="sensitivity", help="heatmap method")
-    heatmap.add_argument("--output", default=None, help="model output to explain (default: the first, any_lesion)")
+    heatmap.add_argument("--method", default=None,
+                         help="heatmap method (default: the model card's, else sensitivity)")
+    heatmap.add_argument("--output", default=None,
+                         help="model output to explain (default: the card's, else referable_dr if the model has it, "
+                         "else the first)")
     heatmap.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
     heatmap.set_defaults(handler=_heatmap)
 

@@ -29,6 +29,14 @@ def main_module_kept(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
+def idrid_grading_root() -> Path:
+    root = Path(os.environ.get("DRX_IDRID_GRADING_ROOT", SHARED_DATA / "idrid_grading"))
+    if not (root / "images" / "a_Training_Set").is_dir():
+        unavailable(f"IDRiD grading not found at {root} (set DRX_IDRID_GRADING_ROOT)")
+    return root
+
+
+@pytest.fixture(scope="session")
 def diaretdb1_root() -> Path:
     root = Path(os.environ.get("DRX_DIARETDB1_ROOT", SHARED_DATA / "diaretdb1" / "ddb1_v02_01"))
     if not (root / "images").is_dir():

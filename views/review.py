@@ -7,7 +7,7 @@ from db.grading import grade_image
 from db.models import Grader, Image
 from drcore.errors import BadImage
 from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS
+from drcore.lesions import LESION_LABELS, REFERABLE_DR
 from drcore.models import DEFAULT_MODEL
 from drx.records import register_model
 from drx.ui import analysis, auth, candidates, resources, storage
@@ -17,6 +17,7 @@ from drx.ui.drawing_panel import annotation_traces, drawing_panel, my_annotation
 from drx.ui.history_panel import history_panel
 from drx.ui.overlay import COLORMAPS, overlay_figure
 from drx.ui.queue_panel import has_queue, queue_picker
+from drx.ui.referral import referral_banner
 from drx.ui.review_link import InvalidReviewLink, read_review_target
 from drx.ui.text import verbatim
 
@@ -98,7 +99,7 @@ with display_tab:
     outputs = list(result.probabilities)
     linked_output = target.output if source == "Linked photograph" and target.output in outputs else None
     output = st.selectbox("Heatmap of", outputs, format_func=LESION_LABELS.get, key="output",
-                          index=outputs.index(linked_output) if linked_output else 0)
+                          index=outputs.index(linked_output or loaded.card.default_output()))
     opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
     colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
     threshold = st.slider(
@@ -173,12 +174,15 @@ with grade_tab:
         st.caption(f"Your current grade was saved {current.created_at:%Y-%m-%d %H:%M} UTC.")
 
 with figure_column:
+    if REFERABLE_DR in result.probabilities:
+        referral_banner(loaded.card, result.probabilities[REFERABLE_DR])
     st.caption(f"{verbatim(file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
                f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
     figure_slot = st.container()
     if st.toggle("Draw missed lesions", key="drawing_on"):
         drawing_panel(sessions, user, image_id, result.photograph, (selected.x, selected.y) if selected else None)
     figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, colormap=colormap,
+                            scale_title=heatmap.method.replace("_", " "),
                             threshold_quantile=1 - threshold / 100, smoothing_px=smoothing)
     for trace in annotation_traces(my_annotations(sessions, user, image_id)):
         figure.add_trace(trace)

@@ -20,6 +20,7 @@ name                        module                     per-pixel map (default re
 ``lrp_alpha_beta``          ``lrp``                    sum_c R_c (signed)
 ``grad_cam``                ``cam``                    ReLU(sum_k a_k A_k), bilinear upsampling
 ``occlusion``               ``occlusion`` (Captum)     mean logit drop of covering patches
+``logit_map``               ``logit_map``              the model's own logit map, bilinear upsampling
 ==========================  =========================  ==================================
 
 Methods with channels accept ``channel_reduction`` (``"max_abs"``, ``"l2"``,
@@ -35,6 +36,7 @@ from drcore.errors import UnknownName, UnsupportedModel
 from drcore.heatmaps.cam import grad_cam
 from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smoothgrad
 from drcore.heatmaps.guided import deconvnet, guided_backprop
+from drcore.heatmaps.logit_map import logit_map
 from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
 from drcore.heatmaps.occlusion import occlusion
 from drcore.heatmaps.sensitivity import sensitivity
@@ -52,6 +54,7 @@ METHODS: dict[str, HeatmapMethod] = {
     "lrp_alpha_beta": lrp_alpha_beta,
     "grad_cam": grad_cam,
     "occlusion": occlusion,
+    "logit_map": logit_map,
 }
 
 DEFAULT_METHOD = "sensitivity"

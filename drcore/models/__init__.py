@@ -13,7 +13,7 @@ from drcore.models.checkpoint import (
 from drcore.models.registry import ARCHITECTURES, build_model, register_architecture
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "drx-synthetic-v1"
+DEFAULT_MODEL = "drx-idrid-v2"
 
 __all__ = [
     "ARCHITECTURES",

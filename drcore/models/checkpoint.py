@@ -19,6 +19,7 @@ from torch import nn
 
 from drcore.atomic import atomic_write
 from drcore.errors import CheckpointError
+from drcore.lesions import REFERABLE_DR
 from drcore.models.registry import build_model
 
 WEIGHTS_SUFFIX = ".safetensors"
@@ -37,12 +38,29 @@ class ModelCard:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: per output, a decision threshold on its probability: ``threshold``, the sensitivity it was chosen for,
+    #: and where it was chosen (``drcore.metrics.threshold_at_sensitivity``)
+    operating_points: dict[str, Any] = field(default_factory=dict)
+    #: how this model's heatmaps are best computed and turned into hot spots, chosen on data named in
+    #: ``chosen_on``: ``method``, ``output``, ``smoothing_sigma_px``, ``nms_radius_px`` (at 1500 px width)
+    heatmap: dict[str, Any] = field(default_factory=dict)
     version: str = "0"
     licence: str = ""
     intended_use: str = ""
     limitations: str = ""
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     sha256: str = ""
+
+    def default_output(self) -> str:
+        """The output a user sees first: the card's heatmap output, else referable DR if present, else the first."""
+        if self.heatmap.get("output") in self.outputs:
+            return self.heatmap["output"]
+        return REFERABLE_DR if REFERABLE_DR in self.outputs else self.outputs[0]
+
+    def threshold(self, output: str) -> float | None:
+        """The decision threshold on ``output``'s probability, where the card states one."""
+        point = self.operating_points.get(output)
+        return None if point is None else float(point["threshold"])
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -296,11 +296,30 @@ class GlobalAvgPool(nn.Module):
         return maps.mean(dim=(2, 3))
 
 
+#: Index of the last block of stage 5 (stride 16, 112 channels): the tap of the stride-16 logit map.
+STRIDE16_TAP = 10
+
+
 class EfficientNetLiteFundus(nn.Module):
     """EfficientNet-Lite0 features, channel dropout, 1x1 conv to logit maps, smooth-max or mean pooling.
 
     ``forward`` returns ``(N, outputs)`` image-level logits for any input size;
-    ``logit_maps`` the per-position logits ``(N, outputs, ceil(H/32), ceil(W/32))``.
+    ``logit_maps`` the per-position logits ``(N, outputs, h, w)``: stride 32
+    (``ceil(H/32)``), or stride 16 with ``fine_map``.
+
+    ``fine_map=True`` adds a stride-16 path in the manner of a feature pyramid:
+    the stride-32 logit map is upsampled (bilinear) and added to logits computed
+    from the stage-5 features (stride 16, 112 channels) by a 3x3 conv-BN-ReLU6
+    (``fine_channels``) and a 1x1 conv. Pooling then takes a smooth maximum over
+    the stride-16 map, so each image-level output is a maximum over local
+    evidence twice as fine.
+
+    ``frozen_blocks`` > 0 keeps the stem and the first ``frozen_blocks`` MBConv
+    blocks at their ImageNet weights, in eval mode and without parameter
+    gradients (gradients still reach the input, for heatmaps). Their output,
+    :meth:`trunk`, can then be computed once per training image and the rest
+    trained on it (:meth:`logit_maps_from_trunk`): what makes CPU training at
+    768 px affordable. It must not exceed ``STRIDE16_TAP + 1`` with ``fine_map``.
 
     ``pretrained=True`` copies the ImageNet weights from the installed package
     (no network). The default is ``False`` so that ``load_checkpoint`` — which
@@ -320,20 +339,84 @@ class EfficientNetLiteFundus(nn.Module):
         pooling: str = "lse",
         dropout: float = 0.2,
         pooling_sharpness: float = 4.0,
+        fine_map: bool = False,
+        fine_channels: int = 128,
+        frozen_blocks: int = 0,
     ) -> None:
         super().__init__()
         if pooling not in ("lse", "avg"):
             raise ValueError(f"pooling must be 'lse' or 'avg', not {pooling!r}")
+        blocks = sum(stage[0] for stage in STAGES)
+        limit = STRIDE16_TAP + 1 if fine_map else blocks
+        if not 0 <= frozen_blocks <= limit:
+            raise ValueError(f"frozen_blocks must be 0-{limit}{' with fine_map' if fine_map else ''}, "
+                             f"not {frozen_blocks}")
         self.backbone = EfficientNetLite0Features()
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(FEATURES, outputs, kernel_size=1)
+        self.fine = nn.Sequential(OrderedDict(
+            body=conv_bn(STAGES[4][5], fine_channels, 3), classifier=nn.Conv2d(fine_channels, outputs, 1),
+        )) if fine_map else None
+        self.frozen_blocks = frozen_blocks
         self.pool = LogSumExpPool(pooling_sharpness) if pooling == "lse" else GlobalAvgPool()
         if pretrained:
             load_imagenet_weights(self.backbone)
+        for parameter in self._frozen_parameters():
+            parameter.requires_grad_(False)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        if not self.frozen_blocks:
+            return []
+        return [self.backbone.stem, *self.backbone.blocks[: self.frozen_blocks]]
+
+    def _frozen_parameters(self) -> list[nn.Parameter]:
+        return [parameter for module in self._frozen_modules() for parameter in module.parameters()]
+
+    def train(self, mode: bool = True) -> "EfficientNetLiteFundus":
+        """As ``nn.Module.train``, but frozen blocks stay in eval mode (their BatchNorm statistics are ImageNet's)."""
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
+
+    def trunk(self, images: torch.Tensor) -> torch.Tensor:
+        """The frozen part's output: stem and the first ``frozen_blocks`` blocks (the images with none)."""
+        if not self.frozen_blocks:
+            return images
+        return self.backbone.blocks[: self.frozen_blocks](self.backbone.stem(images))
+
+    def logit_maps_from_trunk(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-position logits from :meth:`trunk`'s output."""
+        if not self.frozen_blocks:
+            features = self.backbone.stem(features)
+        tap = features if self.frozen_blocks == STRIDE16_TAP + 1 else None
+        for index in range(self.frozen_blocks, len(self.backbone.blocks)):
+            features = self.backbone.blocks[index](features)
+            if index == STRIDE16_TAP:
+                tap = features
+        coarse = self.classifier(self.dropout(self.backbone.head(features)))
+        if self.fine is None:
+            return coarse
+        fine = self.fine(tap)
+        return fine + F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
 
     def logit_maps(self, images: torch.Tensor) -> torch.Tensor:
         """Per-position logits ``(N, outputs, h, w)``."""
-        return self.classifier(self.dropout(self.backbone(images)))
+        return self.logit_maps_from_trunk(self.trunk(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.pool(self.logit_maps(images))
+
+
+class TrunkHead(nn.Module):
+    """The trainable part of a model with a frozen trunk: ``forward(trunk features) -> (N, outputs)`` logits.
+
+    Shares its parameters with ``model``; training it trains the model.
+    """
+
+    def __init__(self, model: EfficientNetLiteFundus) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.pool(self.model.logit_maps_from_trunk(features))

@@ -48,11 +48,12 @@ def analyse(sha256: str, _data: bytes, model_name: str) -> Analysis:
 
 @st.cache_data(max_entries=64, show_spinner="Computing the heatmap…")
 def heatmap(sha256: str, _prepared: PreparedImage, model_name: str, output: str) -> HeatmapResult:
-    """The heatmap of one output in original photograph pixels."""
+    """The heatmap of one output in original photograph pixels, by the model card's method (else the default)."""
     loaded = resources.model(model_name)
+    method = loaded.card.heatmap.get("method", DEFAULT_METHOD)
     started = time.perf_counter()
-    (values,) = original_heatmaps(loaded.model, [_prepared], loaded.card.outputs.index(output), DEFAULT_METHOD)
-    return HeatmapResult(values, DEFAULT_METHOD, str(default_device()), time.perf_counter() - started)
+    (values,) = original_heatmaps(loaded.model, [_prepared], loaded.card.outputs.index(output), method)
+    return HeatmapResult(values, method, str(default_device()), time.perf_counter() - started)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

@@ -57,6 +57,7 @@ def overlay_figure(
     threshold_quantile: float = 0.9,
     smoothing_px: float = 0.0,
     max_side: int = 1024,
+    scale_title: str = "sensitivity",
 ) -> go.Figure:
     """Photograph (uint8 RGB) under a heatmap of the same height and width.
 
@@ -83,7 +84,7 @@ def overlay_figure(
     figure.add_trace(  # carries only the colour bar: fully transparent, outside the photograph
         go.Heatmap(
             z=[[low if positive.size else 0.0, high]], x=[-10, -5], y=[-10, -10], hoverinfo="skip",
-            colorscale=colormap, showscale=True, colorbar={"title": {"text": "sensitivity"}, "thickness": 12},
+            colorscale=colormap, showscale=True, colorbar={"title": {"text": scale_title}, "thickness": 12},
         )
     )
     height, width = heatmap.shape

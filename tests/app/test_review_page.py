@@ -15,6 +15,8 @@ from db.settings import Settings
 from drcore.synthetic import generate_fundus
 from images import png_bomb
 
+#: The model whose any-lesion map the weak-map test judges on synthetic photographs.
+SYNTHETIC = "drx-synthetic-v1"
 REVIEW_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "review.py")
 
 
@@ -34,9 +36,11 @@ def grader(make_user):
     return make_user("Dr Test")
 
 
-def _page(user) -> AppTest:
+def _page(user, model_name: str | None = None) -> AppTest:
     app = AppTest.from_file(REVIEW_PAGE, default_timeout=120)
     app.session_state["user"] = user
+    if model_name:
+        app.session_state["model_name"] = model_name
     app.run()
     assert not app.exception, app.exception
     return app
@@ -60,6 +64,11 @@ def _rows() -> tuple[int, int, int]:
     return _count(Image), _count(HeatmapRun), _count(Grade)
 
 
+def _photograph_caption(app: AppTest) -> str:
+    """The caption naming the photograph and the heatmap (the referral's explanation is another caption)."""
+    return next(caption.value for caption in app.caption if " px · heatmap: " in caption.value)
+
+
 def _labelled(elements, label: str):
     return next(element for element in elements if element.label == label)
 
@@ -76,7 +85,7 @@ def test_first_visit_shows_a_demo_photograph_with_its_heatmap(grader) -> None:
     app = _page(grader)
     assert not app.error
     assert len(app.get("plotly_chart")) == 1
-    assert app.caption[0].value.replace("\\", "").startswith("demo_01_")
+    assert _photograph_caption(app).replace("\\", "").startswith("demo_01_")
     assert _count(Image) == 1 and _count(HeatmapRun) == 1
     assert len(list((Settings.from_env().demo_dir).glob("demo_*.png"))) == 6
 
@@ -88,7 +97,7 @@ def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png
     assert not app.exception, app.exception
     assert not app.error
     assert len(app.get("plotly_chart")) == 1
-    assert "fundus.png" in app.caption[0].value
+    assert "fundus.png" in _photograph_caption(app)
     assert _rows() == (demo_rows[0] + 1, demo_rows[1] + 1, 0)
 
     _labelled(app.selectbox, "ICDR grade").set_value(3)
@@ -165,7 +174,7 @@ def test_a_link_opens_the_photograph_at_its_spot_with_its_output(fundus_png: byt
     assert not app.error
     assert app.segmented_control(key="source").value == "Linked photograph"
     assert app.selectbox(key="output").value == "hard_exudate"
-    assert app.caption[0].value.replace("\\", "").startswith("linked.png")
+    assert _photograph_caption(app).replace("\\", "").startswith("linked.png")
     layout = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
     (left, right), (bottom, top) = layout["xaxis"]["range"], layout["yaxis"]["range"]
     assert left < 300 < right and top < 420 < bottom and right - left < 900  # zoomed, centred on the spot
@@ -184,12 +193,36 @@ def test_candidates_of_a_weak_map_come_with_a_warning(fundus_png: bytes, grader)
     from drcore.models import load_model
 
     healthy = generate_fundus(8, width=900, lesions=[])
-    model = load_model()
+    model = load_model(SYNTHETIC)
     score = predict_probabilities(model.model, batch_from_prepared([prepare(healthy.image, 512, fov=healthy.fov)]))[0, 0]
-    assert score < 0.5  # the bundled model's own verdict: healthy
-    app = _upload(_page(grader), "healthy.png", _png(healthy.image))
+    assert score < 0.5  # the synthetic model's own verdict: healthy
+    app = _upload(_page(grader, SYNTHETIC), "healthy.png", _png(healthy.image))
     assert not app.exception, app.exception
     warnings = [message.value for message in app.info if "weak map" in message.value]
     assert len(warnings) == 1 and f"**{score:.2f}**" in warnings[0]
-    app = _upload(_page(grader), "fundus.png", fundus_png)  # lesions: scored high, no warning
+    app = _upload(_page(grader, SYNTHETIC), "fundus.png", fundus_png)  # lesions: scored high, no warning
     assert not [message.value for message in app.info if "weak map" in message.value]
+
+
+def test_a_real_photograph_gets_the_referral_headline_at_the_cards_operating_point(grader, idrid_grading_root):
+    """IDRiD_001 with the default: the headline is the card's decision on the referable-DR probability computed
+    here independently, and the heatmap shown is referable DR's by the card's method."""
+    from drcore.imaging import load_image, prepare
+    from drcore.inference import batch_from_prepared, predict_probabilities
+    from drcore.models import load_model
+    from drx.ui.referral import referral_text
+
+    photograph = idrid_grading_root / "images" / "a_Training_Set" / "IDRiD_001.jpg"
+    default = load_model()
+    prepared = prepare(load_image(photograph), default.card.input_size)
+    probability = float(predict_probabilities(default.model, batch_from_prepared([prepared]))[
+        0, default.card.outputs.index("referable_dr")])
+    app = _upload(_page(grader), "IDRiD_001.jpg", photograph.read_bytes())
+    assert not app.exception, app.exception
+    headline, explanation = referral_text(default.card, probability)
+    assert not app.error and f"#### {headline}" in [text.value for text in app.markdown]
+    assert "90%" in explanation and ("Refer**" in headline or "No referable DR**" in headline)
+    assert explanation in [caption.value for caption in app.caption]
+    assert f"{probability:.2f}" in headline and f"{default.card.threshold('referable_dr'):.2f}" in headline
+    assert _labelled(app.selectbox, "Heatmap of").value == "referable_dr"
+    assert f"heatmap: {default.card.heatmap['method']} of" in _photograph_caption(app)

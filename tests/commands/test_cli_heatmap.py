@@ -10,7 +10,6 @@ from drcore.errors import DrxError
 from drcore.heatmap_export import collect_images, export_heatmaps
 from drcore.imaging import load_image, prepare
 from drcore.inference import original_heatmaps
-from drcore.lesions import OUTPUTS
 from drcore.models import load_model
 
 
@@ -23,20 +22,36 @@ def test_three_diaretdb1_images_give_full_size_maps_and_records(three_diaretdb1,
     assert main(["heatmap", "--out", str(tmp_path), "--output", "hard_exudate", *map(str, three_diaretdb1)]) == 0
     assert "wrote 3 heatmaps" in capsys.readouterr().out
     loaded = load_model()
+    method = loaded.card.heatmap.get("method", "sensitivity")
     for image in three_diaretdb1:
         heatmap = np.load(tmp_path / f"{image.stem}.npy")
         record = json.loads((tmp_path / f"{image.stem}.json").read_text())
         assert heatmap.shape == (1152, 1500) and heatmap.dtype == np.float32
         assert record["image"] == str(image.resolve())
         assert (record["model"], record["model_sha256"]) == (loaded.card.name, loaded.card.sha256)
-        assert (record["method"], record["output"]) == ("sensitivity", "hard_exudate")
-        assert list(record["probabilities"]) == list(OUTPUTS)
+        assert (record["method"], record["output"]) == (method, "hard_exudate")
+        assert list(record["probabilities"]) == loaded.card.outputs
         assert all(0.0 <= value <= 1.0 for value in record["probabilities"].values())
+        referable = record["referable_dr"]
+        assert referable["probability"] == record["probabilities"]["referable_dr"]
+        assert referable["threshold"] == loaded.card.operating_points["referable_dr"]["threshold"]
+        assert referable["decision"] == ("refer" if referable["probability"] >= referable["threshold"]
+                                         else "no referable DR")
         prepared = prepare(load_image(image), loaded.card.input_size)
-        (expected,) = original_heatmaps(loaded.model, [prepared], OUTPUTS.index("hard_exudate"))
+        (expected,) = original_heatmaps(loaded.model, [prepared], loaded.card.outputs.index("hard_exudate"), method)
         np.testing.assert_allclose(heatmap, expected, atol=1e-6)
         assert heatmap[0, 0] == 0.0 and heatmap[576, 10] == 0.0  # corner and left border: outside the fundus
         assert heatmap[576, 750] != 0.0
+
+
+def test_the_default_explains_referable_dr_and_an_old_model_has_no_referral(three_diaretdb1, tmp_path) -> None:
+    assert main(["heatmap", "--out", str(tmp_path / "new"), str(three_diaretdb1[0])]) == 0
+    record = json.loads((tmp_path / "new" / f"{three_diaretdb1[0].stem}.json").read_text())
+    assert record["output"] == "referable_dr" and record["referable_dr"]["decision"] in ("refer", "no referable DR")
+    assert main(["heatmap", "--model", "drx-synthetic-v1", "--out", str(tmp_path / "old"),
+                 str(three_diaretdb1[0])]) == 0
+    record = json.loads((tmp_path / "old" / f"{three_diaretdb1[0].stem}.json").read_text())
+    assert (record["output"], record["method"]) == ("any_lesion", "sensitivity") and "referable_dr" not in record
 
 
 def test_unreadable_files_are_reported_and_the_rest_written(three_diaretdb1, tmp_path, capsys) -> None:

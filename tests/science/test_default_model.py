@@ -1,64 +1,52 @@
-"""The bundled default model, judged on synthetic photographs it never saw."""
+"""The shipped default model, loaded as a user gets it, judged on real photographs it never saw."""
+
+import json
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from drcore.imaging import prepare
-from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
-from drcore.lesions import ANY_LESION, LESION_TYPES, OUTPUTS
+from drcore.imaging import load_image, prepare
+from drcore.inference import batch_from_prepared, predict_probabilities
+from drcore.lesions import ANY_LESION, MODEL_OUTPUTS, REFERABLE_DR
 from drcore.models import DEFAULT_MODEL, load_model
-from drcore.synthetic import generate_fundus
+from drcore.training import DATA_LICENCES
 
-#: Far from the seeds used to train and validate the bundled model.
-FRESH_SEEDS = range(50_000_000, 50_000_200)
-WIDTH = 640
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model(DEFAULT_MODEL)
+#: A regression floor for the DiaretDB1 test split's any-lesion image AUC: well above the synthetic model's
+#: 0.724. drx-idrid-v2 reaches 0.879; the project's target of 0.90 is not reached yet (docs/results.md).
+ANY_LESION_FLOOR = 0.85
 
 
 @pytest.fixture(scope="module")
-def fresh_set(model):
-    photos = [generate_fundus(seed, width=WIDTH, background="retina" if seed % 4 == 3 else "procedural")
-              for seed in FRESH_SEEDS]
-    prepared = [prepare(photo.image, model.card.input_size, fov=photo.fov) for photo in photos]
-    return photos, prepared
+def default():
+    return load_model()
 
 
-def test_card_describes_the_model(model) -> None:
-    assert model.card.outputs == list(OUTPUTS)
-    assert model.card.training["command"].startswith("drx train --synthetic")
-    assert "not a diagnostic model" in model.card.limitations.lower()
-    assert model.weights_path.stat().st_size < 5_000_000
+def test_the_default_is_trained_on_shippable_real_photographs_and_says_so(default) -> None:
+    card = default.card
+    assert card.name == DEFAULT_MODEL and card.outputs == list(MODEL_OUTPUTS)
+    assert card.training["config"]["idrid_grading"] and card.training["config"]["idrid_segmentation"]
+    assert not card.training["config"]["diaretdb1"] and not card.training["config"]["synthetic_images"]
+    assert set(card.training["data"]) == {DATA_LICENCES["idrid_grading"], DATA_LICENCES["idrid_segmentation"]}
+    assert card.training["command"].startswith("drx train --preset default")
+    assert default.weights_path.stat().st_size <= 25_000_000
+    point = card.operating_points[REFERABLE_DR]
+    assert point["target_sensitivity"] == 0.9 and point["sensitivity"] >= 0.9 and 0 < point["threshold"] < 1
+    assert card.heatmap["method"] and card.heatmap["chosen_on"].startswith("DiaretDB1 train split")
 
 
-def test_any_lesion_auc_on_200_fresh_synthetic_images(model, fresh_set) -> None:
-    photos, prepared = fresh_set
-    probabilities = predict_probabilities(model.model, batch_from_prepared(prepared))
-    labels = np.array([[photo.labels[name] for name in OUTPUTS] for photo in photos])
-    assert 60 < labels[:, 0].sum() < 140  # both classes well represented
-    auc = roc_auc_score(labels[:, 0], probabilities[:, 0])
-    print(f"any-lesion AUC on {len(photos)} fresh synthetic images: {auc:.4f}")
-    for index, name in enumerate(LESION_TYPES, start=1):
-        print(f"  {name}: AUC {roc_auc_score(labels[:, index], probabilities[:, index]):.4f}")
-    assert auc >= 0.95
+def test_any_lesion_auc_on_the_diaretdb1_test_split_from_the_original_pngs(default, diaretdb1_root) -> None:
+    """Recomputed here on the CPU with scikit-learn: equal to the card's figure, and at least the floor."""
+    from drcore.datasets import read
 
-
-def test_heatmap_peak_falls_on_a_lesion_far_more_often_than_chance(model, fresh_set) -> None:
-    photos, prepared = fresh_set
-    hits, chance = [], []
-    for photo, image in zip(photos, prepared):
-        if not photo.labels[ANY_LESION]:
-            continue
-        (heatmap,) = original_heatmaps(model.model, [image], OUTPUTS.index(ANY_LESION))
-        lesions = np.logical_or.reduce([photo.masks[name] for name in LESION_TYPES])
-        peak = np.unravel_index(np.argmax(heatmap), heatmap.shape)
-        hits.append(bool(lesions[peak]))
-        chance.append(lesions[photo.fov].mean())
-    hit_rate, chance_rate = float(np.mean(hits)), float(np.mean(chance))
-    print(f"heatmap arg-max inside a lesion mask: {hit_rate:.3f} of {len(hits)} images; chance {chance_rate:.4f}")
-    assert hit_rate >= 0.5
-    assert hit_rate >= 10 * chance_rate
+    samples = read("diaretdb1", split="test")
+    prepared = [prepare(load_image(sample.image_path), default.card.input_size, fov=sample.fov())
+                for sample in samples]
+    probabilities = predict_probabilities(default.model, batch_from_prepared(prepared))
+    labels = np.array([sample.labels[ANY_LESION] for sample in samples])
+    auc = roc_auc_score(labels, probabilities[:, default.card.outputs.index(ANY_LESION)])
+    reported = default.card.metrics["diaretdb1_test"]["any_lesion_image_auc"]["value"]
+    print(f"DiaretDB1 test any-lesion AUC of {default.card.name}: {auc:.4f} (card {reported:.4f})")
+    assert len(samples) == 61
+    assert abs(auc - reported) < 1e-3, json.dumps({"recomputed": auc, "card": reported})
+    assert auc >= ANY_LESION_FLOOR

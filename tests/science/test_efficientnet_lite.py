@@ -218,3 +218,34 @@ def test_forward_time_at_512_px_against_small_fundus_net(capsys) -> None:
               f"efficientnet-lite0 {lite * 1000:.0f} ms, small-fundus-net {small * 1000:.0f} ms, "
               f"ratio {lite / small:.1f}x")
     assert lite > 0 and small > 0
+
+
+def test_fine_map_has_stride_16_and_a_frozen_trunk_gives_the_same_model() -> None:
+    from drcore.models.efficientnet_lite import TrunkHead
+
+    torch.manual_seed(0)
+    plain = EfficientNetLiteFundus(outputs=3, fine_map=True).eval()
+    frozen = EfficientNetLiteFundus(outputs=3, fine_map=True, frozen_blocks=11).eval()
+    frozen.load_state_dict(plain.state_dict())
+    images = torch.randn(2, 3, 100, 131)
+    maps = plain.logit_maps(images)
+    assert maps.shape == (2, 3, math.ceil(100 / 16), math.ceil(131 / 16))
+    assert torch.allclose(plain(images), LogSumExpPool(4.0)(maps))
+    assert torch.allclose(frozen(images), plain(images), atol=1e-6)
+    assert torch.allclose(TrunkHead(frozen)(frozen.trunk(images)), plain(images), atol=1e-6)
+    with pytest.raises(ValueError, match="frozen_blocks"):
+        EfficientNetLiteFundus(fine_map=True, frozen_blocks=12)
+
+
+def test_frozen_trunk_keeps_its_weights_and_statistics_but_passes_input_gradients() -> None:
+    torch.manual_seed(1)
+    model = EfficientNetLiteFundus(outputs=2, fine_map=True, frozen_blocks=11).train()
+    stem_stats = model.backbone.stem.bn.running_mean.clone()
+    head_stats = model.backbone.head.bn.running_mean.clone()
+    images = torch.randn(2, 3, 64, 64, requires_grad=True)
+    model(images).sum().backward()
+    assert torch.equal(model.backbone.stem.bn.running_mean, stem_stats)  # eval mode inside train()
+    assert not torch.equal(model.backbone.head.bn.running_mean, head_stats)
+    assert all(parameter.grad is None for parameter in model.backbone.blocks[:11].parameters())
+    assert model.backbone.blocks[11].expand.conv.weight.grad is not None
+    assert images.grad is not None and images.grad.abs().sum() > 0  # heatmaps still reach the pixels

@@ -581,3 +581,26 @@ def test_guided_backprop_and_deconvnet_handle_relu6_by_hand() -> None:
     deconv_hand = (upstream.clamp(min=0) * first.weight.view(1, 2, 1, 1)).sum(1)
     agree(guided_backprop(net, x, 0, channel_reduction="sum"), guided_hand, "guided backprop, ReLU6, by hand")
     agree(deconvnet(net, x, 0, channel_reduction="sum"), deconv_hand, "deconvnet, ReLU6, by hand")
+
+
+def test_logit_map_is_the_models_own_map_bilinearly_upsampled_hand_worked() -> None:
+    from drcore.errors import UnsupportedModel
+    from drcore.heatmaps import compute_heatmaps
+
+    class TwoByTwo(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def logit_maps(self, batch: torch.Tensor) -> torch.Tensor:
+            base = torch.tensor([[0.0, 1.0], [2.0, 3.0]]) * self.scale
+            return torch.stack([base, -base])[None].expand(len(batch), 2, 2, 2)
+
+    # align_corners=False, 2 -> 4: samples at source positions -0.25, 0.25, 0.75, 1.25, clamped: 0, .25, .75, 1
+    along = torch.tensor([0.0, 0.25, 0.75, 1.0])
+    expected = 2 * along[:, None] + along[None, :]
+    maps = compute_heatmaps(TwoByTwo(), torch.zeros(3, 3, 4, 4), 1, "logit_map")
+    assert maps.shape == (3, 4, 4)
+    assert torch.allclose(maps[0], -expected)
+    with pytest.raises(UnsupportedModel, match="logit_maps"):
+        compute_heatmaps(torch.nn.Conv2d(3, 1, 1), torch.zeros(1, 3, 4, 4), 0, "logit_map")

@@ -8,10 +8,11 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from drcore.datasets.base import Sample
 from drcore.errors import DatasetIncomplete
-from drcore.lesions import LESION_TYPES, OUTPUTS
+from drcore.lesions import LESION_TYPES, MODEL_OUTPUTS, OUTPUTS, REFERABLE_DR
 from drcore.models import build_model, load_checkpoint
 from drcore.synthetic import generate_fundus
 from drcore.training import (
+    PRESETS,
     TrainingConfig,
     augment,
     classification_loss,
@@ -20,7 +21,8 @@ from drcore.training import (
     train,
     training_losses,
 )
-from drcore.training_data import background_for_seed, csv_folder_source, masked_source
+from drcore.training_data import TrainingSet, background_for_seed, csv_folder_source, masked_source
+from drcore.weak_labels import grade_labels
 from drx.cli import main
 
 TINY = dict(input_size=96, epochs=2, batch_size=8, synthetic_images=24, synthetic_width=200, workers=1,
@@ -78,13 +80,13 @@ def test_double_backpropagation_gradient_equals_finite_differences(penalty: str)
 
 def test_auc_per_output_ignores_unknown_labels() -> None:
     rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, (40, len(OUTPUTS))).astype(float)
+    labels = rng.integers(0, 2, (40, len(MODEL_OUTPUTS))).astype(float)
     labels[:10, 0] = np.nan
     labels[:, -1] = 0
-    scores = rng.random((40, len(OUTPUTS)))
+    scores = rng.random((40, len(MODEL_OUTPUTS)))
     result = roc_auc_per_output(scores, labels)
-    assert result[OUTPUTS[0]] == pytest.approx(roc_auc_score(labels[10:, 0], scores[10:, 0]))
-    assert math.isnan(result[OUTPUTS[-1]])
+    assert result[MODEL_OUTPUTS[0]] == pytest.approx(roc_auc_score(labels[10:, 0], scores[10:, 0]))
+    assert math.isnan(result[MODEL_OUTPUTS[-1]])
 
 
 def test_augment_is_a_symmetry_of_the_square_and_jitter_scales_channels() -> None:
@@ -135,7 +137,9 @@ def test_csv_archive_source(tmp_path) -> None:
     (tmp_path / "labels.csv").write_text("image,level\neye0,0\neye1,2\neye2,1\n")
     data = csv_folder_source(tmp_path / "labels.csv", tmp_path, 64)
     assert data.images.shape == (3, 3, 64, 64)
-    assert data.labels[:, 0].tolist() == [0.0, 1.0, 1.0] and torch.isnan(data.labels[:, 1:]).all()
+    assert data.labels[:, 0].tolist() == [0.0, 1.0, 1.0]
+    expected = torch.from_numpy(np.stack([grade_labels(level) for level in (0, 2, 1)]))
+    assert torch.allclose(data.labels, expected, equal_nan=True)
     (tmp_path / "bad.csv").write_text("image,level\neye9,1\n")
     with pytest.raises(DatasetIncomplete, match="eye9"):
         csv_folder_source(tmp_path / "bad.csv", tmp_path, 64)
@@ -148,12 +152,14 @@ def test_crops_are_labelled_by_the_masks_they_reach(tmp_path) -> None:
                     labels=photo.labels, load_masks=lambda: photo.masks, load_fov=lambda: photo.fov)
     data = masked_source([sample], 96, crops_per_image=12, crop_zoom=3.0, seed=1)
     assert len(data) == 13
-    assert data.labels[0].tolist() == photo.label_vector().tolist()
+    assert data.labels[0, :5].tolist() == photo.label_vector().tolist()
+    assert data.labels[0, 5] == 1.0  # haemorrhages and cotton-wool spots: more than microaneurysms only
     crops = data.labels[1:]
     for index, name in enumerate(LESION_TYPES, start=1):
         assert crops[:, index].max() <= photo.labels[name]
     assert 0 < crops[:, 0].sum() < 12  # some crops reach a lesion, some do not
-    assert (crops[:, 0] == crops[:, 1:].max(dim=1).values).all()
+    assert (crops[:, 0] == crops[:, 1:5].max(dim=1).values).all()
+    assert torch.equal(crops[:, 5], crops[:, 2:5].max(dim=1).values)  # referable: a lesion beyond microaneurysms
 
 
 def test_drx_train_needs_a_source_and_writes_a_loadable_checkpoint(tmp_path, capsys) -> None:
@@ -163,10 +169,10 @@ def test_drx_train_needs_a_source_and_writes_a_loadable_checkpoint(tmp_path, cap
                  "--batch-size", "8", "--input-size", "96", "--synthetic-width", "200", "--workers", "1"])
     assert code == 0
     loaded = load_checkpoint(stem.with_suffix(".safetensors"))
-    assert loaded.card.outputs == list(OUTPUTS)
+    assert loaded.card.outputs == list(MODEL_OUTPUTS)
     assert loaded.card.training["config"]["synthetic_images"] == 16
     assert loaded.card.training["command"].startswith("drx train --synthetic")
-    assert loaded.model(torch.zeros(1, 3, 96, 96)).shape == (1, len(OUTPUTS))
+    assert loaded.model(torch.zeros(1, 3, 96, 96)).shape == (1, len(MODEL_OUTPUTS))
     assert "wrote" in capsys.readouterr().out
 
 
@@ -196,6 +202,39 @@ def test_configurations_sharing_a_source_prepare_it_once(monkeypatch) -> None:
     first = training.build_training_sets(config, prepared)
     second = training.build_training_sets(config, prepared)
     assert len(calls) == 2  # training and validation seeds, once each
-    assert torch.equal(first[0].images, second[0].images) and torch.equal(first[1].labels, second[1].labels)
+    assert torch.equal(first[0].images, second[0].images)
+    assert torch.allclose(first[1].labels, second[1].labels, equal_nan=True)  # referable DR unknown: NaN
     fresh = training.build_training_sets(config)  # no cache: prepared again, and the same examples
     assert len(calls) == 4 and torch.equal(fresh[0].images, first[0].images)
+
+
+def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path) -> None:
+    """Two steps of the default recipe (the bundled default's) on tiny random photographs: what CI can afford."""
+    import dataclasses
+
+    generator = torch.Generator().manual_seed(0)
+    grades = [0, 2, 3, 1, 0, 4, 2, 0, 3, 2, 0, 1]
+    data = TrainingSet(torch.randn(len(grades), 3, 64, 64, generator=generator).half(),
+                       torch.from_numpy(np.stack([grade_labels(grade, 0) for grade in grades])))
+    validation = TrainingSet(data.images[:6], data.labels[:6])
+    config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=2, batch_size=6, workers=1)
+    messages: list[str] = []
+
+    def interrupt(message: str) -> None:
+        messages.append(message)
+        if message.startswith("epoch 1:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "m", data=(data, validation), log=interrupt)
+    assert (tmp_path / "m.trunk.pt").exists() and (tmp_path / "m.resume.pt").exists()
+    card = train(config, tmp_path / "m", resume=True, data=None, log=messages.append)  # no data: the cache
+    assert any(message.startswith("trunk features from") for message in messages)
+    assert not (tmp_path / "m.trunk.pt").exists() and not (tmp_path / "m.resume.pt").exists()
+    assert card.outputs == list(MODEL_OUTPUTS) and card.training["command"].startswith("drx train --preset default")
+    point = card.operating_points[REFERABLE_DR]
+    assert point["positives"] == 3 and point["negatives"] == 3 and point["sensitivity"] >= 0.9
+    loaded = load_checkpoint(tmp_path / "m")
+    assert loaded.model(torch.zeros(1, 3, 64, 64)).shape == (1, len(MODEL_OUTPUTS))
+    with pytest.raises(ValueError, match="frozen trunk"):
+        train(dataclasses.replace(config, colour_jitter=0.1), tmp_path / "j", data=(data, validation))
