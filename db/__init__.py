@@ -1,5 +1,6 @@
 """drx persistence: SQLAlchemy 2.0 models, settings and session set-up, and
-append-only repository functions. Never imports torch, streamlit or drcore.
+append-only repository functions. Never imports torch, streamlit or drcore
+(except :mod:`drcore.limits`, plain constants shared with the pages).
 
 Typical use::
 

@@ -26,9 +26,10 @@ from skimage.morphology import convex_hull_image, disk
 from skimage.transform import resize
 
 from drcore.errors import ImageTooLarge, ImageTooSmall, NoFundusFound, NotAnImage, TruncatedImage
+from drcore.limits import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 
-MIN_SIDE = 128  # shortest accepted image side, in pixels
-MAX_PIXELS = 60_000_000  # largest accepted width * height (decompression-bomb guard)
+MIN_SIDE = MIN_IMAGE_SIDE  # shortest accepted image side, in pixels (drcore.limits)
+MAX_PIXELS = MAX_IMAGE_PIXELS  # largest accepted width * height (decompression-bomb guard; drcore.limits)
 DEFAULT_INPUT_SIZE = 512  # side of the square model input
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF")
