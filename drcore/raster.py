@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import draw
 
 __all__ = ["polygon_pixels", "polyline_pixels", "stroke_window"]
 
@@ -62,51 +61,60 @@ def polygon_pixels(
     return rr + r_lo, cc + c_lo
 
 
-def _clip_segment(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The part of segment a-b (x, y) inside [0, width-1] x [0, height-1] (Liang-Barsky), or None."""
-    low, high = 0.0, 1.0
+def _clip_segments(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of the segments a[i]-b[i] (x, y) inside [0, width-1] x [0, height-1] (Liang-Barsky, all at
+    once); segments wholly outside are left out."""
     d = b - a
-    for p, q in ((-d[0], a[0]), (d[0], shape[1] - 1 - a[0]), (-d[1], a[1]), (d[1], shape[0] - 1 - a[1])):
-        if p == 0:
-            if q < 0:
-                return None
-            continue
+    p = np.stack([-d[:, 0], d[:, 0], -d[:, 1], d[:, 1]], axis=1)
+    q = np.stack([a[:, 0], shape[1] - 1 - a[:, 0], a[:, 1], shape[0] - 1 - a[:, 1]], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
         t = q / p
-        if p < 0:
-            low = max(low, t)
-        else:
-            high = min(high, t)
-        if low > high:
-            return None
+    low = np.max(np.where(p < 0, t, 0.0), axis=1, initial=0.0)
+    high = np.min(np.where(p > 0, t, 1.0), axis=1, initial=1.0)
+    keep = (low <= high) & ~np.any((p == 0) & (q < 0), axis=1)
+    a, d, low, high = a[keep], d[keep], low[keep, None], high[keep, None]
     return a + low * d, a + high * d
+
+
+#: points drawn per step of :func:`_line_chunks` (bounds the memory of a long zig-zag)
+_CHUNK = 1 << 20
+
+
+def _line_chunks(vertices: np.ndarray, shape: tuple[int, int], closed: bool):
+    """(rows, cols) of the lines between consecutive vertices (clipped first), a bounded chunk at a time.
+
+    Each clipped segment is drawn between its rounded ends one pixel per step along its longer axis (a DDA
+    line: the pixel nearest the segment in every row or column it crosses)."""
+    if len(vertices) == 1:
+        vertices = np.repeat(vertices, 2, axis=0)
+    starts, ends = (vertices, np.roll(vertices, -1, axis=0)) if closed else (vertices[:-1], vertices[1:])
+    starts, ends = _clip_segments(starts, ends, shape)
+    a, b = np.rint(starts).astype(np.int64), np.rint(ends).astype(np.int64)
+    steps = np.abs(b - a).max(axis=1, initial=0) if len(a) else np.zeros(0, dtype=np.int64)
+    total = np.cumsum(steps + 1)
+    first = 0
+    while first < len(a):
+        last = int(np.searchsorted(total, (total[first - 1] if first else 0) + _CHUNK, side="right"))
+        last = max(last, first + 1)
+        n = steps[first:last]
+        segment = np.repeat(np.arange(first, last), n + 1)
+        k = np.arange(len(segment)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+        t = (k / np.maximum(n, 1)[segment - first])[:, None]
+        points = np.rint(a[segment] + (b - a)[segment] * t).astype(np.intp)
+        yield points[:, 1], points[:, 0]
+        first = last
 
 
 def polyline_pixels(
     vertices: Sequence[tuple[float, float]] | np.ndarray, shape: tuple[int, int], *, closed: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the lines through (x, y) vertices (Bresenham between rounded vertices, closed by
-    default), clipped to ``shape`` before they are drawn; may repeat pixels."""
+    """(rows, cols) of the lines through (x, y) vertices (closed by default), clipped to ``shape`` before they
+    are drawn; may repeat pixels."""
     v = _vertices(vertices)
-    if len(v) == 0:
+    chunks = list(_line_chunks(v, shape, closed)) if len(v) else []
+    if not chunks:
         return _EMPTY
-    ends = np.roll(v, -1, axis=0) if closed else v[1:]
-    rr, cc = [], []
-    for a, b in zip(v if closed else v[:-1], ends):
-        part = _clip_segment(a, b, shape)
-        if part is None:
-            continue
-        (xa, ya), (xb, yb) = np.rint(part[0]).astype(np.int64), np.rint(part[1]).astype(np.int64)
-        r, c = draw.line(int(ya), int(xa), int(yb), int(xb))
-        rr.append(r)
-        cc.append(c)
-    if len(v) == 1 and _clip_segment(v[0], v[0], shape) is not None:
-        rr.append(np.rint(v[:1, 1]).astype(np.intp))
-        cc.append(np.rint(v[:1, 0]).astype(np.intp))
-    if not rr:
-        return _EMPTY
-    r, c = np.concatenate(rr), np.concatenate(cc)
-    keep = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
-    return r[keep], c[keep]
+    return np.concatenate([r for r, _ in chunks]), np.concatenate([c for _, c in chunks])
 
 
 def stroke_window(
@@ -118,12 +126,18 @@ def stroke_window(
     Returns ``((rows, cols), mask)``: the slices of ``shape`` the stroke's box covers and the mask inside it.
     Time: O(length of the line + bounding box), whatever the number of vertices.
     """
-    rows, cols = polyline_pixels(vertices, shape, closed=False)
-    if rows.size == 0:
+    v = _vertices(vertices)
+    inside = v[(v[:, 0] >= -0.5) & (v[:, 0] <= shape[1] - 0.5) & (v[:, 1] >= -0.5) & (v[:, 1] <= shape[0] - 0.5)]
+    if len(inside) < len(v):  # a point outside: the box of the clipped line (known only once it is drawn)
+        inside = np.concatenate([np.c_[c, r] for r, c in _line_chunks(v, shape, False)] or [np.zeros((0, 2))])
+    if len(inside) == 0 or shape[0] <= 0 or shape[1] <= 0:
         return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), dtype=bool)
+    low = np.clip(np.rint(inside.min(axis=0)), 0, [shape[1] - 1, shape[0] - 1]).astype(int)
+    high = np.clip(np.rint(inside.max(axis=0)), 0, [shape[1] - 1, shape[0] - 1]).astype(int)
     pad = int(np.floor(radius)) + 1
-    r0, r1 = max(int(rows.min()) - pad, 0), min(int(rows.max()) + pad + 1, shape[0])
-    c0, c1 = max(int(cols.min()) - pad, 0), min(int(cols.max()) + pad + 1, shape[1])
+    r0, r1 = max(low[1] - pad, 0), min(high[1] + pad + 1, shape[0])
+    c0, c1 = max(low[0] - pad, 0), min(high[0] + pad + 1, shape[1])
     background = np.ones((r1 - r0, c1 - c0), dtype=bool)
-    background[rows - r0, cols - c0] = False
+    for rows, cols in _line_chunks(v, shape, False):
+        background[rows - r0, cols - c0] = False
     return (slice(r0, r1), slice(c0, c1)), ndi.distance_transform_edt(background) <= radius

@@ -6,10 +6,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.training import TrainingConfig, train
-from drx import coco_import_command, evaluate_command, export_command, mine_command, user_command
+from drx import coco_import_command
 
 
 TRAINING_HELP = {
@@ -40,6 +38,8 @@ TRAINING_HELP = {
 
 
 def _add_training_arguments(train: argparse.ArgumentParser) -> None:
+    from drcore.training import TrainingConfig
+
     defaults = TrainingConfig()
     for item in dataclasses.fields(TrainingConfig):
         if item.name not in TRAINING_HELP:
@@ -54,6 +54,8 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
 
 
 def _train(arguments: argparse.Namespace) -> int:
+    from drcore.training import TrainingConfig, train
+
     real_sources = arguments.diaretdb1 or arguments.idrid_grading or arguments.csv
     if not (arguments.synthetic or real_sources):
         print("drx train: choose at least one source: --synthetic, --idrid-grading, --diaretdb1 or --csv",
@@ -82,6 +84,7 @@ def _models(arguments: argparse.Namespace) -> int:
 
 
 def _heatmap(arguments: argparse.Namespace) -> int:
+    from drcore.device import default_device
     from drcore.heatmap_export import collect_images, export_heatmaps
     from drcore.models import load_model
 
@@ -135,6 +138,8 @@ def _demo(arguments: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``drx`` subcommand."""
+    from drx import evaluate_command, export_command, mine_command, user_command  # they import model libraries
+
     parser = argparse.ArgumentParser(prog="drx", description="Deep image mining for diabetic retinopathy screening.")
     formatter = argparse.ArgumentDefaultsHelpFormatter
     commands = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from db.cli import main as database_main
 
         return database_main(argv[1:], prog="drx db")
+    if argv[:2] == ["import", "coco"]:  # parsed on its own: refusing a bad file loads no model library
+        return coco_import_command.main(argv[2:])
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)

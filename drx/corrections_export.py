@@ -251,7 +251,7 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary, pr
     """Every exported file by relative path."""
     windows: _Masks = {}
     document = _document(session, selection, progress, windows)
-    files = {"coco.json": json.dumps(document, indent=1, ensure_ascii=False).encode()}
+    files = {"coco.json": json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()}  # compact: C encoder
     images = {entry["id"]: entry for entry in document["images"]}
     for (image_id, grader_id, grader), lesions in tqdm(sorted(windows.items()), desc="masks", unit="image",
                                                        disable=not progress):
