@@ -89,6 +89,26 @@ def _open_stream(source: str | os.PathLike | bytes | BinaryIO) -> BinaryIO:
     return source
 
 
+#: how a refusal names the formats Pillow recognises but drx does not read
+_OTHER_FORMATS = {"GIF": "a GIF image", "WEBP": "a WebP image", "BMP": "a BMP image", "ICO": "an icon file",
+                  "PPM": "a PPM image", "JPEG2000": "a JPEG 2000 image", "PSD": "a Photoshop file"}
+
+
+def _other_format(stream: BinaryIO) -> str | None:
+    """What a file in a format drx does not read is ("an animated GIF", "a WebP image"), read from its header
+    by Pillow; None when Pillow does not know it either."""
+    stream.seek(0)
+    try:
+        with Image.open(stream) as im:
+            name = _OTHER_FORMATS.get(im.format or "", f"a {im.format} image")
+            if getattr(im, "is_animated", False):
+                name = "an animated " + name.removeprefix("a ").removesuffix(" image")
+            return name
+    except (UnidentifiedImageError, SyntaxError, ValueError, EOFError, OSError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
+
+
 def _bomb(what: str, error: Exception, max_pixels: int) -> ImageTooLarge:
     found = re.search(r"\((\d+) pixels\)", str(error))  # Pillow states the pixel count
     size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""
@@ -154,6 +174,11 @@ def load_image(
                 raise TruncatedImage(
                     f"{what} starts like a {kind} file but its header is truncated or "
                     "corrupt. Please upload the complete file."
+                ) from e
+            other = _other_format(stream)
+            if other is not None:
+                raise NotAnImage(
+                    f"{what} is {other}, which drx does not read: save it as {formats} (a single frame)."
                 ) from e
             raise NotAnImage(
                 f"{what} is not a supported image: {_sniff(head)}. Supported formats: {formats}."
