@@ -78,6 +78,15 @@ def _text(value: Any, what: str, *, max_len: int | None = None) -> str:
     return value
 
 
+def _verbatim(value: Any, what: str, *, max_len: int) -> str:
+    """Text kept exactly as given (a file name: never stripped or normalised), not blank, at most ``max_len``."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(f"{what} must be a non-empty string, got {value!r:.40}")
+    if len(value) > max_len:
+        raise InvalidValue(f"{what} is longer than {max_len} characters: {value[:40]!r}...")
+    return value
+
+
 def _int(value: Any, what: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise InvalidValue(f"{what} must be an integer, got {value!r}")
@@ -125,7 +134,7 @@ def register_image(
     bytes, same image).
     """
     digest = _sha256(content_sha256, "content_sha256")
-    file_name = _text(file_name, "file_name", max_len=MAX_FILE_NAME_CHARS)
+    file_name = _verbatim(file_name, "file_name", max_len=MAX_FILE_NAME_CHARS)
     width = _int(width, "width", minimum=1)
     height = _int(height, "height", minimum=1)
     size_bytes = _int(size_bytes, "size_bytes", minimum=0)
