@@ -24,7 +24,7 @@ from typing import Any
 
 from db.errors import InvalidValue
 from db.models import GEOMETRY_KINDS
-from drcore.limits import MAX_SHAPE_VERTICES, MAX_STROKE_WIDTH
+from drcore.limits import MAX_CIRCLE_RADIUS, MAX_SHAPE_VERTICES, MAX_STROKE_WIDTH
 
 __all__ = ["Geometry", "CIRCLE_POLYGON_VERTICES"]
 
@@ -77,8 +77,8 @@ class Geometry:
             raise InvalidValue(f"a {kind} needs {wanted} points, got {len(pairs)}")
         radius = _number(radius, "radius")
         width = _number(width, "stroke width")
-        if kind == "circle" and radius <= 0:
-            raise InvalidValue(f"a circle needs a radius > 0, got {radius}")
+        if kind == "circle" and not 0 < radius <= MAX_CIRCLE_RADIUS:
+            raise InvalidValue(f"a circle needs a radius > 0 and at most {MAX_CIRCLE_RADIUS:g} px, got {radius:g}")
         if kind == "path" and not 0 < width <= MAX_STROKE_WIDTH:
             raise InvalidValue(f"a free-draw path needs a stroke width > 0 and at most {MAX_STROKE_WIDTH:g} px, "
                                f"got {width:g}")

@@ -84,6 +84,8 @@ def _verbatim(value: Any, what: str, *, max_len: int) -> str:
         raise InvalidValue(f"{what} must be a non-empty string, got {value!r:.40}")
     if len(value) > max_len:
         raise InvalidValue(f"{what} is longer than {max_len} characters: {value[:40]!r}...")
+    if "\x00" in value:
+        raise InvalidValue(f"{what} may not hold a NUL character (U+0000), got {value!r:.40}")
     return value
 
 

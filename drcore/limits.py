@@ -18,6 +18,8 @@ MIN_IMAGE_SIDE = 128
 MAX_SHAPE_VERTICES = 5_000
 #: widest free-draw stroke, in original pixels
 MAX_STROKE_WIDTH = 500.0
+#: largest circle radius, in original pixels (more than any accepted photograph's side)
+MAX_CIRCLE_RADIUS = 20_000.0
 #: largest COCO file ``drx import coco`` reads, in bytes (checked before it is read)
 MAX_COCO_BYTES = 64 * 1024 * 1024
 #: most annotations in one COCO file
