@@ -4,17 +4,31 @@ whole (main: all writers shared one temporary name, so 3 of 4 raised FileNotFoun
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 
 from drx.ui import storage
 
 
-def test_writers_racing_for_one_upload_all_succeed_and_leave_one_whole_file(tmp_path) -> None:
-    data = bytes(range(256)) * 4096  # 1 MiB: the writes overlap
+def test_writers_racing_for_one_upload_all_succeed_and_leave_one_whole_file(tmp_path, monkeypatch) -> None:
+    data = bytes(range(256)) * 4096
     errors: list[BaseException] = []
-    for round_ in range(10):
+    written = threading.Barrier(4)
+    write_bytes = Path.write_bytes
+
+    def write_then_wait(self, payload):  # every writer has written its temporary file before any renames it
+        count = write_bytes(self, payload)
+        try:
+            written.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        return count
+
+    monkeypatch.setattr(Path, "write_bytes", write_then_wait)
+    for round_ in range(3):
         barrier = threading.Barrier(4)
+        written.reset()
 
         def save(round_=round_, barrier=barrier) -> None:
             try:
@@ -29,7 +43,7 @@ def test_writers_racing_for_one_upload_all_succeed_and_leave_one_whole_file(tmp_
         for thread in threads:
             thread.join()
     assert errors == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{k:064x}.png" for k in range(10)]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{k:064x}.png" for k in range(3)]  # no temporary left
     assert all(p.read_bytes() == data for p in tmp_path.iterdir())
 
 

@@ -19,7 +19,6 @@ from db.errors import AccountExists, InvalidGrade, InvalidValue
 from db.geometry import Geometry
 from db.grading import grade_image
 from db.models import Account, Grade, Grader
-from db.names import printable
 from db.repository import get_or_create_grader
 from db.session import run_in_transaction
 from drcore.limits import MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_PASSWORD_CHARS
@@ -74,6 +73,8 @@ def test_the_cli_refuses_a_forged_name_and_lists_legacy_names_escaped(monkeypatc
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "\x1b" not in out
     assert out.startswith("old\\nadmin\\tadmin\\tenabled\\x1b[2J\tgrader\tenabled")
+    from db.names import printable
+
     assert printable("dr. <b> Ωmega") == "dr. <b> Ωmega"
 
 

@@ -10,7 +10,6 @@ import pytest
 from drcore.datasets import diaretdb1 as ddb
 from drcore.datasets import idrid
 from drcore.errors import BadAnnotation
-from drcore.raster import polyline_pixels
 
 from ds_fakes import annotation, make_diaretdb1, make_idrid_grading, polygon
 
@@ -39,6 +38,8 @@ def test_a_diaretdb1_vertex_far_outside_the_image_is_refused_before_anything_is_
 
 
 def test_lines_are_clipped_to_the_image_before_they_are_drawn() -> None:
+    from drcore.raster import polyline_pixels
+
     rows, cols = polyline_pixels([(10.0, 10.0), (1e12, 10.0), (10.0, 30.0)], (48, 64))
     assert rows.size < 200 and rows.max() < 48 and cols.max() < 64
     assert set(zip(rows.tolist(), cols.tolist())) >= {(10, c) for c in range(10, 64)}
