@@ -39,7 +39,8 @@ def run(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     """``drx import coco FILE [--grader NAME]`` on its own (without building the other commands' parsers)."""
-    parser = argparse.ArgumentParser(prog="drx import coco", description=__doc__.split(":", 1)[1].strip())
+    parser = argparse.ArgumentParser(prog="drx import coco", description="Read lesions back from a COCO JSON file "
+                                     "(a drx export, or another tool's file with --grader); a bad file imports nothing.")
     parser.add_argument("path", nargs="?", default=None, help="the COCO JSON file")
     add_arguments(parser)
     return run(parser.parse_args(argv))
