@@ -20,7 +20,7 @@ conflict errors with a fresh session:
   that image). Each process logs in with its own account (the accounts,
   model and candidates are registered concurrently at start-up);
 - ``--kind grades``: each correction a new grade superseding the grader's
-  current grade of one of the images (``db.repository.save_grade``).
+  current grade of one of the images (``db.repository._save_grade``).
 
 ``--shared-grader`` makes every process the same grader, so concurrent
 edits of one chain collide (``ChangeConflict``/``GradeConflict``) and are
@@ -78,7 +78,7 @@ from db.repository import (  # noqa: E402
     get_or_create_grader,
     register_image,
     register_model,
-    save_grade,
+    _save_grade,
 )
 from db.session import init_database, run_in_transaction  # noqa: E402
 from db.settings import sqlite_url_for  # noqa: E402
@@ -208,7 +208,7 @@ def _correction(kind: str, state: dict[str, Any], rng: random.Random, correction
             grader = session.get(Grader, grader_id)
             previous = current_grade(session, image, grader)
             value = 0 if previous is None or previous.icdr_grade is None else (previous.icdr_grade + 1) % 5
-            return save_grade(
+            return _save_grade(
                 session, image=image, grader=grader, icdr_grade=value, referable=value >= 2, note=note
             ).id
 

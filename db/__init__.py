@@ -1,16 +1,18 @@
 """drx persistence: SQLAlchemy 2.0 models, settings and session set-up, and
-append-only repository functions. Never imports torch, streamlit or drcore.
+append-only repository functions. Never imports torch, streamlit or drcore
+(except :mod:`drcore.limits`, plain constants shared with the pages).
 
 Typical use::
 
-    from db import Settings, init_database, save_grade
+    from db import Settings, init_database
+    from db.grading import grade_image
     settings = Settings.from_env()
     settings.ensure_home()
     Session = init_database(settings.database_url)   # migrates to the newest revision
     with Session() as session, session.begin():
         ...
     # a unit of work retried when another writer got in the way
-    grade = run_in_transaction(Session, lambda session: save_grade(session, ...))
+    grade = run_in_transaction(Session, lambda session: grade_image(session, user, image, ...))
 
 Schema migrations (Alembic, in ``db/migrations/``): :func:`upgrade`,
 :func:`current_revision`, :func:`head_revision`; command line
@@ -51,7 +53,6 @@ from db.repository import (
     record_heatmap_run,
     register_image,
     register_model,
-    save_grade,
 )
 from db.session import (
     current_revision,
@@ -90,7 +91,6 @@ __all__ = [
     "record_heatmap_run",
     "register_image",
     "register_model",
-    "save_grade",
     "init_database",
     "make_engine",
     "upgrade",

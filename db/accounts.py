@@ -63,8 +63,10 @@ from db.errors import (
     WrongPassword,
 )
 from db.models import ROLES, Account, Grader
-from db.repository import GRADER_NAME_MAX, find_grader, get_or_create_grader
+from db.names import clean_name
+from db.repository import find_grader, get_or_create_grader
 from db.rows import one_of
+from drcore.limits import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from db.session import run_in_transaction
 
 __all__ = [
@@ -88,7 +90,7 @@ __all__ = [
     "ensure_first_admin",
 ]
 
-PASSWORD_MIN_LENGTH = 8
+PASSWORD_MIN_LENGTH = MIN_PASSWORD_CHARS
 _HASHER = PasswordHasher()
 #: verified against when the name is unknown, so that a failed login takes
 #: as long whether or not the name exists
@@ -132,10 +134,13 @@ def role_at_least(role: str, required: str) -> bool:
 
 
 def _password(password: Any) -> str:
+    """``password`` when it may be one (checked before it is hashed)."""
     if not isinstance(password, str):
         raise InvalidValue(f"a password must be a string, got {type(password).__name__}")
     if len(password) < PASSWORD_MIN_LENGTH:
         raise InvalidValue(f"a password needs at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InvalidValue(f"a password may have at most {MAX_PASSWORD_CHARS:,} characters")
     return password
 
 
@@ -208,8 +213,7 @@ def create_account(
     """
     role = one_of(role, ROLES, "role")
     password = _password(password)
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > GRADER_NAME_MAX:
-        raise InvalidValue(f"an account name must be 1-{GRADER_NAME_MAX} characters, got {name!r}")
+    clean_name(name)  # before the role check: a bad name is told as such
     actor = _require_admin(session, by)
     grader = get_or_create_grader(session, name)
     if _current(session, grader.id) is not None:
@@ -235,6 +239,8 @@ def authenticate(sessions: sessionmaker[Session], name: str, password: str) -> U
     verification too, so timing does not tell which names exist. The hash
     is verified outside any transaction.
     """
+    if isinstance(password, str) and len(password) > MAX_PASSWORD_CHARS:  # refused before any hashing
+        raise InvalidValue(f"a password has at most {MAX_PASSWORD_CHARS:,} characters: this one is not right")
     key = login_limit.attempt_name(name)
     until = run_in_transaction(sessions, lambda session: login_limit.locked_until(session, key), write=False)
     if until is not None:

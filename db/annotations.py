@@ -70,8 +70,8 @@ def geometry_of(annotation: Annotation) -> Geometry:
 def _checked_geometry(geometry: Any, image: Image) -> Geometry:
     if not isinstance(geometry, Geometry):
         raise InvalidValue(f"geometry must be a db.geometry.Geometry, got {type(geometry).__name__}")
-    geometry.check_inside(image.width, image.height)
-    return geometry
+    return Geometry.create(geometry.kind, geometry.points, radius=geometry.radius, width=geometry.width,
+                           image_size=(image.width, image.height))  # every check, also on one built by hand
 
 
 def add_annotation(

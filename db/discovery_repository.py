@@ -27,6 +27,7 @@ from db.discovery_models import (
     DiscoverySession,
 )
 from db.errors import InvalidValue
+from drcore.limits import MAX_NAME_CHARS
 
 __all__ = [
     "GroupState",
@@ -70,7 +71,7 @@ class SessionState:
         return {spot: group.id for group in self.groups for spot in group.members}
 
 
-def _text(value: Any, what: str, max_len: int = 200) -> str:
+def _text(value: Any, what: str, max_len: int = MAX_NAME_CHARS) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(f"{what} must be a non-empty string, got {value!r}")
     value = value.strip()

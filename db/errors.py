@@ -53,7 +53,7 @@ class AppendOnlyViolation(DbError):
     """Code tried to UPDATE or DELETE an append-only row (a :class:`Grade`).
 
     An edit is a new row that supersedes the old one: use
-    :func:`db.repository.save_grade`.
+    :func:`db.grading.grade_image`.
     """
 
 

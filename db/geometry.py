@@ -9,7 +9,8 @@ origin at the top-left corner of the top-left pixel)::
     path       points: 2 or more [x, y] (free draw), width > 0 (stroke width)
 
 Every coordinate must lie inside the image (0 <= x <= width,
-0 <= y <= height). ``to_json`` / ``from_json`` give the text stored in
+0 <= y <= height); a shape has at most :data:`drcore.limits.MAX_SHAPE_VERTICES`
+points and a stroke is at most :data:`drcore.limits.MAX_STROKE_WIDTH` wide. ``to_json`` / ``from_json`` give the text stored in
 ``annotation.geometry_json`` (canonical: sorted keys, floats). Pure Python:
 rasterising to masks is :func:`drx.masks.rasterise` (scikit-image).
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 from db.errors import InvalidValue
 from db.models import GEOMETRY_KINDS
+from drcore.limits import MAX_CIRCLE_RADIUS, MAX_SHAPE_VERTICES, MAX_STROKE_WIDTH
 
 __all__ = ["Geometry", "CIRCLE_POLYGON_VERTICES"]
 
@@ -59,8 +61,12 @@ class Geometry:
             raise InvalidValue(f"geometry kind must be one of {', '.join(GEOMETRY_KINDS)}; got {kind!r}")
         if isinstance(points, (str, bytes)) or not hasattr(points, "__iter__"):
             raise InvalidValue(f"{kind} points must be a list of [x, y] pairs, got {points!r}")
+        if hasattr(points, "__len__") and len(points) > MAX_SHAPE_VERTICES:
+            raise InvalidValue(f"a {kind} may have at most {MAX_SHAPE_VERTICES:,} points, got {len(points):,}")
         pairs = []
         for index, point in enumerate(points):
+            if index == MAX_SHAPE_VERTICES:
+                raise InvalidValue(f"a {kind} may have at most {MAX_SHAPE_VERTICES:,} points")
             if isinstance(point, (str, bytes)) or not hasattr(point, "__len__") or len(point) != 2:
                 raise InvalidValue(f"{kind} point {index} must be an [x, y] pair, got {point!r}")
             pairs.append((_number(point[0], f"{kind} point {index} x"), _number(point[1], f"{kind} point {index} y")))
@@ -71,10 +77,11 @@ class Geometry:
             raise InvalidValue(f"a {kind} needs {wanted} points, got {len(pairs)}")
         radius = _number(radius, "radius")
         width = _number(width, "stroke width")
-        if kind == "circle" and radius <= 0:
-            raise InvalidValue(f"a circle needs a radius > 0, got {radius}")
-        if kind == "path" and width <= 0:
-            raise InvalidValue(f"a free-draw path needs a stroke width > 0, got {width}")
+        if kind == "circle" and not 0 < radius <= MAX_CIRCLE_RADIUS:
+            raise InvalidValue(f"a circle needs a radius > 0 and at most {MAX_CIRCLE_RADIUS:g} px, got {radius:g}")
+        if kind == "path" and not 0 < width <= MAX_STROKE_WIDTH:
+            raise InvalidValue(f"a free-draw path needs a stroke width > 0 and at most {MAX_STROKE_WIDTH:g} px, "
+                               f"got {width:g}")
         if kind == "rectangle" and (pairs[0][0] == pairs[1][0] or pairs[0][1] == pairs[1][1]):
             raise InvalidValue(f"a rectangle needs two corners that differ in x and in y, got {pairs}")
         if kind != "circle":

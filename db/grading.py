@@ -1,4 +1,4 @@
-"""Image-level grades saved by a logged-in user (permission-checked :func:`db.repository.save_grade`).
+"""Image-level grades saved by a logged-in user (permission-checked :func:`db.repository._save_grade`).
 
 API::
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.accounts import User, require_role
 from db.models import Grade, Grader, Image
-from db.repository import save_grade
+from db.repository import _save_grade
 from db.rows import fetch
 
 __all__ = ["grade_image"]
@@ -31,11 +31,11 @@ def grade_image(
 ) -> Grade:
     """Save ``user``'s own grade of ``image`` (the grade chain of their grader row).
 
-    Same values and rules as :func:`db.repository.save_grade`; raises
+    Same values and rules as :func:`db.repository._save_grade`; raises
     :class:`PermissionDenied` for a disabled account.
     """
     require_role(session, user)
-    return save_grade(
+    return _save_grade(
         session, image=fetch(session, Image, image, "image"), grader=fetch(session, Grader, user.id, "grader"),
         icdr_grade=icdr_grade, referable=referable, ungradable=ungradable, note=note,
     )

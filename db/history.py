@@ -173,7 +173,7 @@ def _restore(session: Session, user: User, row: Revertible, action: str) -> Reve
     )
     try:
         return insert_version(session, grade, f"the grade of image {row.image_id}")
-    except ChangeConflict as exc:  # the grade's own conflict type, as save_grade raises it
+    except ChangeConflict as exc:  # the grade's own conflict type, as _save_grade raises it
         raise GradeConflict(str(exc)) from exc.__cause__
 
 

@@ -616,7 +616,7 @@ def register_append_only(models: tuple[type[Base], ...], hint: str | None = None
 
 
 register_append_only((Grade,), "grades are append-only: an edit is a new row that supersedes the old one "
-                               "(use db.repository.save_grade)")
+                               "(use db.grading.grade_image)")
 register_append_only(APPEND_ONLY_MODELS[1:])
 
 

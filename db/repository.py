@@ -8,15 +8,18 @@ unit of work in ``with session.begin():`` (or call ``session.commit()``)::
     with Session() as session, session.begin():
         grader = get_or_create_grader(session, "dr. a")
         image = register_image(session, content_sha256=..., ...)
-        save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
     # committed here; on an exception everything is rolled back
 
 Everything is append-only. ``register_*`` and ``get_or_create_*`` return the
-existing row when one matches; ``save_grade`` never updates: an edit inserts a
+existing row when one matches; grades are never updated: an edit inserts a
 new row whose ``supersedes_id`` is the id of the row it replaces, and
 ``grade_history`` is a query over that chain. Values are validated before
 anything is written; invalid values raise :class:`db.errors.InvalidValue`
 (a ``ValueError``) or its subclass :class:`db.errors.InvalidGrade`.
+
+``_save_grade`` takes a grader row and checks no role: it is private to the
+db package; grades are saved through :func:`db.grading.grade_image`, which
+checks the logged-in user's account first.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import operator
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -31,8 +35,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from db.errors import GradeConflict, InvalidGrade, InvalidValue
+from db.errors import AccountExists, GradeConflict, InvalidGrade, InvalidValue
 from db.models import ICDR_GRADES, EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
+from db.names import clean_name, name_key, printable
+from db.rows import note_text
+from drcore.limits import MAX_FILE_NAME_CHARS, MAX_NAME_CHARS
 
 __all__ = [
     "register_image",
@@ -40,7 +47,6 @@ __all__ = [
     "get_or_create_grader",
     "register_model",
     "record_heatmap_run",
-    "save_grade",
     "current_grade",
     "grade_history",
     "current_grades_for_image",
@@ -51,7 +57,7 @@ __all__ = [
 ]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-GRADER_NAME_MAX = 200
+GRADER_NAME_MAX = MAX_NAME_CHARS  # also the width of the name columns
 
 
 # --- validation helpers ------------------------------------------------------
@@ -69,6 +75,17 @@ def _text(value: Any, what: str, *, max_len: int | None = None) -> str:
     value = value.strip()
     if max_len is not None and len(value) > max_len:
         raise InvalidValue(f"{what} is longer than {max_len} characters: {value[:40]!r}...")
+    return value
+
+
+def _verbatim(value: Any, what: str, *, max_len: int) -> str:
+    """Text kept exactly as given (a file name: never stripped or normalised), not blank, at most ``max_len``."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(f"{what} must be a non-empty string, got {value!r:.40}")
+    if len(value) > max_len:
+        raise InvalidValue(f"{what} is longer than {max_len} characters: {value[:40]!r}...")
+    if "\x00" in value:
+        raise InvalidValue(f"{what} may not hold a NUL character (U+0000), got {value!r:.40}")
     return value
 
 
@@ -119,7 +136,7 @@ def register_image(
     bytes, same image).
     """
     digest = _sha256(content_sha256, "content_sha256")
-    file_name = _text(file_name, "file_name")
+    file_name = _verbatim(file_name, "file_name", max_len=MAX_FILE_NAME_CHARS)
     width = _int(width, "width", minimum=1)
     height = _int(height, "height", minimum=1)
     size_bytes = _int(size_bytes, "size_bytes", minimum=0)
@@ -150,19 +167,26 @@ def find_image(session: Session, content_sha256: str) -> Optional[Image]:
 
 
 def find_grader(session: Session, name: str) -> Optional[Grader]:
-    """The :class:`Grader` called ``name`` (whitespace stripped), or None; never inserts."""
-    return session.scalars(select(Grader).where(Grader.name == name.strip())).first()
+    """The :class:`Grader` called ``name`` (whitespace stripped; else its NFKC form), or None; never inserts."""
+    names = dict.fromkeys([name.strip(), unicodedata.normalize("NFKC", name).strip()])
+    return session.scalars(select(Grader).where(Grader.name.in_(names)).order_by(Grader.id)).first()
 
 
 def get_or_create_grader(session: Session, name: str) -> Grader:
-    """The :class:`Grader` called ``name`` (surrounding whitespace stripped),
-    inserted if new. An empty or blank name raises :class:`InvalidValue`."""
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidValue(f"a grader needs a non-empty name, got {name!r}")
-    name = _text(name, "grader name", max_len=GRADER_NAME_MAX)
+    """The :class:`Grader` called ``name`` (NFKC-normalised, surrounding whitespace stripped), inserted if new.
+
+    A name that is no name (:func:`db.names.clean_name`: empty, too long, control or invisible characters,
+    mixed scripts) raises :class:`InvalidValue`; a new name that only differs from an existing one in case or
+    look-alike letters raises :class:`AccountExists`."""
+    name = clean_name(name, "a grader name")
     existing = session.scalars(select(Grader).where(Grader.name == name)).first()
     if existing is not None:
         return existing
+    key = name_key(name)
+    clash = next((other for other in session.scalars(select(Grader.name)) if name_key(other) == key), None)
+    if clash is not None:
+        raise AccountExists(f"the name {name!r} is taken: {printable(clash)!r} exists already (names are compared "
+                            "ignoring case and look-alike letters)")
     grader = Grader(name=name)
     session.add(grader)
     session.flush()
@@ -330,8 +354,7 @@ def _validate_grade(icdr_grade: Any, referable: Any, ungradable: Any, note: Any)
         raise InvalidGrade(f"ungradable must be True or False, got {ungradable!r}")
     if not isinstance(referable, bool):
         raise InvalidGrade(f"referable must be True or False, got {referable!r}")
-    if not isinstance(note, str):
-        raise InvalidGrade(f"note must be a string, got {type(note).__name__}")
+    note_text(note, InvalidGrade)
     if ungradable:
         if icdr_grade is not None:
             raise InvalidGrade(
@@ -348,7 +371,7 @@ def _validate_grade(icdr_grade: Any, referable: Any, ungradable: Any, note: Any)
     return grade
 
 
-def save_grade(
+def _save_grade(
     session: Session,
     *,
     image: Image,
@@ -358,7 +381,8 @@ def save_grade(
     ungradable: bool = False,
     note: str = "",
 ) -> Grade:
-    """Record ``grader``'s grade of ``image`` and return the grader's current row.
+    """Record ``grader``'s grade of ``image`` and return the grader's current row (trusted: checks no role;
+    outside the db package use :func:`db.grading.grade_image`).
 
     - ``icdr_grade``: int 0-4 (ICDR scale); must be None when ``ungradable``.
     - ``referable``, ``ungradable``: real ``bool`` values.

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidValue, NotFound
+from drcore.limits import MAX_NOTE_CHARS
 
 __all__ = ["fetch", "row_id", "one_of", "note_text"]
 
@@ -40,8 +41,14 @@ def one_of(value: Any, choices: tuple[str, ...], what: str) -> str:
     return value
 
 
-def note_text(value: Any) -> str:
-    """A free-text note, stored verbatim (any string)."""
+def note_text(value: Any, error: type[InvalidValue] = InvalidValue) -> str:
+    """A free-text note, stored verbatim (any string of at most :data:`drcore.limits.MAX_NOTE_CHARS` characters
+    without NUL);
+    ``error`` is raised otherwise, before anything is stored."""
     if not isinstance(value, str):
-        raise InvalidValue(f"a note must be a string, got {type(value).__name__}")
+        raise error(f"a note must be a string, got {type(value).__name__}")
+    if len(value) > MAX_NOTE_CHARS:
+        raise error(f"a note may have at most {MAX_NOTE_CHARS:,} characters, got {len(value):,}")
+    if "\x00" in value:  # PostgreSQL text cannot hold it: refused alike on every database
+        raise error("a note may not hold a NUL character (U+0000)")
     return value

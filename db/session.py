@@ -578,9 +578,7 @@ def run_in_transaction(
 
     Example::
 
-        grade = run_in_transaction(Session, lambda s: save_grade(
-            s, image=s.get(Image, image_id), grader=get_or_create_grader(s, "dr. a"),
-            icdr_grade=2, referable=True))
+        grade = run_in_transaction(Session, lambda s: grade_image(s, user, image_id, icdr_grade=2, referable=True))
     """
     if attempts < 1:
         raise ValueError(f"attempts must be >= 1, got {attempts}")

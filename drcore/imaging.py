@@ -26,9 +26,10 @@ from skimage.morphology import convex_hull_image, disk
 from skimage.transform import resize
 
 from drcore.errors import ImageTooLarge, ImageTooSmall, NoFundusFound, NotAnImage, TruncatedImage
+from drcore.limits import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 
-MIN_SIDE = 128  # shortest accepted image side, in pixels
-MAX_PIXELS = 60_000_000  # largest accepted width * height (decompression-bomb guard)
+MIN_SIDE = MIN_IMAGE_SIDE  # shortest accepted image side, in pixels (drcore.limits)
+MAX_PIXELS = MAX_IMAGE_PIXELS  # largest accepted width * height (decompression-bomb guard; drcore.limits)
 DEFAULT_INPUT_SIZE = 512  # side of the square model input
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF")
@@ -86,6 +87,26 @@ def _open_stream(source: str | os.PathLike | bytes | BinaryIO) -> BinaryIO:
     if not (hasattr(source, "seekable") and source.seekable()):
         return io.BytesIO(source.read())
     return source
+
+
+#: how a refusal names the formats Pillow recognises but drx does not read
+_OTHER_FORMATS = {"GIF": "a GIF image", "WEBP": "a WebP image", "BMP": "a BMP image", "ICO": "an icon file",
+                  "PPM": "a PPM image", "JPEG2000": "a JPEG 2000 image", "PSD": "a Photoshop file"}
+
+
+def _other_format(stream: BinaryIO) -> str | None:
+    """What a file in a format drx does not read is ("an animated GIF", "a WebP image"), read from its header
+    by Pillow; None when Pillow does not know it either."""
+    stream.seek(0)
+    try:
+        with Image.open(stream) as im:
+            name = _OTHER_FORMATS.get(im.format or "", f"a {im.format} image")
+            if getattr(im, "is_animated", False):
+                name = "an animated " + name.removeprefix("a ").removesuffix(" image")
+            return name
+    except (UnidentifiedImageError, SyntaxError, ValueError, EOFError, OSError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
 
 
 def _bomb(what: str, error: Exception, max_pixels: int) -> ImageTooLarge:
@@ -153,6 +174,11 @@ def load_image(
                 raise TruncatedImage(
                     f"{what} starts like a {kind} file but its header is truncated or "
                     "corrupt. Please upload the complete file."
+                ) from e
+            other = _other_format(stream)
+            if other is not None:
+                raise NotAnImage(
+                    f"{what} is {other}, which drx does not read: save it as {formats} (a single frame)."
                 ) from e
             raise NotAnImage(
                 f"{what} is not a supported image: {_sniff(head)}. Supported formats: {formats}."

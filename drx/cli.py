@@ -5,11 +5,13 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.training import PRESETS, TrainingConfig, train
-from drx import coco_import_command, evaluate_command, export_command, mine_command, user_command
+from drx import coco_import_command
+
+if TYPE_CHECKING:
+    from drcore.training import TrainingConfig
 
 
 TRAINING_HELP = {
@@ -41,6 +43,10 @@ TRAINING_HELP = {
 
 
 def _add_training_arguments(train: argparse.ArgumentParser) -> None:
+    from drcore.training import PRESETS, TrainingConfig
+
+    train.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="start from a named recipe (default: the bundled default model's); other flags change it")
     defaults = TrainingConfig()
     for item in dataclasses.fields(TrainingConfig):
         if item.name not in TRAINING_HELP:
@@ -54,8 +60,10 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
             train.add_argument(flag, type=kind, default=value, help=TRAINING_HELP[item.name])
 
 
-def _training_config(arguments: argparse.Namespace) -> TrainingConfig:
+def _training_config(arguments: argparse.Namespace) -> "TrainingConfig":
     """The preset's configuration (if any) with every flag that differs from drx's defaults applied on top."""
+    from drcore.training import PRESETS, TrainingConfig
+
     defaults = TrainingConfig()
     given = {item.name: getattr(arguments, item.name) for item in dataclasses.fields(TrainingConfig)
              if item.name in TRAINING_HELP}
@@ -66,6 +74,8 @@ def _training_config(arguments: argparse.Namespace) -> TrainingConfig:
 
 
 def _train(arguments: argparse.Namespace) -> int:
+    from drcore.training import train
+
     config = _training_config(arguments)
     if not arguments.synthetic and arguments.preset is None:
         config = dataclasses.replace(config, synthetic_images=0)
@@ -93,6 +103,7 @@ def _models(arguments: argparse.Namespace) -> int:
 
 
 def _heatmap(arguments: argparse.Namespace) -> int:
+    from drcore.device import default_device
     from drcore.heatmap_export import collect_images, export_heatmaps
     from drcore.models import load_model
 
@@ -146,6 +157,8 @@ def _demo(arguments: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``drx`` subcommand."""
+    from drx import evaluate_command, export_command, mine_command, user_command  # they import model libraries
+
     parser = argparse.ArgumentParser(prog="drx", description="Deep image mining for diabetic retinopathy screening.")
     formatter = argparse.ArgumentDefaultsHelpFormatter
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,8 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="drx-model", help="checkpoint stem: writes OUT.safetensors and OUT.json")
     train.add_argument("--name", default=None, help="model name in the card (None: the stem's name)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.resume.pt if a run was interrupted")
-    train.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                       help="start from a named recipe (default: the bundled default model's); other flags change it")
     _add_training_arguments(train)
     train.set_defaults(handler=_train)
 
@@ -217,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from db.cli import main as database_main
 
         return database_main(argv[1:], prog="drx db")
+    if argv[:2] == ["import", "coco"]:  # parsed on its own: refusing a bad file loads no model library
+        return coco_import_command.main(argv[2:])
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)

@@ -35,6 +35,7 @@ from db.models import LESION_TYPES, Annotation, Image
 from db.repository import get_or_create_grader, register_image
 from db.session import run_in_transaction
 from drcore.errors import DrxError
+from drcore.limits import MAX_COCO_ANNOTATIONS, MAX_COCO_BYTES, MAX_IMAGE_PIXELS, MAX_SHAPE_VERTICES
 
 __all__ = ["CocoImportError", "CocoImportSummary", "import_coco"]
 
@@ -88,34 +89,88 @@ def _fail(path: Path, message: str) -> CocoImportError:
     return CocoImportError(f"{path}: {message}; nothing was imported")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _objects(path: Path, document: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The list ``document[key]`` (absent: empty), every entry an object."""
+    entries = document.get(key, [])
+    if not isinstance(entries, list):
+        raise _fail(path, f"'{key}' must be a list, got {type(entries).__name__}")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise _fail(path, f"{key}[{index}] is not an object")
+    return entries
+
+
+def _key(value: Any, what: str, path: Path) -> int | str:
+    """An id that names an image or a category: an integer or a string."""
+    if not (_is_int(value) or isinstance(value, str)):
+        raise _fail(path, f"{what} must be an integer or a string, got {value!r:.40}")
+    return value
+
+
+def _image_entry(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """An ``images`` entry with its fields checked: what is wrong names the image and the field."""
+    where = f"image {entry.get('id')!r:.40}"
+    for field_name in ("width", "height"):
+        if not _is_int(entry.get(field_name)) or entry[field_name] < 1:
+            raise _fail(path, f"{where}: '{field_name}' must be a positive integer, got {entry.get(field_name)!r:.40}")
+    if entry["width"] * entry["height"] > MAX_IMAGE_PIXELS:
+        raise _fail(path, f"{where} is {entry['width']} x {entry['height']} pixels; the limit is "
+                          f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels")
+    for field_name in ("file_name", "drx_sha256", "drx_source"):
+        if field_name in entry and not isinstance(entry[field_name], str):
+            raise _fail(path, f"{where}: '{field_name}' must be a string, got {entry[field_name]!r:.40}")
+    size = entry.get("drx_size_bytes", 0)
+    if not _is_int(size) or size < 0:
+        raise _fail(path, f"{where}: 'drx_size_bytes' must be a whole number of bytes, got {size!r:.40}")
+    return entry
+
+
+def _text_field(extra: dict[str, Any], name: str, where: str, path: Path) -> str:
+    value = extra.get(name, "")
+    if not isinstance(value, str):
+        raise _fail(path, f"{where}: drx '{name}' must be a string, got {value!r:.40}")
+    return value
+
+
 def _items(path: Path, document: Any, digest: str, default_grader: Optional[str]) -> list[_Item]:
     if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
         raise _fail(path, "not a COCO instances file (no 'annotations' list)")
-    images = {entry.get("id"): entry for entry in document.get("images", []) if isinstance(entry, dict)}
-    categories = {entry.get("id"): entry.get("name") for entry in document.get("categories", []) if isinstance(entry, dict)}
+    if len(document["annotations"]) > MAX_COCO_ANNOTATIONS:
+        raise _fail(path, f"{len(document['annotations']):,} annotations; the limit is {MAX_COCO_ANNOTATIONS:,}")
+    images = {_key(entry.get("id"), "an image id", path): entry for entry in _objects(path, document, "images")}
+    categories = {_key(entry.get("id"), "a category id", path): entry.get("name")
+                  for entry in _objects(path, document, "categories")}
+    checked: set[int | str] = set()
     items = []
-    for index, entry in enumerate(document["annotations"]):
-        where = f"annotation {entry.get('id', index) if isinstance(entry, dict) else index}"
-        if not isinstance(entry, dict):
-            raise _fail(path, f"{where} is not an object")
-        image = images.get(entry.get("image_id"))
-        if image is None or not all(isinstance(image.get(key), int) for key in ("width", "height")):
+    for index, entry in enumerate(_objects(path, document, "annotations")):
+        where = f"annotation {entry.get('id', index)!r:.40}"
+        image = images.get(_key(entry.get("image_id"), f"{where}: 'image_id'", path))
+        if image is None:
             raise _fail(path, f"{where} names image {entry.get('image_id')!r}, which has no entry with width and height")
-        lesion_type = _lesion_type(categories.get(entry.get("category_id")))
+        if image["id"] not in checked:
+            checked.add(_image_entry(path, image)["id"])
+        category = categories.get(_key(entry.get("category_id"), f"{where}: 'category_id'", path))
+        lesion_type = _lesion_type(category)
         if lesion_type is None:
-            raise _fail(path, f"{where} has category {categories.get(entry.get('category_id'))!r}, not a lesion type "
-                              f"({', '.join(LESION_TYPES)})")
+            raise _fail(path, f"{where} has category {category!r:.60}, not a lesion type ({', '.join(LESION_TYPES)})")
         size = (image["width"], image["height"])
         extra = entry.get("drx")
         try:
             if isinstance(extra, dict):
-                geometry_value = extra.get("geometry") or {}
+                geometry_value = extra.get("geometry")
+                if not isinstance(geometry_value, dict):
+                    raise InvalidValue("its drx 'geometry' is not an object")
                 geometry = Geometry.create(
                     extra.get("kind"), geometry_value.get("points"), radius=geometry_value.get("radius", 0.0),
                     width=geometry_value.get("width", 0.0), image_size=size,
                 )
-                items.append(_Item(str(uuid.UUID(str(extra.get("uid")))), image, str(extra.get("grader", "")),
-                                   geometry, lesion_type, str(extra.get("note", ""))))
+                items.append(_Item(str(uuid.UUID(_text_field(extra, "uid", where, path))), image,
+                                   _text_field(extra, "grader", where, path), geometry, lesion_type,
+                                   _text_field(extra, "note", where, path)))
                 continue
             segmentation = entry.get("segmentation")
             if not isinstance(segmentation, list):
@@ -125,6 +180,9 @@ def _items(path: Path, document: Any, digest: str, default_grader: Optional[str]
             for number, flat in enumerate(segmentation):
                 if not isinstance(flat, list) or len(flat) % 2:
                     raise InvalidValue(f"polygon {number} is not a flat [x0, y0, x1, y1, ...] list")
+                if len(flat) > 2 * MAX_SHAPE_VERTICES:
+                    raise InvalidValue(f"polygon {number} has {len(flat) // 2:,} vertices; the limit is "
+                                       f"{MAX_SHAPE_VERTICES:,}")
                 points = [flat[k:k + 2] for k in range(0, len(flat), 2)]
                 uid = uuid.uuid5(_UID_NAMESPACE, f"{digest}/{entry.get('id', index)}/{number}")
                 items.append(_Item(str(uid), image, default_grader, Geometry.create("polygon", points, image_size=size),
@@ -132,6 +190,29 @@ def _items(path: Path, document: Any, digest: str, default_grader: Optional[str]
         except (InvalidValue, ValueError, TypeError, AttributeError) as exc:
             raise _fail(path, f"{where}: {exc}") from exc
     return items
+
+
+class _TooManyVertices(Exception):
+    """Raised from inside the JSON parser: an annotation with more vertices than a shape may have."""
+
+
+def _vertex_count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _refuse_huge_shapes(entry: dict[str, Any]) -> dict[str, Any]:
+    """``object_hook`` of the parser: refuse an annotation with too many vertices as soon as it is read."""
+    if "segmentation" in entry or "drx" in entry:
+        segmentation = entry.get("segmentation")
+        flat = max((_vertex_count(polygon) for polygon in segmentation), default=0) // 2 \
+            if isinstance(segmentation, list) else 0
+        extra = entry.get("drx")
+        geometry = extra.get("geometry") if isinstance(extra, dict) else None
+        points = _vertex_count(geometry.get("points")) if isinstance(geometry, dict) else 0
+        if max(flat, points) > MAX_SHAPE_VERTICES:
+            raise _TooManyVertices(f"annotation {entry.get('id')!r:.40} has a shape of {max(flat, points):,} "
+                                   f"vertices; the limit is {MAX_SHAPE_VERTICES:,}")
+    return entry
 
 
 def _image(session: Session, entry: dict[str, Any], path: Path) -> tuple[Image, bool]:
@@ -157,13 +238,24 @@ def import_coco(sessions: sessionmaker[Session], path: Path, *, default_grader: 
     """Import the lesions of the COCO file ``path`` (see the module docstring)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_COCO_BYTES:
+            raise _fail(path, f"the file is {size / 2**20:,.0f} MiB; the limit is {MAX_COCO_BYTES / 2**20:,.0f} MiB "
+                              "(split it into smaller files)")
         data = path.read_bytes()
-        document = json.loads(data)
+        digest = hashlib.sha256(data).hexdigest()
+        text = data.decode("utf-8-sig")
+        del data  # the text alone while the document is built
+        document = json.loads(text, object_hook=_refuse_huge_shapes)
     except OSError as exc:
         raise CocoImportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except _TooManyVertices as exc:
+        raise _fail(path, str(exc)) from None
+    except RecursionError:
+        raise _fail(path, "not a COCO file (its JSON is nested too deeply)") from None
     except ValueError as exc:
-        raise _fail(path, f"not valid JSON ({exc})") from exc
-    items = _items(path, document, hashlib.sha256(data).hexdigest(), default_grader)
+        raise _fail(path, f"not valid JSON ({str(exc)[:200]})") from None
+    items = _items(path, document, digest, default_grader)
 
     def write(session: Session) -> CocoImportSummary:
         added = present = registered = 0

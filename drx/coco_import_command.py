@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from db.errors import DbError
+from drcore.errors import DrxError
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "main"]
 
 
 def add_arguments(importing: Any) -> None:
@@ -28,9 +29,18 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     try:
         summary = import_coco(database(), Path(arguments.path), default_grader=arguments.grader)
-    except DbError as error:
+    except (DbError, DrxError) as error:
         print(f"drx import coco: {error}", file=sys.stderr)
         return 1
     print(f"{summary.annotations} annotations: {summary.added} added, {summary.already_present} already present; "
           f"{summary.images_registered} images registered")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """``drx import coco FILE [--grader NAME]`` on its own (without building the other commands' parsers)."""
+    parser = argparse.ArgumentParser(prog="drx import coco", description="Read lesions back from a COCO JSON file "
+                                     "(a drx export, or another tool's file with --grader); a bad file imports nothing.")
+    parser.add_argument("path", nargs="?", default=None, help="the COCO JSON file")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -22,9 +22,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
 import zipfile
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,9 +43,12 @@ from tqdm import tqdm
 from db.annotations import geometry_of
 from db.chains import current_versions
 from db.models import LESION_TYPES, Annotation, Candidate, CandidateDecision, Grade, Grader, Image, Model, utcnow
-from drx.masks import lesion_masks, rasterise
+from db.geometry import Geometry
+from drcore.errors import DrxError
+from drx.masks import Window, covered
 
-__all__ = ["ExportFilter", "ExportSummary", "coco_document", "grades_csv", "decisions_csv", "write_export", "export_zip"]
+__all__ = ["ExportFilter", "ExportSummary", "ExportFolderInUse", "coco_document", "grades_csv", "decisions_csv",
+           "spreadsheet_safe", "spreadsheet_text", "write_export", "export_zip"]
 
 COCO_CATEGORIES = [{"id": k + 1, "name": name, "supercategory": "lesion"} for k, name in enumerate(LESION_TYPES)]
 CATEGORY_ID = {item["name"]: item["id"] for item in COCO_CATEGORIES}
@@ -99,26 +104,25 @@ def _flat(outline: Sequence[tuple[float, float]]) -> list[float]:
     return [value for point in outline for value in point]
 
 
-def _segmentation(annotation: Annotation, image: Image) -> tuple[list[list[float]], int]:
-    """COCO polygons and the pixel area of one annotation."""
-    geometry = geometry_of(annotation)
-    mask = rasterise(geometry, (image.height, image.width))
+def _segmentation(geometry: Geometry, image: Image, window: Window) -> list[list[float]]:
+    """COCO polygons of one annotation whose pixels are ``window``."""
     if geometry.kind != "path":  # a circle may reach past the border: its polygon is clipped to the image
-        outline = [(min(max(x, 0.0), image.width), min(max(y, 0.0), image.height)) for x, y in geometry.outline()]
-        return [_flat(outline)], int(mask.sum())
-    padded = np.pad(mask, 1).astype(float)
+        return [_flat([(min(max(x, 0.0), image.width), min(max(y, 0.0), image.height))
+                       for x, y in geometry.outline()])]
+    (rows, cols), inside = window
     polygons = []
-    for contour in measure.find_contours(padded, 0.5):
-        if len(contour) >= 3:  # (row, col) of the padded mask -> (x, y) of pixel corners' midpoints
-            polygons.append(_flat([(c - 0.5, r - 0.5) for r, c in contour]))
-    return polygons, int(mask.sum())
+    for contour in measure.find_contours(np.pad(inside, 1).astype(float), 0.5):
+        if len(contour) >= 3:  # (row, col) of the padded window -> (x, y) of pixel corners' midpoints
+            polygons.append(_flat([(c - 0.5 + cols.start, r - 0.5 + rows.start) for r, c in contour]))
+    return polygons
 
 
-def coco_document(
-    session: Session, selection: ExportFilter = ExportFilter(), *, progress: bool = False
-) -> dict[str, Any]:
-    """The COCO "instances" document of the selected current annotations
-    (``progress``: a tqdm bar on standard error)."""
+#: the masked pixels of every exported lesion, by (image id, grader id, grader name): (lesion type, window) pairs
+_Masks = dict[tuple[int, int, str], list[tuple[str, Window]]]
+
+
+def _document(session: Session, selection: ExportFilter, progress: bool, masks: Optional[_Masks]) -> dict[str, Any]:
+    """The COCO document; every lesion is masked once, and its window kept in ``masks`` when given."""
     rows = _annotations(session, selection)
     images: dict[int, dict[str, Any]] = {}
     annotations = []
@@ -129,13 +133,17 @@ def coco_document(
                 "id": image.id, "file_name": image.file_name, "width": image.width, "height": image.height,
                 "drx_sha256": image.content_sha256, "drx_source": image.source, "drx_size_bytes": image.size_bytes,
             }
-        polygons, area = _segmentation(annotation, image)
-        x0, y0, w, h = geometry_of(annotation).bbox()
+        geometry = geometry_of(annotation)
+        window = covered(geometry, (image.height, image.width))
+        if masks is not None:
+            masks.setdefault((image.id, annotation.grader_id, grader), []).append((annotation.lesion_type, window))
+        x0, y0, w, h = geometry.bbox()
         x, y = max(x0, 0.0), max(y0, 0.0)
         w, h = min(x0 + w, image.width) - x, min(y0 + h, image.height) - y
         annotations.append({
             "id": number, "image_id": image.id, "category_id": CATEGORY_ID[annotation.lesion_type],
-            "segmentation": polygons, "area": area, "bbox": [x, y, w, h], "iscrowd": 0,
+            "segmentation": _segmentation(geometry, image, window), "area": int(window[1].sum()),
+            "bbox": [x, y, w, h], "iscrowd": 0,
             "drx": {
                 "uid": annotation.uid, "grader": grader, "kind": annotation.kind,
                 "geometry": json.loads(annotation.geometry_json), "note": annotation.note,
@@ -151,23 +159,41 @@ def coco_document(
     }
 
 
+def coco_document(
+    session: Session, selection: ExportFilter = ExportFilter(), *, progress: bool = False
+) -> dict[str, Any]:
+    """The COCO "instances" document of the selected current annotations
+    (``progress``: a tqdm bar on standard error)."""
+    return _document(session, selection, progress, None)
+
+
 #: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: a quote goes at the start of a cell and after every line break inside it, before one of these
+#: (a quote too, so that the quote added can always be told from one typed, and taken off again)
+_DEFENDED = re.compile("(^|\r\n|\r|\n)(?=[" + re.escape("".join(FORMULA_STARTS) + "'") + "])")
+_DEFENCE = re.compile("(^|\r\n|\r|\n)'(?=[" + re.escape("".join(FORMULA_STARTS) + "'") + "])")
 
 
 def spreadsheet_safe(value: Any) -> Any:
-    """A text cell that would start a formula, prefixed with ``'`` (shown as text by spreadsheets); else unchanged.
+    """A text cell with ``'`` put before every line (the first and each after a line break) that would start a
+    formula (or starts with ``'``); else unchanged. A spreadsheet that splits the cell at a line break still sees
+    no formula; :func:`spreadsheet_text` takes the quotes off again.
 
     Only text is touched: numbers (a negative score) stay numbers. The COCO JSON keeps every text verbatim.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return _DEFENDED.sub("\\1'", value) if isinstance(value, str) else value
+
+
+def spreadsheet_text(cell: str) -> str:
+    """The text :func:`spreadsheet_safe` was given (its quotes taken off): read a CSV cell back exactly."""
+    return _DEFENCE.sub("\\1", cell)
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text, RFC 4180: rows end in CRLF, so every cell holding a CR, an LF, a comma or a quote is quoted."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     return buffer.getvalue()
@@ -223,21 +249,21 @@ def _png(mask: np.ndarray) -> bytes:
 
 def _files(session: Session, selection: ExportFilter, summary: ExportSummary, progress: bool) -> dict[str, bytes]:
     """Every exported file by relative path."""
-    document = coco_document(session, selection, progress=progress)
-    files = {"coco.json": json.dumps(document, indent=1, ensure_ascii=False).encode()}
-    groups: dict[tuple[int, int], list[Annotation]] = defaultdict(list)
-    images: dict[int, Image] = {}
-    graders: dict[int, str] = {}
-    for annotation, image, grader in _annotations(session, selection):
-        groups[(image.id, annotation.grader_id)].append(annotation)
-        images[image.id], graders[annotation.grader_id] = image, grader
-    for (image_id, grader_id), lesions in tqdm(sorted(groups.items()), desc="masks", unit="image",
-                                               disable=not progress):
+    windows: _Masks = {}
+    document = _document(session, selection, progress, windows)
+    files = {"coco.json": json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()}  # compact: C encoder
+    images = {entry["id"]: entry for entry in document["images"]}
+    for (image_id, grader_id, grader), lesions in tqdm(sorted(windows.items()), desc="masks", unit="image",
+                                                       disable=not progress):
         image = images[image_id]
-        folder = f"masks/{image.content_sha256[:16]}/{_slug(graders[grader_id])}-{grader_id}"
-        for lesion_type, mask in lesion_masks(lesions, (image.height, image.width)).items():
-            if mask.any():
-                files[f"{folder}/{lesion_type}.png"] = _png(mask)
+        folder = f"masks/{image['drx_sha256'][:16]}/{_slug(grader)}-{grader_id}"
+        masks: dict[str, np.ndarray] = {}
+        for lesion_type, (window, inside) in lesions:
+            mask = masks.setdefault(lesion_type, np.zeros((image["height"], image["width"]), dtype=bool))
+            mask[window] |= inside
+        for lesion_type in LESION_TYPES:
+            if lesion_type in masks and masks[lesion_type].any():
+                files[f"{folder}/{lesion_type}.png"] = _png(masks[lesion_type])
                 summary.masks += 1
     grades, summary.grades = grades_csv(session, selection)
     decisions, summary.decisions = decisions_csv(session, selection)
@@ -248,22 +274,52 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary, pr
     return files
 
 
+#: what a drx export folder holds; a folder holding anything else is not overwritten
+EXPORT_ENTRIES = frozenset({"coco.json", "masks", "grades.csv", "decisions.csv"})
+
+
+class ExportFolderInUse(DrxError):
+    """The export folder holds files drx did not write there; nothing was written."""
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 def write_export(
     sessions: sessionmaker[Session], out: Path, selection: ExportFilter = ExportFilter(), *, progress: bool = False
 ) -> ExportSummary:
-    """Write the export into the folder ``out`` (created; existing files of the same names are replaced).
+    """Write the export into the folder ``out``, swapped in whole.
 
     Everything is read in one transaction (a consistent snapshot) and
-    rendered in memory before the first file is written. ``progress``:
-    tqdm bars on standard error."""
+    rendered in memory, written into a new folder beside ``out`` and renamed
+    to ``out``; a previous export there goes only once the new one is
+    complete, so no file of it survives and a failed export leaves it
+    untouched. A folder holding anything but an export is refused
+    (:class:`ExportFolderInUse`). ``progress``: tqdm bars on standard error."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or not set(os.listdir(out)) <= EXPORT_ENTRIES):
+        raise ExportFolderInUse(f"{out} is not a drx export folder (it holds other files): choose a new or empty "
+                                "folder; nothing was written")
     summary = ExportSummary()
     with sessions() as session, session.begin():
         files = _files(session, selection, summary, progress)
-    out = Path(out)
-    for name, data in files.items():
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+    try:
+        for name, data in files.items():
+            _write_file(staging / name, data)
+        staging.chmod(0o755)  # mkdtemp makes the folder private; an export is an ordinary folder
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old / out.name)
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return summary
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from db.errors import DbError
+from drcore.atomic import atomic_write
+from drcore.errors import DrxError
 
 __all__ = ["add_parser", "run", "parse_when"]
 
@@ -41,7 +43,8 @@ def add_parser(commands: Any) -> None:
         description="Writes FOLDER/coco.json, FOLDER/masks/<image>/<grader>/<lesion_type>.png, FOLDER/grades.csv and "
         "FOLDER/decisions.csv with the current version of every selected row (deleted lesions left out).",
     )
-    export.add_argument("--out", required=True, help="folder to write into (created)")
+    export.add_argument("--out", required=True, help="folder to write into (created; a previous export there is "
+                        "replaced whole; a folder holding other files is refused)")
     export.add_argument("--zip", action="store_true", help="write FOLDER.zip instead of a folder")
     export.add_argument("--grader", action="append", default=[], help="only this grader (repeat for several)")
     export.add_argument("--since", type=parse_when, help="only versions saved from this date or time (UTC)")
@@ -64,10 +67,10 @@ def run(arguments: argparse.Namespace) -> int:
         if arguments.zip:
             data, summary = export_zip(sessions, selection)
             target = out.with_name(out.name + ".zip")
-            target.write_bytes(data)
+            atomic_write(target, lambda temporary: temporary.write_bytes(data))
         else:
             summary, target = write_export(sessions, out, selection, progress=True), out
-    except (DbError, OSError) as error:
+    except (DbError, DrxError, OSError) as error:
         print(f"drx export: {error}", file=sys.stderr)
         return 1
     print(f"wrote {target}: {summary.annotations} annotations on {summary.images} images, {summary.masks} masks, "

@@ -1,10 +1,15 @@
-"""Drawn annotations as pixel masks (scikit-image), in original image pixels.
+"""Drawn annotations as pixel masks, in original image pixels, in time linear in the outline.
 
 A pixel (row r, column c) covers the square [c, c+1) x [r, r+1); its centre
-is (c + 0.5, r + 0.5). A pixel belongs to a shape when its centre does:
-``skimage.draw.polygon`` on the shifted vertices for polygons and
-rectangles, ``skimage.draw.disk`` for circles, and for free-draw paths every
-pixel whose centre lies within half the stroke width of the polyline.
+is (c + 0.5, r + 0.5). A pixel belongs to a polygon, rectangle or circle when
+its centre lies inside (:func:`drcore.raster.polygon_pixels` on the shifted
+vertices, filled once by scanlines; ``skimage.draw.disk`` for circles). A
+free-draw path is drawn as a line through the pixels of its points, then
+widened to every pixel whose centre lies within half the stroke width of a
+drawn pixel's centre (:func:`drcore.raster.stroke_window`).
+
+:func:`covered` gives a shape's pixels inside its bounding box only, so that
+the export masks each lesion once and pays for its box, not the whole image.
 """
 
 from __future__ import annotations
@@ -16,48 +21,37 @@ from skimage import draw
 
 from db.geometry import Geometry
 from db.models import LESION_TYPES, Annotation
+from drcore.raster import polygon_pixels, stroke_window
 
-__all__ = ["rasterise", "lesion_masks"]
+__all__ = ["Window", "covered", "rasterise", "lesion_masks"]
 
-
-def _path_mask(geometry: Geometry, shape: tuple[int, int]) -> np.ndarray:
-    """Pixels whose centre is within width/2 of the polyline (distance transform of the drawn centre line)."""
-    height, width = shape
-    radius = geometry.width / 2
-    xs = [x for x, _ in geometry.points]
-    ys = [y for _, y in geometry.points]
-    pad = int(np.ceil(radius)) + 2
-    c0, c1 = max(0, int(np.floor(min(xs))) - pad), min(width, int(np.ceil(max(xs))) + pad)
-    r0, r1 = max(0, int(np.floor(min(ys))) - pad), min(height, int(np.ceil(max(ys))) + pad)
-    mask = np.zeros(shape, dtype=bool)
-    if c0 >= c1 or r0 >= r1:
-        return mask
-    rows, cols = np.mgrid[r0:r1, c0:c1]
-    centres = np.stack([cols + 0.5, rows + 0.5], axis=-1).astype(float)
-    best = np.full(rows.shape, np.inf)
-    points = np.asarray(geometry.points, dtype=float)
-    for a, b in zip(points[:-1], points[1:]):
-        segment = b - a
-        length2 = float(segment @ segment)
-        t = np.zeros(rows.shape) if length2 == 0 else np.clip(((centres - a) @ segment) / length2, 0.0, 1.0)
-        nearest = a + t[..., None] * segment
-        best = np.minimum(best, np.linalg.norm(centres - nearest, axis=-1))
-    mask[r0:r1, c0:c1] = best <= radius
-    return mask
+#: (row slice, column slice) of an image and the mask of the pixels covered inside it
+Window = tuple[tuple[slice, slice], np.ndarray]
 
 
-def rasterise(geometry: Geometry, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask (``shape`` = (height, width)) of the pixels ``geometry`` covers."""
-    mask = np.zeros(shape, dtype=bool)
+def covered(geometry: Geometry, shape: tuple[int, int]) -> Window:
+    """The pixels ``geometry`` covers in an image of ``shape`` = (height, width), inside their bounding box."""
     if geometry.kind == "path":
-        return _path_mask(geometry, shape)
+        shifted = np.asarray(geometry.points, dtype=float) - 0.5
+        return stroke_window(shifted, geometry.width / 2, shape)
     if geometry.kind == "circle":
         (cx, cy), r = geometry.points[0], geometry.radius
         rows, cols = draw.disk((cy - 0.5, cx - 0.5), r, shape=shape)
     else:
-        outline = np.asarray(geometry.outline(), dtype=float)
-        rows, cols = draw.polygon(outline[:, 1] - 0.5, outline[:, 0] - 0.5, shape=shape)
-    mask[rows, cols] = True
+        rows, cols = polygon_pixels(np.asarray(geometry.outline(), dtype=float) - 0.5, shape)
+    if rows.size == 0:
+        return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), dtype=bool)
+    r0, c0 = int(rows.min()), int(cols.min())
+    mask = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), dtype=bool)
+    mask[rows - r0, cols - c0] = True
+    return (slice(r0, r0 + mask.shape[0]), slice(c0, c0 + mask.shape[1])), mask
+
+
+def rasterise(geometry: Geometry, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask (``shape`` = (height, width)) of the pixels ``geometry`` covers."""
+    window, inside = covered(geometry, shape)
+    mask = np.zeros(shape, dtype=bool)
+    mask[window] = inside
     return mask
 
 
@@ -69,5 +63,6 @@ def lesion_masks(annotations: Iterable[Annotation], shape: tuple[int, int]) -> d
     masks = {name: np.zeros(shape, dtype=bool) for name in LESION_TYPES}
     for annotation in annotations:
         if not annotation.deleted:
-            masks[annotation.lesion_type] |= rasterise(geometry_of(annotation), shape)
+            window, inside = covered(geometry_of(annotation), shape)
+            masks[annotation.lesion_type][window] |= inside
     return masks

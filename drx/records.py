@@ -1,9 +1,12 @@
 """What the command line writes to the database: imported data sets and evaluation runs."""
 
+from __future__ import annotations
+
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,12 +16,14 @@ from db.models import Image, Model
 from db.session import init_database
 from db.settings import Settings
 from drcore.datasets.base import Sample
-from drcore.evaluation import EvaluationResult
 from drcore.errors import BadImage, DrxError
 from drcore.imaging import image_sha256, load_image
 from drcore.lesions import LESION_TYPES
 from drcore.metrics import label_instances
-from drcore.models import LoadedModel
+
+if TYPE_CHECKING:  # the model libraries load only where a model runs
+    from drcore.evaluation import EvaluationResult
+    from drcore.models import LoadedModel
 
 
 def database() -> sessionmaker[Session]:

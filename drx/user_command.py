@@ -25,6 +25,7 @@ from db import accounts
 from db.errors import DbError, InvalidValue
 from db.login_limit import LOCKOUT, MAX_FAILED_ATTEMPTS
 from db.models import ROLES
+from db.names import printable
 from db.session import run_in_transaction
 
 __all__ = ["add_parser", "run"]
@@ -81,7 +82,7 @@ def run(arguments: argparse.Namespace) -> int:
             with sessions() as session:
                 for info in accounts.list_accounts(session):
                     state = "disabled" if info.disabled else "enabled"
-                    print(f"{info.name}\t{info.role}\t{state}\tsince {info.created_at:%Y-%m-%d %H:%M} UTC")
+                    print(f"{printable(info.name)}\t{info.role}\t{state}\tsince {info.created_at:%Y-%m-%d %H:%M} UTC")
             return 0
         work: dict[str, Callable[..., accounts.User]] = {
             "disable": accounts.disable_account, "enable": accounts.enable_account,

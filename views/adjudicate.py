@@ -10,6 +10,7 @@ from db.models import Annotation, Candidate, CandidateDecision, Grade, Grader, I
 from db.repository import current_grades_for_image
 from drcore.errors import BadImage
 from drcore.imaging import load_image
+from drcore.limits import MAX_NOTE_CHARS
 from drx.ui import auth, resources
 from drx.ui.actions import write
 from drx.ui.candidate_panel import ListedCandidate, markers
@@ -68,7 +69,7 @@ except (BadImage, OSError, TypeError) as error:
     pixels = None
     st.warning(f"The photograph cannot be shown ({verbatim(str(error))}); the versions are listed without it.")
 
-note = st.text_input("Adjudication note (optional)", key="adjudication_note")
+note = st.text_input("Adjudication note (optional)", key="adjudication_note", max_chars=MAX_NOTE_CHARS)
 for start in range(0, len(graders), 3):
     for column, grader_id in zip(st.columns(3, gap="medium"), graders[start:start + 3]):
         with column, st.container(border=True):

@@ -5,7 +5,9 @@ from sqlalchemy import select
 
 from db.accounts import create_account, disable_account, enable_account, list_accounts, set_role
 from db.models import ROLES, Image
+from db.names import printable
 from db.work_queue import assign, progress
+from drcore.limits import MAX_NAME_CHARS, MAX_PASSWORD_CHARS
 from drx.ui import auth, resources
 from drx.ui.actions import write
 from drx.ui.text import verbatim
@@ -31,7 +33,7 @@ with sessions() as session:
 accounts_tab, queue_tab = st.tabs(["Accounts", "Work queues"])
 with accounts_tab:
     st.dataframe(  # cells are plain text: names show verbatim
-        [{"name": info.name, "role": info.role, "disabled": info.disabled,
+        [{"name": printable(info.name), "role": info.role, "disabled": info.disabled,
           "must change password": info.must_change_password, "created": f"{info.created_at:%Y-%m-%d %H:%M}",
           "last change": f"{info.changed_at:%Y-%m-%d %H:%M}"} for info in accounts],
         hide_index=True, width="stretch",
@@ -39,8 +41,8 @@ with accounts_tab:
     create_column, change_column = st.columns(2, gap="large")
     with create_column, st.form("create_account", clear_on_submit=True):
         st.markdown("**New account**")
-        name = st.text_input("Name", key="new_name")
-        password = st.text_input("Initial password", type="password", key="new_password",
+        name = st.text_input("Name", key="new_name", max_chars=MAX_NAME_CHARS)
+        password = st.text_input("Initial password", type="password", key="new_password", max_chars=MAX_PASSWORD_CHARS,
                                  help="The person must change it at their first login.")
         role = st.selectbox("Role", ROLES, key="new_role")
         if st.form_submit_button("Create account", type="primary"):
@@ -51,7 +53,7 @@ with accounts_tab:
     with change_column:
         st.markdown("**Change an account**")
         names = [info.name for info in accounts]
-        target = st.selectbox("Account", names, key="target_account")
+        target = st.selectbox("Account", names, key="target_account", format_func=printable)
         info = next((item for item in accounts if item.name == target), None)
         if info is not None:
             st.caption(f"Now: {info.role}, " + ("**disabled**" if info.disabled else "enabled"))
@@ -60,20 +62,20 @@ with accounts_tab:
             if role_button.button("Set role", key="set_role"):
                 if write(sessions, lambda session: set_role(session, target, new_role, by=admin),
                          "The role was not changed:"):
-                    done(f"{verbatim(target)} is now a {new_role}.")
+                    done(f"{verbatim(printable(target))} is now a {new_role}.")
             if info.disabled:
                 if state_button.button("Enable", key="enable_account"):
                     if write(sessions, lambda session: enable_account(session, target, by=admin),
                              "The account was not enabled:"):
-                        done(f"{verbatim(target)} can log in again.")
+                        done(f"{verbatim(printable(target))} can log in again.")
             elif state_button.button("Disable", key="disable_account", type="primary"):
                 if write(sessions, lambda session: disable_account(session, target, by=admin),
                          "The account was not disabled:"):
-                    done(f"{verbatim(target)} can no longer log in.")
+                    done(f"{verbatim(printable(target))} can no longer log in.")
 
 with queue_tab:
     st.dataframe(
-        [{"name": info.name, "role": info.role, "graded": progresses[info.grader_id].done,
+        [{"name": printable(info.name), "role": info.role, "graded": progresses[info.grader_id].done,
           "assigned": progresses[info.grader_id].total, "left": progresses[info.grader_id].left}
          for info in accounts if not info.disabled],
         hide_index=True, width="stretch",
@@ -83,7 +85,8 @@ with queue_tab:
     else:
         graders = {info.grader_id: info.name for info in accounts if not info.disabled}
         with st.form("assign"):
-            grader_id = st.selectbox("Grader", list(graders), format_func=graders.get, key="assign_grader")
+            grader_id = st.selectbox("Grader", list(graders), format_func=lambda key: printable(graders[key]),
+                                     key="assign_grader")
             labels = {image_id: f"{image_id} · {file_name}" for image_id, file_name in images}
             chosen = st.multiselect("Photographs to add to the queue", list(labels), format_func=labels.get,
                                     key="assign_images")
@@ -94,4 +97,4 @@ with queue_tab:
                     return len(chosen)
 
                 if write(sessions, assign_all, "Nothing was assigned:"):
-                    done(f"{len(chosen)} photograph(s) assigned to {verbatim(graders[grader_id])}.")
+                    done(f"{len(chosen)} photograph(s) assigned to {verbatim(printable(graders[grader_id]))}.")

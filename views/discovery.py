@@ -27,6 +27,7 @@ from drx.ui.gallery import discovery_run, gallery_order, patches, review_target
 from drx.ui.grader_statistics import grades_by_image, icdr_label
 from drx.ui.image_list import selected_points
 from drx.ui.review_link import open_in_review
+from drx.ui.text import verbatim
 
 GALLERY_COLUMNS = 4
 settings = resources.settings()
@@ -91,7 +92,7 @@ with st.expander("Start a session", expanded=not stored):
                 spec)
             new_id = discovery_sessions.record_session(sessions, result, name=name or kind, researcher=researcher)
         except (DrxError, DbError, OSError) as error:
-            st.error(f"The session could not be started: {error}", icon="🚫")
+            st.error(f"The session could not be started: {verbatim(str(error))}", icon="🚫")
         else:
             st.session_state["disc_session"] = new_id
             st.rerun()
@@ -105,7 +106,8 @@ state = discovery_sessions.reopen_session(sessions, session_id)
 try:
     result = discovery_run(state.session.run_folder)
 except (DrxError, OSError) as error:
-    st.error(f"The run folder of this session cannot be read ({state.session.run_folder}): {error}", icon="🚫")
+    st.error(f"The run folder of this session cannot be read ({verbatim(state.session.run_folder)}): "
+             f"{verbatim(str(error))}", icon="🚫")
     st.stop()
 run_output = result.hot_spots.parameters["parameters"]["output"]
 colour_by = st.session_state.get("disc_colour") or "group"
@@ -151,7 +153,7 @@ with action_column:
                 discovery_sessions.rename_group(sessions, session_id, rename_id, new_name, researcher)
                 st.rerun()
             except DbError as error:
-                st.error(str(error), icon="🚫")
+                st.error(verbatim(str(error)), icon="🚫")
     with st.form("disc_merge", border=True):
         merge_ids = st.multiselect("Merge groups", list(group_names), format_func=group_names.get,
                                    key="disc_merge_groups")
@@ -162,7 +164,7 @@ with action_column:
                                                 name=merged_name.strip() or None)
                 st.rerun()
             except (DbError, DrxError) as error:
-                st.error(str(error), icon="🚫")
+                st.error(verbatim(str(error)), icon="🚫")
     with st.form("disc_split", border=True):
         split_id = st.selectbox("Split group", list(group_names), format_func=group_names.get, key="disc_split_group")
         chosen_part = [spot for spot in selected if spot in set(groups[split_id].members)]
@@ -177,7 +179,7 @@ with action_column:
                 discovery_sessions.split_group(sessions, result, session_id, split_id, researcher, parts=parts)
                 st.rerun()
             except (DbError, DrxError) as error:
-                st.error(str(error), icon="🚫")
+                st.error(verbatim(str(error)), icon="🚫")
 
 st.subheader("Gallery")
 if selected:
@@ -188,7 +190,7 @@ else:
     strength = result.hot_spots.spots.set_index("spot")["strength"]
     shown, title = gallery_order(group.members, group.statistics, strength), group_names[gallery_id]
 limit = st.slider("Patches shown", 6, 120, 24, 6, key="disc_patch_limit")
-st.caption(f"{title}: " + ("by spot number" if selected else "the medoid first, then the strongest")
+st.caption(f"{verbatim(title)}: " + ("by spot number" if selected else "the medoid first, then the strongest")
            + ". Each patch is centred on its hot spot; the cyan line is the heatmap region at half the spot's strength.")
 thumbnails = patches(state.session.run_folder, tuple(shown[:limit]))
 by_spot = points.set_index("spot")
@@ -216,6 +218,6 @@ for start_index in range(0, min(limit, len(shown)), GALLERY_COLUMNS):
                 try:
                     target = review_target(sessions, point["image_path"], point["row"], point["col"], run_output)
                 except OSError as error:
-                    st.error(f"The photograph cannot be read: {error}", icon="🚫")
+                    st.error(f"The photograph cannot be read: {verbatim(str(error))}", icon="🚫")
                 else:
                     open_in_review(target)

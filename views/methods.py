@@ -10,6 +10,7 @@ from drcore.lesions import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
 from drx.ui import analysis, compare, resources
 from drx.ui.methods import CPU_SECONDS, OCCLUSION_WINDOWS, colour_scale_strip, method_tiles
+from drx.ui.text import verbatim
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
 COLUMNS = 4
@@ -57,7 +58,7 @@ sha256 = image_sha256(data)
 try:
     result = analysis.analyse(sha256, data, model_name)
 except BadImage as error:
-    st.error(f"**{file_name}** cannot be explained. {error}", icon="🚫")
+    st.error(f"**{verbatim(file_name)}** cannot be explained. {verbatim(str(error))}", icon="🚫")
     st.stop()
 
 controls = st.columns([2, 4, 2])
@@ -85,4 +86,4 @@ st.image(colour_scale_strip(), caption="0 → 1 (= the map's 99.5th percentile o
 columns = st.columns(COLUMNS)
 for index, tile in enumerate(tiles):
     columns[index % COLUMNS].image(tile.tile, caption=f"{tile.method} · 1 = {tile.peak:.3g}", width="stretch")
-st.caption(f"{file_name} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {default_device()}")
+st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {default_device()}")

@@ -49,7 +49,6 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -62,6 +61,8 @@ from skimage import draw
 from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
 from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.limits import MAX_ANNOTATION_COORDINATE
+from drcore.raster import polygon_pixels, polyline_pixels
 
 NAME = "diaretdb1"
 N_EXPERTS = 4
@@ -152,55 +153,13 @@ class Marking:
         return np.concatenate([fr, pr]), np.concatenate([fc, pc])
 
 
-def polygon_pixels(
-    vertices: Sequence[tuple[float, float]], shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the pixels whose centre is inside a polygon of (x, y) vertices.
-
-    Even-odd rule on pixel centres by scanlines (an edge spans the half-open row range
-    [min y, max y)), clipped to ``shape``. Vectorised; same pixels as
-    :func:`skimage.draw.polygon` up to centres lying exactly on an edge.
-    """
-    v = np.asarray(vertices, dtype=np.float64).reshape(-1, 2)
-    h, w = shape
-    x0, y0 = v[:, 0], v[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    r_lo = max(int(np.ceil(y0.min())), 0)
-    r_hi = min(int(np.floor(y0.max())), h - 1)
-    if r_hi < r_lo or w <= 0:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    rows = np.arange(r_lo, r_hi + 1, dtype=np.float64)[:, None]  # (R, 1)
-    spans = ((y0 <= rows) & (rows < y1)) | ((y1 <= rows) & (rows < y0))  # (R, E)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xc = x0 + (rows - y0) * (x1 - x0) / (y1 - y0)  # crossing x of each edge on each row
-    ri, ei = np.nonzero(spans)
-    c_lo = max(int(np.ceil(x0.min())), 0)
-    c_hi = min(int(np.floor(x0.max())), w - 1)
-    if c_hi < c_lo:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    # a centre c is inside when an odd number of crossings lie strictly left of it
-    cols = np.clip(np.floor(xc[ri, ei]).astype(np.int64) + 1 - c_lo, 0, c_hi - c_lo + 1)
-    toggles = np.zeros((len(rows), c_hi - c_lo + 2), dtype=np.int32)
-    np.add.at(toggles, (ri, cols), 1)
-    inside = (np.cumsum(toggles[:, :-1], axis=1) & 1).astype(bool)
-    rr, cc = np.nonzero(inside)
-    return rr + r_lo, cc + c_lo
-
-
-def polyline_pixels(
-    vertices: Sequence[tuple[float, float]], shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the closed outline through (x, y) vertices (Bresenham lines between
-    rounded vertices), clipped to ``shape``; may repeat pixels."""
-    v = np.rint(np.asarray(vertices, dtype=np.float64).reshape(-1, 2)).astype(np.int64)
-    rr, cc = [], []
-    for (xa, ya), (xb, yb) in zip(v, np.roll(v, -1, axis=0)):
-        r, c = draw.line(int(ya), int(xa), int(yb), int(xb))
-        rr.append(r)
-        cc.append(c)
-    r, c = np.concatenate(rr), np.concatenate(cc)
-    keep = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
-    return r[keep], c[keep]
+def _finite(text: str, what: str) -> float:
+    """A coordinate, radius or angle: finite and within :data:`drcore.limits.MAX_ANNOTATION_COORDINATE`."""
+    v = float(text)
+    if not (math.isfinite(v) and abs(v) <= MAX_ANNOTATION_COORDINATE):
+        raise ValueError(f"bad {what} {text.strip()!r} (a finite number within "
+                         f"{MAX_ANNOTATION_COORDINATE:,.0f} px of the origin is needed)")
+    return v
 
 
 def _xy(el: ET.Element | None, what: str) -> tuple[float, float]:
@@ -209,19 +168,13 @@ def _xy(el: ET.Element | None, what: str) -> tuple[float, float]:
     parts = el.text.strip().split(",")
     if len(parts) != 2:
         raise ValueError(f"bad coordinates {el.text!r} for {what}")
-    x, y = float(parts[0]), float(parts[1])
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"bad coordinates {el.text!r} for {what}")
-    return x, y
+    return _finite(parts[0], f"{what} x"), _finite(parts[1], f"{what} y")
 
 
 def _number(el: ET.Element | None, what: str) -> float:
     if el is None or el.text is None:
         raise ValueError(f"missing {what}")
-    v = float(el.text.strip())
-    if not math.isfinite(v):
-        raise ValueError(f"bad {what} {el.text!r}")
-    return v
+    return _finite(el.text, what)
 
 
 def _radius(region: ET.Element, direction: str) -> float:

@@ -31,6 +31,7 @@ Labels: ``icdr_grade`` (0..4), ``referable`` (grade >= 2), ``macular_edema_risk`
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import re
@@ -339,9 +340,17 @@ def read_grading_labels(csv_path: str | os.PathLike) -> dict[str, tuple[int, int
     """``{image name: (retinopathy grade 0..4, risk of macular edema 0..2)}`` from an IDRiD CSV."""
     p = Path(csv_path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        data = p.read_bytes()
     except OSError as e:
         raise DatasetIncomplete(f"IDRiD grading labels unreadable: {p} ({e})") from e
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # what spreadsheets call "Unicode text"
+    try:
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadAnnotation(f"{p}: not UTF-8 text (byte {e.start}): save the labels as a UTF-8 CSV") from None
+    if "\x00" in text:
+        raise BadAnnotation(f"{p}: not UTF-8 text (it holds NUL characters, as UTF-16 without a byte-order mark "
+                            "does): save the labels as a UTF-8 CSV")
     rows = list(csv.reader(text.splitlines()))
     if not rows:
         raise BadAnnotation(f"{p}: empty labels file")

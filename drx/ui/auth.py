@@ -24,7 +24,9 @@ from db.accounts import (
     User, authenticate, change_password, ensure_first_admin, list_accounts, require_role, role_at_least,
 )
 from db.errors import AuthenticationFailed, InvalidValue, PermissionDenied, TooManyAttempts
+from db.names import clean_name
 from db.session import run_in_transaction
+from drcore.limits import MAX_NAME_CHARS, MAX_PASSWORD_CHARS
 
 USER_KEY = "user"
 ROLE_NAMES = {"grader": "grader", "reviewer": "reviewer", "admin": "admin"}
@@ -69,14 +71,18 @@ def login_form(sessions: sessionmaker[Session]) -> None:
     """The name and password form; a successful login stores the user and reruns the app."""
     with st.form("login"):
         st.subheader("Log in")
-        name = st.text_input("Name", key="login_name", autocomplete="username")
-        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        name = st.text_input("Name", key="login_name", autocomplete="username", max_chars=MAX_NAME_CHARS)
+        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password",
+                                 max_chars=MAX_PASSWORD_CHARS)
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         try:
             user = authenticate(sessions, name, password)
         except TooManyAttempts as error:  # the same for names with and without an account
             st.error(f"Login refused: {error}.", icon=":material/lock_clock:")
+            return
+        except InvalidValue as error:  # a password longer than any password: refused before it is hashed
+            st.error(f"Login refused: {error}.", icon="🚫")
             return
         except AuthenticationFailed as error:
             # Unknown name and wrong password read alike; a disabled account is told so.
@@ -95,11 +101,17 @@ def _single_sign_on(sessions: sessionmaker[Session]) -> None:
         st.button("Log in with your organisation", on_click=st.login)
         return
     email = str(st.user.get("email") or "")
+    try:  # the names rules of every account: an address holding control characters names none
+        name = clean_name(email, "the organisation's e-mail address")
+    except InvalidValue as error:
+        st.error(f"Your organisation account cannot log in here: {error}.")
+        st.button("Log out of your organisation", on_click=st.logout)
+        return
     with sessions() as session:
-        match = next((info for info in list_accounts(session) if info.name == email and not info.disabled), None)
+        match = next((info for info in list_accounts(session) if info.name == name and not info.disabled), None)
     if match is None:
         st.error("Your organisation account has no drx account here: ask an admin to create one named:")
-        st.text(email)
+        st.text(name)
         st.button("Log out of your organisation", on_click=st.logout)
         return
     st.session_state[USER_KEY] = User(match.grader_id, match.name, match.role)
@@ -110,9 +122,10 @@ def password_change_form(sessions: sessionmaker[Session], user: User) -> None:
     """The form a user with a one-time password must fill before anything else."""
     st.info("Your password was set by someone else: choose your own before you go on.", icon="🔑")
     with st.form("change_password"):
-        old = st.text_input("Current password", type="password", key="old_password")
-        new = st.text_input("New password", type="password", key="new_password")
-        again = st.text_input("New password again", type="password", key="new_password_again")
+        old = st.text_input("Current password", type="password", key="old_password", max_chars=MAX_PASSWORD_CHARS)
+        new = st.text_input("New password", type="password", key="new_password", max_chars=MAX_PASSWORD_CHARS)
+        again = st.text_input("New password again", type="password", key="new_password_again",
+                              max_chars=MAX_PASSWORD_CHARS)
         submitted = st.form_submit_button("Change password", type="primary")
     if not submitted:
         return

@@ -10,6 +10,7 @@ from db.accounts import User
 from db.decisions import current_decisions, decide, register_candidate
 from db.models import LESION_TYPES, REJECTION_REASONS, CandidateDecision
 from drcore.candidates import HotSpot
+from drcore.limits import MAX_NOTE_CHARS
 from drx.ui.actions import write
 from drx.ui.candidates import LESION_NAMES, REASON_NAMES, Marker
 
@@ -101,7 +102,8 @@ def candidate_panel(
         reason = st.selectbox(
             "Reason (when rejected)", REJECTION_REASONS, format_func=REASON_NAMES.get, key=f"reason_{chosen.id}",
             index=REJECTION_REASONS.index(current.reason) if current and current.reason else 0)
-        note = st.text_input("Note", value=current.note if current else "", key=f"decision_note_{chosen.id}")
+        note = st.text_input("Note", value=current.note if current else "", key=f"decision_note_{chosen.id}",
+                             max_chars=MAX_NOTE_CHARS)
         saved = st.form_submit_button("Save decision", type="primary")
     if saved and write(sessions, lambda session: decide(
         session, user, chosen.id, decision, lesion_type=lesion_type if decision == "confirmed" else None,

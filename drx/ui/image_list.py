@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from drx.ui.review_link import ReviewTarget, open_in_review
+from drx.ui.text import verbatim
 
 
 @dataclass(frozen=True)
@@ -51,5 +52,5 @@ def show_images(entries: Sequence[ImageEntry], key: str, *, empty: str = "No ima
     chosen = [entries[row] for row in selected_rows(event) if 0 <= row < len(entries)]
     if not chosen:
         st.caption(f"{len(entries)} photograph(s). Select a row to open it on the Review page.")
-    elif st.button(f"Open {chosen[0].file_name} in Review", key=f"{key}_open", icon=":material/open_in_new:"):
+    elif st.button(f"Open {verbatim(chosen[0].file_name)} in Review", key=f"{key}_open", icon=":material/open_in_new:"):
         open_in_review(chosen[0].target)

@@ -4,17 +4,19 @@ from pathlib import Path
 
 import numpy as np
 
+from drcore.atomic import atomic_write
+
 SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 
 
 def _write_new(path: Path, write) -> bool:
-    """Write ``path`` through a temporary file unless it exists; True when it was written now."""
+    """Write ``path`` through a uniquely named temporary file and a rename unless it exists; True when written now.
+
+    Files here are named by their content, so writers racing for one name write the same bytes: whichever
+    rename lands last leaves a whole file, and none of them fails."""
     if path.exists():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    write(temporary)
-    temporary.replace(path)
+    atomic_write(path, write)
     return True
 
 

@@ -208,7 +208,7 @@ def test_the_map_is_coloured_by_the_graders_grade(session_id: int, isolated_home
                                           file_name=Path(graded).name, width=384, height=384, size_bytes=1,
                                           source="demo", stored_path=graded)
         for name, icdr in (("Dr A", 2), ("Dr B", 4)):
-            repository.save_grade(session, image=image, grader=repository.get_or_create_grader(session, name),
+            repository._save_grade(session, image=image, grader=repository.get_or_create_grader(session, name),
                                   icdr_grade=icdr, referable=True)
     app = logged_in_page()
     app.session_state["disc_colour"] = "grade"

@@ -26,7 +26,7 @@ from db.login_limit import MAX_FAILED_ATTEMPTS
 from db.login_models import LoginAttempt
 from db.models import Account, Base, Grade, Grader
 from db.annotations import add_annotation
-from db.repository import get_or_create_grader, save_grade
+from db.repository import get_or_create_grader, _save_grade
 
 
 def _every_text_value(sessions) -> list[str]:
@@ -142,7 +142,7 @@ def test_legacy_grader_gets_an_account_and_keeps_grades(session_factory, make_im
     image = make_image()
     with session_factory() as session, session.begin():
         legacy = get_or_create_grader(session, "dr. legacy")
-        save_grade(session, image=image, grader=legacy, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=legacy, icdr_grade=1, referable=False)
     with session_factory() as session, session.begin():
         created = accounts.create_account(session, "dr. legacy", "legacy-password-1")
     with session_factory() as session:

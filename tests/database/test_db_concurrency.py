@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from db.errors import GradeConflict, InvalidGrade
 from db.models import Account, Annotation, CandidateDecision, Grade, Grader, Image
-from db.repository import current_grade, get_or_create_grader, grade_history, register_image, save_grade
+from db.repository import current_grade, get_or_create_grader, grade_history, register_image, _save_grade
 from db.session import init_database, is_retryable, make_engine, run_in_transaction
 from db.settings import sqlite_url_for
 
@@ -162,7 +162,7 @@ def test_conflicting_edit_is_retried_on_the_new_current_grade(session_factory):
             size_bytes=1, source="upload",
         )
         grader = get_or_create_grader(session, "dr. a")
-        save_grade(session, image=image, grader=grader, icdr_grade=0, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=0, referable=False)
         return image.id, grader.id
 
     image_id, grader_id = run_in_transaction(session_factory, setup)
@@ -170,7 +170,7 @@ def test_conflicting_edit_is_retried_on_the_new_current_grade(session_factory):
 
     def someone_else_saves(session, flush_context, instances):
         with session_factory() as other, other.begin():
-            save_grade(other, image=other.get(Image, image_id), grader=other.get(Grader, grader_id),
+            _save_grade(other, image=other.get(Image, image_id), grader=other.get(Grader, grader_id),
                        icdr_grade=1, referable=False)
 
     def edit(session):
@@ -178,7 +178,7 @@ def test_conflicting_edit_is_retried_on_the_new_current_grade(session_factory):
         if len(attempts) == 1:  # another session commits between our read and our insert
             event.listen(session, "before_flush", someone_else_saves, once=True)
         image, grader = session.get(Image, image_id), session.get(Grader, grader_id)
-        return save_grade(session, image=image, grader=grader, icdr_grade=4, referable=True)
+        return _save_grade(session, image=image, grader=grader, icdr_grade=4, referable=True)
 
     if session_factory.kw["bind"].dialect.name == "sqlite":
         # BEGIN IMMEDIATE would make the nested writer wait for us (a self-deadlock):
@@ -276,13 +276,13 @@ def test_verify_catches_a_broken_chain(benchmark, session_factory):
             size_bytes=1, source="benchmark",
         )
         grader = get_or_create_grader(session, f"bench-{tag}-grader-0")
-        save_grade(session, image=image, grader=grader, icdr_grade=0, referable=False, note="p0-c0")
-        save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False, note="p0-c5")
+        _save_grade(session, image=image, grader=grader, icdr_grade=0, referable=False, note="p0-c0")
+        _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False, note="p0-c5")
         other = register_image(
             session, content_sha256=hashlib.sha256(b"w").hexdigest(), file_name="w.png", width=9, height=9,
             size_bytes=1, source="benchmark",
         )
-        save_grade(session, image=other, grader=grader, icdr_grade=2, referable=True, note="p0-c1")
+        _save_grade(session, image=other, grader=grader, icdr_grade=2, referable=True, note="p0-c1")
 
     run_in_transaction(session_factory, write)
     rows, problems = benchmark.verify(session_factory, tag=tag, processes=1, corrections=3)

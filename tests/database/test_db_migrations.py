@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 import db
 from db.errors import DatabaseConfigError
 from db.models import Base, Grade, Grader, Image
-from db.repository import grade_history, save_grade
+from db.repository import grade_history, _save_grade
 from db.session import (
     INITIAL_REVISION,
     MIGRATIONS_DIR,
@@ -272,8 +272,8 @@ def test_migrated_database_enforces_the_constraints(new_database_url: Callable[[
             grader = Grader(name="dr. a")
             session.add_all([image, grader])
             session.flush()
-            save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
-            current = save_grade(session, image=image, grader=grader, icdr_grade=3, referable=True)
+            _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+            current = _save_grade(session, image=image, grader=grader, icdr_grade=3, referable=True)
         with sessions() as session:
             # a second root for the same (image, grader): the partial unique index refuses it
             with pytest.raises(Exception), session.begin():
@@ -330,7 +330,7 @@ def test_create_all_database_is_stamped_and_keeps_its_rows(new_database_url: Cal
             image = session.scalars(select(Image)).one()
             grader = session.scalars(select(Grader)).one()
             assert (image.file_name, grader.name) == ("old.png", "dr. old")
-            save_grade(session, image=image, grader=grader, icdr_grade=0, referable=False)
+            _save_grade(session, image=image, grader=grader, icdr_grade=0, referable=False)
         with sessions() as session:
             assert len(grade_history(session, image, grader)) == 1
     finally:

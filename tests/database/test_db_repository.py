@@ -19,7 +19,7 @@ from db.repository import (
     record_heatmap_run,
     register_image,
     register_model,
-    save_grade,
+    _save_grade,
 )
 from db.session import init_database
 
@@ -47,7 +47,7 @@ def test_saved_grade_is_read_back_from_a_new_engine(database_url, session_factor
     image, grader = make_image("eye-1"), make_grader("dr. a")
     session = session_factory()
     with session.begin():
-        saved = save_grade(
+        saved = _save_grade(
             session, image=image, grader=grader, icdr_grade=3, referable=True, note="IRMA nasal"
         )
         saved_id = saved.id
@@ -81,13 +81,13 @@ def test_saved_grade_is_read_back_from_a_new_engine(database_url, session_factor
 def test_edit_supersedes_and_never_overwrites(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        first = save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        first = _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
     first_id = first.id
     before = raw_grade_rows(session_factory)
     assert len(before) == 1
 
     with session.begin():
-        second = save_grade(
+        second = _save_grade(
             session, image=image, grader=grader, icdr_grade=2, referable=True, note="missed a haemorrhage"
         )
     after = raw_grade_rows(session_factory)
@@ -113,9 +113,9 @@ def test_history_of_several_edits_and_one_current_per_grader(session_factory, se
     a, b = make_grader("dr. b"), make_grader("dr. a")
     with session.begin():
         for value in (0, 1, 4, 3):
-            save_grade(session, image=image, grader=a, icdr_grade=value, referable=value >= 2)
-        save_grade(session, image=image, grader=b, icdr_grade=None, referable=True, ungradable=True)
-        save_grade(session, image=other_image, grader=b, icdr_grade=2, referable=True)
+            _save_grade(session, image=image, grader=a, icdr_grade=value, referable=value >= 2)
+        _save_grade(session, image=image, grader=b, icdr_grade=None, referable=True, ungradable=True)
+        _save_grade(session, image=other_image, grader=b, icdr_grade=2, referable=True)
 
     with session_factory() as s:
         img, ga = s.get(Image, image.id), s.get(Grader, a.id)
@@ -143,9 +143,9 @@ def test_no_grade_yet(session_factory, session, make_image, make_grader):
 def test_saving_the_same_values_again_adds_no_row(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        first = save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True, note="n")
+        first = _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True, note="n")
     with session.begin():
-        again = save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True, note="n")
+        again = _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True, note="n")
     assert again.id == first.id
     assert count(session_factory, Grade) == 1
 
@@ -153,9 +153,9 @@ def test_saving_the_same_values_again_adds_no_row(session_factory, session, make
 def test_revert_is_a_new_row(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        a = save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
-        b = save_grade(session, image=image, grader=grader, icdr_grade=3, referable=True)
-        c = save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
+        a = _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
+        b = _save_grade(session, image=image, grader=grader, icdr_grade=3, referable=True)
+        c = _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
     assert (a.id, b.id) == (b.supersedes_id, c.supersedes_id)
     assert count(session_factory, Grade) == 3
 
@@ -164,7 +164,7 @@ def test_caller_owns_the_transaction(session_factory, session, make_image, make_
     image, grader = make_image(), make_grader()
     with pytest.raises(RuntimeError):
         with session.begin():
-            save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
+            _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
             raise RuntimeError("page crashed before the end of the unit of work")
     assert count(session_factory, Grade) == 0
 
@@ -175,7 +175,7 @@ def test_caller_owns_the_transaction(session_factory, session, make_image, make_
 def test_orm_update_of_a_grade_raises_and_changes_nothing(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False, note="original")
+        _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False, note="original")
     before = raw_grade_rows(session_factory)
 
     with session_factory() as s:
@@ -191,7 +191,7 @@ def test_orm_update_of_a_grade_raises_and_changes_nothing(session_factory, sessi
 def test_setting_an_unchanged_value_is_not_an_update(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
     with session_factory() as s:
         grade = s.scalars(select(Grade)).one()
         grade.icdr_grade = 1  # same value: nothing to write, nothing to refuse
@@ -211,7 +211,7 @@ def test_setting_an_unchanged_value_is_not_an_update(session_factory, session, m
 def test_update_and_delete_statements_on_grades_raise(statement, session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
     before = raw_grade_rows(session_factory)
     with session_factory() as s:
         with pytest.raises(AppendOnlyViolation):
@@ -223,7 +223,7 @@ def test_update_and_delete_statements_on_grades_raise(statement, session_factory
 def test_deleting_a_grade_raises(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
     with session_factory() as s:
         s.delete(s.scalars(select(Grade)).one())
         with pytest.raises(AppendOnlyViolation):
@@ -264,16 +264,16 @@ def test_invalid_grade_raises_and_writes_nothing(kwargs, message, session_factor
     image, grader = make_image(), make_grader()
     with pytest.raises(InvalidGrade, match=message) as info:
         with session.begin():
-            save_grade(session, image=image, grader=grader, **kwargs)
+            _save_grade(session, image=image, grader=grader, **kwargs)
     assert isinstance(info.value, ValueError)
     assert count(session_factory, Grade) == 0
 
     # same when a current grade exists: no new row, the current one stays current
     with session.begin():
-        first = save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        first = _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
     with pytest.raises(InvalidGrade):
         with session.begin():
-            save_grade(session, image=image, grader=grader, **kwargs)
+            _save_grade(session, image=image, grader=grader, **kwargs)
     assert count(session_factory, Grade) == 1
     with session_factory() as s:
         assert current_grade(s, image, grader).id == first.id
@@ -282,7 +282,7 @@ def test_invalid_grade_raises_and_writes_nothing(kwargs, message, session_factor
 def test_ungradable_grade_has_no_icdr_grade(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        g = save_grade(session, image=image, grader=grader, icdr_grade=None, referable=True, ungradable=True)
+        g = _save_grade(session, image=image, grader=grader, icdr_grade=None, referable=True, ungradable=True)
     with session_factory() as s:
         got = s.get(Grade, g.id)
         assert (got.icdr_grade, got.ungradable, got.referable) == (None, True, True)
@@ -314,8 +314,8 @@ def test_check_constraints(values, session_factory, make_image, make_grader):
 def test_a_row_can_be_superseded_only_once(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        first = save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
-        save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
+        first = _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
     with pytest.raises(IntegrityError):
         _insert(
             session_factory, image_id=image.id, grader_id=grader.id,
@@ -327,7 +327,7 @@ def test_a_row_can_be_superseded_only_once(session_factory, session, make_image,
 def test_one_chain_root_per_image_and_grader(session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
     with pytest.raises(IntegrityError):
         _insert(session_factory, image_id=image.id, grader_id=grader.id, icdr_grade=2, referable=True, ungradable=False)
 
@@ -335,8 +335,8 @@ def test_one_chain_root_per_image_and_grader(session_factory, session, make_imag
 def test_chain_cannot_cross_graders(session_factory, session, make_image, make_grader):
     image, a, b = make_image(), make_grader("a"), make_grader("b")
     with session.begin():
-        first = save_grade(session, image=image, grader=a, icdr_grade=1, referable=False)
-        save_grade(session, image=image, grader=b, icdr_grade=1, referable=False)
+        first = _save_grade(session, image=image, grader=a, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=b, icdr_grade=1, referable=False)
     with pytest.raises(IntegrityError):
         _insert(
             session_factory, image_id=image.id, grader_id=b.id,
@@ -347,15 +347,15 @@ def test_chain_cannot_cross_graders(session_factory, session, make_image, make_g
 def test_concurrent_edit_gives_grade_conflict(monkeypatch, session_factory, session, make_image, make_grader):
     image, grader = make_image(), make_grader()
     with session.begin():
-        first = save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
-        save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
+        first = _save_grade(session, image=image, grader=grader, icdr_grade=1, referable=False)
+        _save_grade(session, image=image, grader=grader, icdr_grade=2, referable=True)
     stale = first
     # another session read `first` as current before this one committed its edit
     monkeypatch.setattr(repo, "current_grade", lambda s, i, g: stale)
     with session_factory() as s:
         with pytest.raises(GradeConflict, match="another session"):
             with s.begin():
-                save_grade(s, image=s.get(Image, image.id), grader=s.get(Grader, grader.id), icdr_grade=4, referable=True)
+                _save_grade(s, image=s.get(Image, image.id), grader=s.get(Grader, grader.id), icdr_grade=4, referable=True)
     assert count(session_factory, Grade) == 2
 
 
