@@ -28,7 +28,7 @@ import traceback
 import torch
 
 from drcore.heatmaps.sensitivity import sensitivity
-from drcore.lesions import OUTPUTS
+from drcore.lesions import MODEL_OUTPUTS
 from drcore.mining.pipeline import HEATMAP_TOLERANCE, SCORE_TOLERANCE, heatmap_difference
 from drcore.models import load_model
 from drcore.training import training_losses
@@ -114,12 +114,13 @@ def _workload(name: str, model: torch.nn.Module, images: torch.Tensor, labels: t
     return {"inference": inference, "heatmap": heatmap}.get(name, train_step)
 
 
-def _inputs(batch: int, size: int, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _inputs(batch: int, size: int, device: torch.device, channels_last: bool,
+            outputs: int = len(MODEL_OUTPUTS)) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(batch, 3, size, size, generator=generator).clamp(-1, 1).to(device)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 2, (batch, len(OUTPUTS)), generator=generator).float().to(device)
+    labels = torch.randint(0, 2, (batch, outputs), generator=generator).float().to(device)
     return images, labels
 
 

@@ -7,18 +7,20 @@ import numpy as np
 import streamlit as st
 
 from db import repository
-from drcore.errors import DrxError
-from drcore.heatmaps import METHODS
+from drcore.errors import DrxError, UnsupportedModel
+from drcore.heatmaps import DEFAULT_METHOD, METHODS
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS, LESION_TYPES
 from drcore.models import DEFAULT_MODEL
 from drx.ui import analysis, compare, resources
 from drx.ui.figures import evaluation_title, froc_figure
 from drx.ui.overlay import blended_tile, overlay_figure
+from drx.ui.text import verbatim
 
 DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
 
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
+loaded = resources.model(model_name)
 st.title("Compare with experts")
 image_tab, methods_tab, dataset_tab = st.tabs(["One image", "All methods", "Data set"])
 
@@ -95,15 +97,21 @@ with methods_tab:
     st.caption("The same photograph and output explained by every heatmap method, in the model's input frame. "
                "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
                "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
-    costly = {"occlusion": "about 40 s per photograph on a CPU"}
+    preferred = [loaded.card.heatmap.get("method", DEFAULT_METHOD), DEFAULT_METHOD]
     chosen_methods = st.multiselect(
-        "Methods", sorted(METHODS), default=[name for name in sorted(METHODS) if name not in costly],
-        key="cmp_methods", help="; ".join(f"{name}: {cost}" for name, cost in costly.items()),
+        "Methods", sorted(METHODS), default=sorted(set(preferred)), key="cmp_methods",
+        help="The model card's method and sensitivity by default; the Heatmap methods page shows every method "
+             "(smoothgrad, integrated gradients and occlusion take tens of seconds each on a CPU).",
     )
     columns = st.columns(3)
     for index, method in enumerate(chosen_methods):
-        with st.spinner(f"{method}…"):
-            raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
+        try:
+            with st.spinner(f"{method}…"):
+                raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
+        except UnsupportedModel as error:
+            columns[index % 3].info(f"**{method}** is not available for this model: {verbatim(str(error))}",
+                                    icon=":material/block:")
+            continue
         tile = blended_tile(result.prepared.display, raw, result.prepared.fov)
         columns[index % 3].image(tile, caption=f"{method} · max |value| {np.abs(raw[result.prepared.fov]).max():.3g}",
                                  width="stretch")

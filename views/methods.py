@@ -85,5 +85,9 @@ st.image(colour_scale_strip(), caption="0 → 1 (= the map's 99.5th percentile o
          width=400)
 columns = st.columns(COLUMNS)
 for index, tile in enumerate(tiles):
-    columns[index % COLUMNS].image(tile.tile, caption=f"{tile.method} · 1 = {tile.peak:.3g}", width="stretch")
+    if tile.tile is None:
+        columns[index % COLUMNS].info(f"**{tile.method}** is not available for this model: {verbatim(tile.note)}",
+                                      icon=":material/block:")
+    else:
+        columns[index % COLUMNS].image(tile.tile, caption=f"{tile.method} · 1 = {tile.peak:.3g}", width="stretch")
 st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {default_device()}")

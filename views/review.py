@@ -8,6 +8,7 @@ from db.models import Grader, Image
 from drcore.errors import BadImage
 from drcore.imaging import image_sha256
 from drcore.lesions import LESION_LABELS, REFERABLE_DR
+from drcore.limits import MAX_NOTE_CHARS
 from drcore.models import DEFAULT_MODEL
 from drx.records import register_model
 from drx.ui import analysis, auth, candidates, resources, storage
@@ -158,7 +159,8 @@ with grade_tab:
         referable = st.checkbox("Referable DR", value=bool(current and current.referable), key=f"{form_key}_referable")
         ungradable = st.checkbox("Ungradable (image quality too poor)", value=bool(current and current.ungradable),
                                  key=f"{form_key}_ungradable")
-        note = st.text_area("Note", value=current.note if current else "", height=90, key=f"{form_key}_note")
+        note = st.text_area("Note", value=current.note if current else "", height=90, key=f"{form_key}_note",
+                            max_chars=MAX_NOTE_CHARS)
         saved = st.form_submit_button("Save grade", type="primary")
     if saved:
         # Retried on a busy database; a user's own concurrent edit (two tabs) is superseded, never lost.

@@ -145,9 +145,15 @@ def feature_layers(model: nn.Module, input_size: int) -> dict[str, tuple[int, in
     return found
 
 
+#: A layer that describes hot spots has at least this many channels (fewer: logit maps, not features).
+MIN_DESCRIPTOR_CHANNELS = 16
+
+
 def default_layer(model: nn.Module, input_size: int) -> str:
-    """The last module (in forward order) whose output has a stride of at most 16 input pixels."""
-    candidates = [name for name, (_, stride) in feature_layers(model, input_size).items() if stride <= 16]
+    """The last module (in forward order) whose output has a stride of at most 16 input pixels and at least
+    ``MIN_DESCRIPTOR_CHANNELS`` channels."""
+    candidates = [name for name, (channels, stride) in feature_layers(model, input_size).items()
+                  if stride <= 16 and channels >= MIN_DESCRIPTOR_CHANNELS]
     if not candidates:
         raise DiscoveryError("the model has no layer with a stride of at most 16 pixels to describe hot spots")
     return candidates[-1]

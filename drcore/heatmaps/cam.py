@@ -3,7 +3,8 @@
 ``cam = ReLU(sum_k a_k A_k)``, ``a_k = mean over positions of d logit / d A_k``,
 with ``A`` the output of layer ``layer`` (a name for ``model.get_submodule``;
 default: the last child of ``model.features`` that holds a ``Conv2d``, i.e.
-the last ConvBlock of ``SmallFundusNet``, ``"features.13"``). The map is
+the last ConvBlock of ``SmallFundusNet``, ``"features.13"``; ``"backbone.head"`` for
+EfficientNet-Lite0). The map is
 upsampled bilinearly (``align_corners=False``) to the input size: the same as
 Captum's ``LayerGradCam(relu_attributions=True)`` and
 ``LayerAttribution.interpolate(..., "bilinear")``. There is no channel
@@ -23,7 +24,10 @@ from drcore.heatmaps.surgery import Capture, private_copy
 
 
 def default_layer(model: nn.Module) -> str:
-    """The name of the last child of ``model.features`` that contains a ``Conv2d``."""
+    """The name of the last child of ``model.features`` that contains a ``Conv2d``; for an EfficientNet-Lite0
+    fundus model, its 1280-channel head conv (``backbone.head``)."""
+    if isinstance(getattr(getattr(model, "backbone", None), "head", None), nn.Module):
+        return "backbone.head"
     features = getattr(model, "features", None)
     if isinstance(features, nn.Sequential):
         for index in reversed(range(len(features))):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drcore.errors import UnsupportedModel
 from drcore.imaging import PreparedImage
 from drx.ui import analysis
 from drx.ui.overlay import blended_tile, colour_map
@@ -26,8 +27,9 @@ class MethodTile:
     """One method's heatmap blended on the photograph, and the value that maps to 1 on the shared scale."""
 
     method: str
-    tile: np.ndarray
-    peak: float
+    tile: np.ndarray | None  # None where the method cannot explain this model (``note`` says why)
+    peak: float | None
+    note: str = ""
 
 
 def method_parameters(method: str, occlusion_window: str) -> tuple[tuple[str, object], ...]:
@@ -49,14 +51,20 @@ def method_tiles(
 ) -> list[MethodTile]:
     """A tile per method (cached maps); ``on_progress(done, method)`` is called before each method is computed.
 
+    A method that cannot explain the model (e.g. LRP without rules for its layers) gets a tile without a map.
+
     Each map is divided by the 99.5th percentile of its absolute value inside the field of view
     (:func:`drx.ui.overlay.blended_tile`), so every tile shares one 0-1 colour scale.
     """
     tiles = []
     for done, method in enumerate(methods):
         on_progress(done, method)
-        raw = analysis.method_map(sha256, prepared, model_name, output, method,
-                                  method_parameters(method, occlusion_window))
+        try:
+            raw = analysis.method_map(sha256, prepared, model_name, output, method,
+                                      method_parameters(method, occlusion_window))
+        except UnsupportedModel as error:
+            tiles.append(MethodTile(method, None, None, str(error)))
+            continue
         magnitude = np.abs(raw[prepared.fov])
         tiles.append(MethodTile(method, blended_tile(prepared.display, raw, prepared.fov),
                                 float(np.percentile(magnitude, 99.5)) if magnitude.size else 0.0))

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from drcore.heatmaps import METHODS
 
 COMPARE_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "compare.py")
 
@@ -26,10 +25,13 @@ def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_roo
     assert not app.exception, app.exception
     assert "contours: expert 2" in app.caption[0].value
     assert app.info and "No evaluation has been stored yet" in app.info[0].value
-    # The "All methods" tab: one tile per default method, occlusion left out for its cost.
+    # The "All methods" tab: by default the model card's method and sensitivity; a method that cannot explain
+    # the model says so instead of stopping the page.
     captions = [image.proto.imgs[0].caption for image in app.get("image")]
-    assert sorted(caption.split(" ·")[0] for caption in captions) == sorted(
-        name for name in METHODS if name != "occlusion")
+    assert sorted(caption.split(" ·")[0] for caption in captions) == ["logit_map", "sensitivity"]
+    app.multiselect(key="cmp_methods").set_value(["lrp_epsilon", "logit_map"]).run()
+    assert not app.exception, app.exception
+    assert any(message.value.startswith("**lrp_epsilon** is not available") for message in app.info)
 
 
 def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) -> None:

@@ -18,9 +18,14 @@ def tile_captions(app: AppTest) -> list[str]:
     return [image.proto.imgs[0].caption for image in app.get("image")][1:]  # the first image is the colour scale
 
 
+#: Every method can explain this small network (LRP has rules for all its layers).
+SMALL = "drx-synthetic-v1"
+
+
 def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatch) -> None:
     monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(diaretdb1_root))
     app = AppTest.from_file(METHODS_PAGE, default_timeout=300)
+    app.session_state["model_name"] = SMALL
     app.run()
     assert not app.exception, app.exception
     shown = [caption.split(" ·")[0] for caption in tile_captions(app)]  # tiles come column by column
@@ -34,7 +39,7 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     captions = tile_captions(app)
     assert [caption.split(" ·")[0] for caption in captions] == ["sensitivity", "grad_cam"]  # columns 1 and 2
     # "1 = peak": the 99.5th percentile of |map| in the field of view, computed here independently
-    loaded = load_model()
+    loaded = load_model(SMALL)
     prepared = prepare(load_image(diaretdb1_root / "images" / "diaretdb1_image002.png"), loaded.card.input_size)
     raw = compute_heatmaps(loaded.model, batch_from_prepared([prepared]), OUTPUTS.index("hard_exudate"))[0].numpy()
     expected = np.percentile(np.abs(raw[prepared.fov]), 99.5)
@@ -49,3 +54,13 @@ def test_the_upload_source_asks_for_a_photograph_and_a_link_preselects_it() -> N
     assert app.segmented_control(key="methods_source").value == "Upload"
     assert app.info and "Upload a fundus photograph" in app.info[0].value
     assert not tile_captions(app)
+
+
+def test_a_method_that_cannot_explain_the_default_says_so_and_the_others_still_show() -> None:
+    app = AppTest.from_file(METHODS_PAGE, default_timeout=300)
+    app.run()
+    app.multiselect(key="methods_chosen").set_value(["lrp_epsilon", "logit_map"]).run()
+    assert not app.exception, app.exception
+    assert [caption.split(" ·")[0] for caption in tile_captions(app)] == ["logit_map"]
+    (note,) = [message.value for message in app.info if "not available" in message.value]
+    assert note.startswith("**lrp_epsilon** is not available for this model: LRP has no rule for")

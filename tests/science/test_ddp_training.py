@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from drcore.lesions import MODEL_OUTPUTS
 from drcore.models import build_model
 from drcore.training import TrainingConfig, train
 
@@ -21,7 +22,7 @@ FLAGS = ["--synthetic", "--input-size", "64", "--epochs", "1", "--batch-size", "
 
 def _weights(stem: Path) -> dict[str, torch.Tensor]:
     """Trainable parameters only: BatchNorm running statistics are rank 0's under DDP."""
-    names = {name for name, _ in build_model("small-fundus-net", outputs=5).named_parameters()}
+    names = {name for name, _ in build_model("small-fundus-net", outputs=len(MODEL_OUTPUTS)).named_parameters()}
     return {name: value.double() for name, value in load_file(f"{stem}.safetensors").items() if name in names}
 
 
@@ -44,7 +45,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
     _drx_train("--out", "whole", processes=1, cwd=tmp_path)
     two, one, whole = (_weights(tmp_path / stem) for stem in ("two", "one", "whole"))
     torch.manual_seed(0)  # train() seeds the initial weights with the configured seed, 0
-    initial = {name: value.double() for name, value in build_model("small-fundus-net", outputs=5).state_dict().items()
+    initial = {name: value.double() for name, value in build_model("small-fundus-net", outputs=len(MODEL_OUTPUTS)).state_dict().items()
                if name in two}
     assert _largest_difference(two, initial) > 1e-3  # the three steps moved the weights
     assert _largest_difference(two, one) < 1e-5

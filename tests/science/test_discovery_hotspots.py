@@ -23,7 +23,7 @@ PARAMETERS = ExtractionParameters(max_spots=5)
 
 @pytest.fixture(scope="module")
 def loaded():
-    return load_model()
+    return load_model("drx-synthetic-v1")
 
 
 @pytest.fixture(scope="module")

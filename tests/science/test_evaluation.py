@@ -43,12 +43,12 @@ def synthetic_samples(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(synthetic_samples):
-    return evaluate(load_model(), synthetic_samples, dataset="synthetic", split="test", settings=SETTINGS,
+    return evaluate(load_model("drx-synthetic-v1"), synthetic_samples, dataset="synthetic", split="test", settings=SETTINGS,
                     progress=False)
 
 
 def test_rows_agree_with_metrics_computed_directly(synthetic_samples, result) -> None:
-    loaded = load_model()
+    loaded = load_model("drx-synthetic-v1")
     prepared = [prepare(load_image(sample.image_path), loaded.card.input_size, fov=sample.fov())
                 for sample in synthetic_samples]
     probabilities = predict_probabilities(loaded.model, batch_from_prepared(prepared))
@@ -83,7 +83,7 @@ def test_markdown_table_has_a_row_per_lesion_type(result) -> None:
 def test_samples_without_masks_are_refused() -> None:
     bare = Sample(dataset="x", image_id="a", image_path="a.png", split="test", labels={})
     with pytest.raises(ValueError, match="masks"):
-        evaluate(load_model(), [bare], dataset="x", split="test")
+        evaluate(load_model("drx-synthetic-v1"), [bare], dataset="x", split="test")
 
 
 # --- several (model, method) pairs in one pass ---------------------------------------------------
@@ -94,7 +94,7 @@ FAST_RESAMPLING = EvaluationSettings(n_resamples=50, pixel_auc_resamples=10, smo
 @pytest.fixture(scope="module")
 def comparison(synthetic_samples):
     """Two model objects (the second explains only any_lesion and microaneurysm) x two methods, in one pass."""
-    first, second = load_model(), load_model()
+    first, second = load_model("drx-synthetic-v1"), load_model("drx-synthetic-v1")
     second = dataclasses.replace(second, card=dataclasses.replace(second.card, outputs=("any_lesion", "microaneurysm")))
     runs = [(first, FAST_RESAMPLING), (first, dataclasses.replace(FAST_RESAMPLING, method="grad_cam")),
             (second, FAST_RESAMPLING)]
@@ -122,7 +122,7 @@ def test_each_heatmap_is_computed_once_per_image_output_and_method(synthetic_sam
     monkeypatch.setattr(evaluation, "compute_heatmaps",
                         lambda model, batch, output, method, **params: calls.append((output, method))
                         or original(model, batch, output, method, **params))
-    loaded = load_model()
+    loaded = load_model("drx-synthetic-v1")
     loaded = dataclasses.replace(loaded, card=dataclasses.replace(loaded.card, outputs=("any_lesion", "haemorrhage")))
     evaluate_many([(loaded, FAST_RESAMPLING), (loaded, FAST_RESAMPLING)], synthetic_samples[:3], dataset="synthetic",
                   split="test", progress=False)
@@ -136,7 +136,7 @@ def test_effective_method_parameters_are_kept_and_unknown_methods_refused(synthe
     assert settings.effective().method_parameters == {**METHOD_PARAMETERS["occlusion"], "stride": 64,
                                                       "patch_size": 64}
     with pytest.raises(UnknownName):
-        evaluate_many([(load_model(), dataclasses.replace(FAST_RESAMPLING, method="nonsense"))], synthetic_samples,
+        evaluate_many([(load_model("drx-synthetic-v1"), dataclasses.replace(FAST_RESAMPLING, method="nonsense"))], synthetic_samples,
                       dataset="synthetic", split="test", progress=False)
 
 

@@ -188,7 +188,7 @@ def test_integrated_gradients_equals_hand_riemann_and_gauss_legendre_sums(
 
 def test_integrated_gradients_completeness() -> None:
     """Sum of the map = logit(x) - logit(baseline) within 1% (64 Gauss-Legendre points, float64)."""
-    model = load_model().model.double().eval()
+    model = load_model("drx-synthetic-v1").model.double().eval()
     photo = generate_fundus(5, width=256, lesions=("haemorrhage", "hard_exudate"))
     image = batch_from_prepared([prepare(photo.image, 128, fov=photo.fov)]).double()
     tiny = tiny_fundus_net()
@@ -424,7 +424,7 @@ def test_batchnorm_folding_keeps_the_logits_and_the_original_model() -> None:
         assert not any(isinstance(module, nn.BatchNorm2d) for module in folded.modules())
         assert sum(isinstance(module, nn.BatchNorm2d) for module in model.modules()) == 4
         assert all(torch.equal(before[key], value) for key, value in model.state_dict().items())
-    bundled = load_model().model.eval()
+    bundled = load_model("drx-synthetic-v1").model.eval()
     inputs = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(3)) * 2 - 1
     difference = max_difference(fold_batchnorm(bundled)(inputs), bundled(inputs))
     print(f"folded vs original logits, bundled model (float32): {difference:.1e}")
@@ -535,7 +535,7 @@ def test_batched_equals_one_by_one_and_unknown_parameters_are_refused(name: str,
 
 @pytest.fixture(scope="module")
 def bundled():
-    return load_model().model.eval()
+    return load_model("drx-synthetic-v1").model.eval()
 
 
 @pytest.fixture(scope="module")
