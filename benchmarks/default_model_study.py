@@ -35,8 +35,8 @@ NMS_RADIUS_PX = 10.0
 EARLIER_MODELS = ("drx-synthetic-v1", "drx-idrid-v1")
 
 
-def _mean_cpm(rows: list[dict]) -> float:
-    return sum(row["cpm"]["value"] or 0.0 for row in rows) / len(LESION_TYPES)
+def _mean_cpm(result) -> float:
+    return sum(row.cpm.value or 0.0 for row in result.rows) / len(LESION_TYPES)
 
 
 def choose(model: str, out: Path) -> dict:
@@ -48,7 +48,7 @@ def choose(model: str, out: Path) -> dict:
                                         n_resamples=200, pixel_auc_resamples=20)) for method, sigma in grid]
     started = time.perf_counter()
     results = evaluate_many(runs, samples, dataset="diaretdb1", split="train", workers=2)
-    scores = [{"method": method, "smoothing_sigma_px": sigma, "mean_cpm": _mean_cpm(comparison_rows([result])),
+    scores = [{"method": method, "smoothing_sigma_px": sigma, "mean_cpm": _mean_cpm(result),
                "cpm": {row.lesion_type: row.cpm.value for row in result.rows}}
               for (method, sigma), result in zip(grid, results)]
     best = max(scores, key=lambda score: score["mean_cpm"])

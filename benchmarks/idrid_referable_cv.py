@@ -32,6 +32,7 @@ from drcore.metrics import image_auc
 from drcore.models import load_checkpoint
 from drcore.training import PRESETS, TrainingConfig, train
 from drcore.training_data import graded_source
+from drcore.weak_labels import grade_labels
 
 LEARNERS: dict[str, TrainingConfig] = {
     "default": dataclasses.replace(PRESETS["default"], idrid_segmentation=False),
@@ -86,8 +87,9 @@ def main() -> None:
     record_path = out / "cv.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     samples = read("idrid_grading", dataset_root("idrid_grading"))[: arguments.limit]
-    referable = np.array([int(sample.labels["icdr_grade"] >= 2 or sample.labels["macular_edema_risk"] >= 1)
-                         for sample in samples])
+    column = MODEL_OUTPUTS.index(REFERABLE_DR)
+    referable = np.array([int(grade_labels(sample.labels["icdr_grade"], sample.labels["macular_edema_risk"])[column])
+                          for sample in samples])
     splits = list(StratifiedKFold(arguments.folds, shuffle=True, random_state=0).split(samples, referable))
     for name in arguments.learners.split(","):
         config = LEARNERS[name]

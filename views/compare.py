@@ -94,7 +94,7 @@ with image_tab:
                     f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
 
 with methods_tab:
-    st.caption("The same photograph and output explained by every heatmap method, in the model's input frame. "
+    st.caption("The same photograph and output explained by the heatmap methods you choose, in the model's input frame. "
                "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
                "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
     preferred = [loaded.card.heatmap.get("method", DEFAULT_METHOD), DEFAULT_METHOD]
