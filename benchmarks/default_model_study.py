@@ -39,11 +39,11 @@ def _mean_cpm(result) -> float:
     return sum(row.cpm.value or 0.0 for row in result.rows) / len(LESION_TYPES)
 
 
-def choose(model: str, out: Path) -> dict:
+def choose(model: str, out: Path, methods: tuple[str, ...] = METHODS) -> dict:
     """Grid on the train split; returns and writes the chosen settings with every pair's mean CPM."""
     loaded = load_model(model)
     samples = read("diaretdb1", split="train")
-    grid = [(method, sigma) for method in METHODS for sigma in SMOOTHING_PX]
+    grid = [(method, sigma) for method in methods for sigma in SMOOTHING_PX]
     runs = [(loaded, EvaluationSettings(method=method, smoothing_sigma_px=sigma, nms_radius_px=NMS_RADIUS_PX,
                                         n_resamples=200, pixel_auc_resamples=20)) for method, sigma in grid]
     started = time.perf_counter()
@@ -151,11 +151,15 @@ def main() -> None:
     parser.add_argument("steps", nargs="+", choices=["choose", "test", "card"])
     parser.add_argument("--model", default="drx-idrid-v2", help="bundled model name or checkpoint path")
     parser.add_argument("--out", default="runs/default-model-study", help="folder for the results")
+    parser.add_argument("--methods", default=",".join(METHODS), help="heatmap methods of the choice grid")
     arguments = parser.parse_args()
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
     for step in arguments.steps:
-        {"choose": choose, "test": test, "card": write_card}[step](arguments.model, out)
+        if step == "choose":
+            choose(arguments.model, out, tuple(arguments.methods.split(",")))
+        else:
+            {"test": test, "card": write_card}[step](arguments.model, out)
 
 
 if __name__ == "__main__":

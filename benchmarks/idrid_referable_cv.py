@@ -9,7 +9,8 @@
 Folds are stratified by referable DR (seed 0); each fold's photographs are never seen in its training.
 Prints per fold and the mean with a 95 % t interval over folds, and the AUC of the pooled out-of-fold
 probabilities with a 95 % percentile bootstrap over images; writes ``OUT/cv.json``. Resumable: a fold whose
-result is in ``OUT/cv.json`` is skipped, and an interrupted fold resumes from its last epoch.
+result is in ``OUT/cv.json`` is skipped, and an interrupted fold resumes from its last epoch. A learner with a
+frozen trunk computes the trunk's features of every photograph once (``OUT/NAME/trunk_all.pt``) for all folds.
 
     python benchmarks/idrid_referable_cv.py --out runs/idrid-cv [--learners default,baseline] [--folds 5]
 """
@@ -29,9 +30,11 @@ from drcore.datasets import dataset_root, read
 from drcore.inference import predict_probabilities
 from drcore.lesions import MODEL_OUTPUTS, REFERABLE_DR
 from drcore.metrics import image_auc
-from drcore.models import load_checkpoint
-from drcore.training import PRESETS, TrainingConfig, train
-from drcore.training_data import graded_source
+from drcore.atomic import atomic_write
+from drcore.device import default_device
+from drcore.models import build_model, load_checkpoint
+from drcore.training import PRESETS, TrainingConfig, save_trunk_cache, train, trunk_features
+from drcore.training_data import TrainingSet, graded_source
 from drcore.weak_labels import grade_labels
 
 LEARNERS: dict[str, TrainingConfig] = {
@@ -52,12 +55,28 @@ def _only_referable(labels: torch.Tensor) -> torch.Tensor:
     return kept
 
 
-def run_fold(name: str, config: TrainingConfig, data, train_index, test_index, stem: Path) -> np.ndarray:
+def shared_trunk_features(config: TrainingConfig, data: TrainingSet, path: Path) -> TrainingSet | None:
+    """The frozen trunk's features of every photograph, computed once for all folds (None: no frozen trunk)."""
+    model = build_model(config.architecture, outputs=len(MODEL_OUTPUTS), **config.architecture_params)
+    if not getattr(model, "frozen_blocks", 0):
+        return None
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        features = trunk_features(model, data, default_device(), "of every photograph")
+        atomic_write(path, lambda temporary: torch.save(features, temporary))
+    return torch.load(path, weights_only=False)
+
+
+def run_fold(name: str, config: TrainingConfig, data: TrainingSet, features: TrainingSet | None,
+             train_index: np.ndarray, test_index: np.ndarray, stem: Path) -> np.ndarray:
     """Train on one fold's training part, return its held-out referable-DR probabilities."""
     train_set = data.subset(torch.as_tensor(train_index))
     held_out = data.subset(torch.as_tensor(test_index))
     if name == "baseline":
         train_set = dataclasses.replace(train_set, labels=_only_referable(train_set.labels))
+    if features is not None and not stem.with_suffix(".safetensors").exists():
+        save_trunk_cache(stem, config, features.subset(torch.as_tensor(train_index)),
+                         features.subset(torch.as_tensor(test_index)))
     train(config, stem, data=(train_set, held_out), resume=True)
     loaded = load_checkpoint(stem)
     probabilities = predict_probabilities(loaded.model, held_out.images.float())
@@ -96,11 +115,12 @@ def main() -> None:
         if arguments.epochs:
             config = dataclasses.replace(config, epochs=arguments.epochs)
         data = graded_source(samples, config.input_size, workers=2)
+        features = shared_trunk_features(config, data, out / name / "trunk_all.pt")
         folds = record.setdefault(name, {"folds": []})["folds"]
         for number, (train_index, test_index) in enumerate(splits):
             if number < len(folds):
                 continue
-            probabilities = run_fold(name, config, data, train_index, test_index, out / name / f"fold{number}")
+            probabilities = run_fold(name, config, data, features, train_index, test_index, out / name / f"fold{number}")
             labels = referable[test_index]
             folds.append({"fold": number, "auc": image_auc(probabilities, labels),
                           "probabilities": probabilities.tolist(), "labels": labels.tolist()})

@@ -131,23 +131,16 @@ def _sensitivities(fp_per_image: np.ndarray, sensitivity: np.ndarray, rates: np.
     return np.where(last >= 0, sensitivity[np.maximum(last, 0)], 0.0)
 
 
-def froc_intervals(
-    matches: Sequence[ImageMatches],
-    rates: Sequence[float] = (1.0, 8.0),
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> FrocIntervals:
-    """CPM and sensitivities at ``rates`` FP/image, as :func:`drcore.metrics.cpm_with_ci_from_matches` gives them.
+def _sensitivity_function(matches: Sequence[ImageMatches], rates: np.ndarray):
+    """``weights -> sensitivities at rates`` of the FROC curve of ``matches`` with image multiplicities ``weights``.
 
     Every resample's FROC curve is evaluated at the thresholds of all images'
     detections; those of images left out repeat an operating point of the
     resample's own curve (or the origin), so the step-interpolated
-    sensitivities are the same as on the resample's own thresholds.
+    sensitivities are the same as on the resample's own thresholds. NaN where
+    the resample holds no lesion.
     """
     n_images = len(matches)
-    all_rates = np.asarray(CPM_FP_RATES + tuple(rates), dtype=np.float64)
     thresholds = np.unique(np.concatenate([m.scores for m in matches]))[::-1]
 
     def positions(values: np.ndarray) -> np.ndarray:  # index of each score among the descending thresholds
@@ -163,11 +156,25 @@ def froc_intervals(
     def at_rates(weights: np.ndarray) -> np.ndarray:
         n_lesions = weights[lesion_image].sum()
         if n_lesions == 0:
-            return np.full(all_rates.size, np.nan)
+            return np.full(rates.size, np.nan)
         fp = np.cumsum(np.bincount(fp_position, weights=weights[fp_image], minlength=thresholds.size))
         found = np.cumsum(np.bincount(hit_position, weights=weights[hit_image], minlength=thresholds.size))
-        return _sensitivities(fp / n_images, found / n_lesions, all_rates)
+        return _sensitivities(fp / n_images, found / n_lesions, rates)
 
+    return at_rates
+
+
+def froc_intervals(
+    matches: Sequence[ImageMatches],
+    rates: Sequence[float] = (1.0, 8.0),
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> FrocIntervals:
+    """CPM and sensitivities at ``rates`` FP/image, as :func:`drcore.metrics.cpm_with_ci_from_matches` gives them."""
+    n_images = len(matches)
+    at_rates = _sensitivity_function(matches, np.asarray(CPM_FP_RATES + tuple(rates), dtype=np.float64))
     observed = at_rates(np.ones(n_images, dtype=np.int64))
     if np.isnan(observed[0]):
         raise UndefinedMetric(f"FROC is not defined: no lesion in any of the {n_images} images")
@@ -178,3 +185,35 @@ def froc_intervals(
         float(rate): _interval(observed[n_cpm + k], samples[:, n_cpm + k], confidence, f"sensitivity at {rate} FP")
         for k, rate in enumerate(rates)
     })
+
+
+def paired_cpm_difference(
+    first: Sequence[ImageMatches],
+    second: Sequence[ImageMatches],
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """``CPM(first) - CPM(second)`` on the same images, with a paired percentile bootstrap.
+
+    ``first[i]`` and ``second[i]`` are two detectors' matches on image ``i``
+    (same lesions): every resample draws images once and scores both detectors
+    on them, so the interval reflects the difference, not two independent
+    spreads. Resamples without a lesion are skipped and counted.
+    """
+    if len(first) != len(second) or not first:
+        raise ValueError(f"paired CPM needs the same images for both: {len(first)} and {len(second)}")
+    if any(a.lesion_scores.size != b.lesion_scores.size for a, b in zip(first, second)):
+        raise ValueError("paired CPM needs the same lesions in each image for both detectors")
+    rates = np.asarray(CPM_FP_RATES, dtype=np.float64)
+    functions = [_sensitivity_function(matches, rates) for matches in (first, second)]
+
+    def difference(weights: np.ndarray) -> float:
+        return float(np.mean(functions[0](weights)) - np.mean(functions[1](weights)))
+
+    observed = difference(np.ones(len(first), dtype=np.int64))
+    if np.isnan(observed):
+        raise UndefinedMetric(f"CPM is not defined: no lesion in any of the {len(first)} images")
+    samples = np.array([difference(weights) for weights in resample_counts(len(first), n_resamples, seed)])
+    return _interval(observed, samples, confidence, "CPM difference")

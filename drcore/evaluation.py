@@ -152,9 +152,11 @@ class EvaluationResult:
     settings: EvaluationSettings
     rows: tuple[LesionTypeResult, ...]
     any_lesion_auc: Estimate = Estimate(None)
+    #: Per lesion type, every image's detections matched to its lesions (for paired comparisons); not serialised.
+    matches: dict[str, tuple[ImageMatches, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
+        return json.loads(json.dumps(asdict(replace(self, matches={}))))
 
     def to_markdown(self) -> str:
         """The table as Markdown: one row per lesion type, 95 % CIs in brackets."""
@@ -400,7 +402,8 @@ def evaluate_many(
                              n_resamples=settings.n_resamples, seed=settings.seed)
                    if state.any_scores else Estimate(None, note=f"the model has no {ANY_LESION} output"))
         card = state.loaded.card
-        results[key] = EvaluationResult(card.name, card.sha256, dataset, split, settings, rows, any_auc)
+        results[key] = EvaluationResult(card.name, card.sha256, dataset, split, settings, rows, any_auc,
+                                        {name: tuple(state.types[name].matches) for name in LESION_TYPES})
     return [results[_run_key(loaded, settings)] for loaded, settings in runs]
 
 

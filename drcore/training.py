@@ -17,6 +17,13 @@ that the heatmap term equals ``heatmap_weight`` times the classification loss,
 and that scale is kept for the whole run (and written in the card).
 Lesion masks are never used as targets.
 
+A model with a frozen trunk trains on the trunk's cached features, so its
+heatmap term is computed from the sensitivity to those features
+(``|d sum_k logit_k / d f|``, largest absolute value over feature channels, at
+the trunk's stride): the trunk is fixed, so the pixel heatmap is that map
+carried back through a fixed network, and where it is zero so is every
+pixel's sensitivity that passes through it.
+
 Under ``torchrun`` the same loop runs data-parallel (DistributedDataParallel,
 see :func:`train` and :mod:`drcore.distributed`).
 """
@@ -43,7 +50,7 @@ from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.inference import predict_probabilities
 from drcore.lesions import MODEL_OUTPUTS, REFERABLE_DR
 from drcore.metrics import UndefinedMetric, threshold_at_sensitivity
-from drcore.models import ModelCard, build_model, save_checkpoint
+from drcore.models import ModelCard, build_model, load_model, save_checkpoint
 from drcore.models.checkpoint import beside
 from drcore.models.efficientnet_lite import TrunkHead
 from drcore.training_data import (
@@ -97,6 +104,7 @@ class TrainingConfig:
     csv: str | None = None
     csv_images: str | None = None
     validation_fraction: float = 0.1
+    initial_model: str | None = None
 
     #: Seeds of synthetic validation images start here, far from training seeds.
     validation_seed_offset: int = 10_000_000
@@ -266,7 +274,7 @@ def build_training_sets(
 
 
 def _card(config: TrainingConfig, name: str, device: torch.device, curve: list, started: float,
-          penalty_scale: float | None) -> ModelCard:
+          penalty_scale: float | None, frozen: bool = False) -> ModelCard:
     sources = config.sources()
     shippable = "diaretdb1" not in sources and "csv" not in sources
     return ModelCard(
@@ -287,7 +295,9 @@ def _card(config: TrainingConfig, name: str, device: torch.device, curve: list, 
             "data": [DATA_LICENCES[source] for source in sources],
             "labels": "image level only; lesion masks only decide whether a type is present in an image or crop",
             "criterion": ("binary cross-entropy" + (f" + heatmap term ({config.heatmap_penalty}, relative weight "
-                          f"{config.heatmap_weight}, absolute scale {penalty_scale:.6g})" if penalty_scale else "")),
+                          f"{config.heatmap_weight}, absolute scale {penalty_scale:.6g}"
+                          + (", on the sensitivity to the frozen trunk's features" if frozen else "") + ")"
+                          if penalty_scale else "")),
             "command": "drx train " + " ".join(_command_flags(config)),
             "config": dataclasses.asdict(config),
             "device": str(device),
@@ -366,10 +376,11 @@ def train(
                          f"{config.micro_batches} micro-batches")
     torch.manual_seed(config.seed)
     model = build_model(config.architecture, outputs=len(MODEL_OUTPUTS), **config.architecture_params)
+    initial = _load_initial_weights(model, config) if config.initial_model else None
     frozen = getattr(model, "frozen_blocks", 0) > 0
-    if frozen and (config.heatmap_weight > 0 or config.colour_jitter):
-        raise ValueError("a model with a frozen trunk trains on cached trunk features: "
-                         "set --heatmap-weight 0 and --colour-jitter 0")
+    if frozen and config.colour_jitter:
+        raise ValueError("a model with a frozen trunk trains on cached trunk features, which colour jitter "
+                         "cannot reach: set --colour-jitter 0")
     if frozen:
         train_set, validation = cached_trunk_features(model, config, stem, data, processes.device, log)
     else:
@@ -390,7 +401,7 @@ def train(
     resume_path = beside(stem, ".resume.pt")
     if resume and resume_path.exists():
         state = torch.load(resume_path, map_location=device, weights_only=False)
-        if state["config"] != dataclasses.asdict(config):
+        if _with_defaults(state["config"]) != dataclasses.asdict(config):
             raise ValueError(f"{resume_path} was written by a different configuration; remove it or match it")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -438,7 +449,9 @@ def train(
         processes.barrier()
     card = None
     if processes.leader:
-        card = _card(config, name or stem.name, device, curve, started, penalty_scale)
+        card = _card(config, name or stem.name, device, curve, started, penalty_scale, frozen)
+        if initial is not None:
+            card.training["initial_model"] = initial
         if first_epoch <= config.epochs:  # else the run had ended: nothing was validated in this call
             card.operating_points = operating_points
         card = save_checkpoint(model.cpu(), card, stem)
@@ -449,10 +462,32 @@ def train(
     return card if card is not None else ModelCard.from_json(beside(stem, ".json").read_text())
 
 
+def _load_initial_weights(model: nn.Module, config: TrainingConfig) -> dict:
+    """Copy ``config.initial_model``'s weights into ``model`` (same architecture); returns its name and sha256."""
+    start = load_model(config.initial_model)
+    if (start.card.architecture, start.card.input_size, start.card.outputs) != (
+            config.architecture, config.input_size, list(MODEL_OUTPUTS)):
+        raise ValueError(f"--initial-model {config.initial_model} is a {start.card.architecture} at "
+                         f"{start.card.input_size} px with outputs {start.card.outputs}; this run trains a "
+                         f"{config.architecture} at {config.input_size} px with outputs {list(MODEL_OUTPUTS)}")
+    try:
+        model.load_state_dict(start.model.state_dict())
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise ValueError(f"--initial-model {config.initial_model} does not fit this architecture's "
+                         f"parameters ({first})") from None
+    return {"name": start.card.name, "sha256": start.card.sha256}
+
+
 TRUNK_SUFFIX = ".trunk.pt"
 #: Configuration fields that do not change the trunk features (the optimisation's).
 _OPTIMISATION_FIELDS = {"epochs", "batch_size", "micro_batches", "learning_rate", "weight_decay", "optimiser",
                         "heatmap_weight", "heatmap_penalty", "colour_jitter", "mixed_precision", "workers"}
+
+
+def _with_defaults(saved: dict) -> dict:
+    """A configuration saved by an earlier version, with the fields added since at their defaults."""
+    return {**dataclasses.asdict(TrainingConfig()), **saved}
 
 
 def _data_fields(config: dict) -> dict:
@@ -472,20 +507,33 @@ def cached_trunk_features(
     path = beside(stem, TRUNK_SUFFIX)
     if path.exists():
         state = torch.load(path, weights_only=False)
-        if _data_fields(state["config"]) == _data_fields(dataclasses.asdict(config)):
+        if _data_fields(_with_defaults(state["config"])) == _data_fields(dataclasses.asdict(config)):
             log(f"trunk features from {path}")
             return state["train"], state["validation"]
         raise ValueError(f"{path} was made from other data or another trunk; remove it or match them")
     train_set, validation = data or build_training_sets(config)
-    model = model.to(device).eval()
-    converted = []
-    for name, examples in (("training", train_set), ("validation", validation)):
-        chunks = [model.trunk(chunk.float().to(device)).half().cpu()
-                  for chunk in tqdm(torch.split(examples.images, 8), desc=f"trunk features, {name}")]
-        converted.append(TrainingSet(torch.cat(chunks), examples.labels))
-    state = {"config": dataclasses.asdict(config), "train": converted[0], "validation": converted[1]}
-    atomic_write(path, lambda temporary: torch.save(state, temporary))
+    converted = [trunk_features(model, examples, device, name)
+                 for name, examples in (("training", train_set), ("validation", validation))]
+    save_trunk_cache(stem, config, converted[0], converted[1])
     return converted[0], converted[1]
+
+
+@torch.no_grad()
+def trunk_features(model: nn.Module, examples: TrainingSet, device: torch.device, name: str = "") -> TrainingSet:
+    """``examples`` with each photograph replaced by the frozen trunk's output (float16), labels kept."""
+    model = model.to(device).eval()
+    chunks = [model.trunk(chunk.float().to(device)).half().cpu()
+              for chunk in tqdm(torch.split(examples.images, 8), desc=f"trunk features {name}".strip())]
+    return TrainingSet(torch.cat(chunks), examples.labels)
+
+
+def save_trunk_cache(stem: Path, config: TrainingConfig, train_set: TrainingSet, validation: TrainingSet) -> None:
+    """Write the trunk features that :func:`train` on ``stem`` with ``config`` will start from.
+
+    Runs that share photographs (cross-validation folds) compute the features once and write each run's cache.
+    """
+    state = {"config": dataclasses.asdict(config), "train": train_set, "validation": validation}
+    atomic_write(beside(stem, TRUNK_SUFFIX), lambda temporary: torch.save(state, temporary))
 
 
 def _optimiser(config: TrainingConfig, model: nn.Module) -> torch.optim.Optimizer:

@@ -39,6 +39,7 @@ TRAINING_HELP = {
     "csv": "a CSV with columns image,level (Kaggle/EyePACS layout): any lesion = level >= 1",
     "csv_images": "folder of the CSV's photographs (default: the CSV's folder)",
     "validation_fraction": "share of the real photographs held out for the validation AUC",
+    "initial_model": "start from this model's weights (a bundled name or a checkpoint path; same architecture)",
 }
 
 
@@ -56,7 +57,8 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
             action = argparse.BooleanOptionalAction if value else "store_true"
             train.add_argument(flag, action=action, default=value, help=TRAINING_HELP[item.name])
         else:
-            kind = str if item.name in ("csv", "csv_images", "architecture", "heatmap_penalty") else type(value)
+            kind = str if item.name in ("csv", "csv_images", "architecture", "heatmap_penalty",
+                                        "initial_model") else type(value)
             train.add_argument(flag, type=kind, default=value, help=TRAINING_HELP[item.name])
 
 

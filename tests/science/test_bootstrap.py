@@ -3,11 +3,18 @@
 import numpy as np
 import pytest
 
-from drcore.bootstrap import froc_intervals, image_auc_interval, pixel_auc_interval, resample_counts
+from drcore.bootstrap import (
+    froc_intervals,
+    image_auc_interval,
+    paired_cpm_difference,
+    pixel_auc_interval,
+    resample_counts,
+)
 from drcore.metrics import (
     UndefinedMetric,
     _resample_indices,
     bootstrap_ci,
+    cpm,
     cpm_with_ci_from_matches,
     froc_from_matches,
     image_auc_with_ci,
@@ -18,9 +25,13 @@ from drcore.metrics import (
 )
 
 
-def random_matches(seed: int, n_images: int = 12):
-    """Images with random lesions and random detections (integer scores, so ties happen), some without lesions."""
+def random_matches(seed: int, n_images: int = 12, detection_seed: int | None = None):
+    """Images with random lesions and random detections (integer scores, so ties happen), some without lesions.
+
+    With ``detection_seed`` the detections come from their own generator (the lesions stay those of ``seed``).
+    """
     rng = np.random.default_rng(seed)
+    detection_rng = rng if detection_seed is None else np.random.default_rng(detection_seed)
     matches = []
     for index in range(n_images):
         mask = np.zeros((40, 40), bool)
@@ -28,7 +39,8 @@ def random_matches(seed: int, n_images: int = 12):
             for _ in range(rng.integers(1, 5)):
                 row, col = rng.integers(0, 36, 2)
                 mask[row:row + 4, col:col + 4] = True
-        detections = [(int(r), int(c), float(rng.integers(0, 20))) for r, c in rng.integers(0, 40, (15, 2))]
+        detections = [(int(r), int(c), float(detection_rng.integers(0, 20)))
+                      for r, c in detection_rng.integers(0, 40, (15, 2))]
         matches.append(match_detections(detections, label_instances(mask)))
     return matches
 
@@ -87,3 +99,25 @@ def test_image_auc_equals_scikit_learn_based_interval() -> None:
     assert fast.value == value
     assert fast.low == pytest.approx(low, abs=1e-12) and fast.high == pytest.approx(high, abs=1e-12)
     assert low < high
+
+
+def test_paired_cpm_difference_equals_the_loop_over_the_same_resamples() -> None:
+    first = random_matches(4, detection_seed=8)
+    second = random_matches(4, detection_seed=11)  # the same lesions, other detections
+    assert [a.lesion_scores.size for a in first] == [b.lesion_scores.size for b in second]
+    interval = paired_cpm_difference(first, second, n_resamples=300, seed=2)
+    differences = []
+    for indices in _resample_indices(np.random.default_rng(2), len(first), 300, None):
+        try:
+            differences.append(cpm(froc_from_matches([first[i] for i in indices]))
+                               - cpm(froc_from_matches([second[i] for i in indices])))
+        except UndefinedMetric:
+            continue
+    assert interval.value == pytest.approx(cpm(froc_from_matches(first)) - cpm(froc_from_matches(second)), abs=1e-12)
+    assert interval.value != 0.0
+    assert interval.n_skipped == 300 - len(differences)
+    assert (interval.low, interval.high) == pytest.approx(tuple(np.percentile(differences, [2.5, 97.5])), abs=1e-12)
+    same = paired_cpm_difference(first, first, n_resamples=50)
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same images"):
+        paired_cpm_difference(first, first[:-1])

@@ -238,3 +238,79 @@ def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path
     assert loaded.model(torch.zeros(1, 3, 64, 64)).shape == (1, len(MODEL_OUTPUTS))
     with pytest.raises(ValueError, match="frozen trunk"):
         train(dataclasses.replace(config, colour_jitter=0.1), tmp_path / "j", data=(data, validation))
+
+
+def test_frozen_trunk_heatmap_term_is_the_feature_sensitivity_with_exact_gradients(tmp_path) -> None:
+    """A frozen-trunk model's heatmap term: the L1 of |d sum logits / d features|, double-backpropagated."""
+    import dataclasses
+
+    from drcore.models.efficientnet_lite import TrunkHead
+
+    torch.manual_seed(0)
+    model = build_model("efficientnet-lite0", outputs=len(MODEL_OUTPUTS), pretrained=False, fine_map=True,
+                        frozen_blocks=11).double().eval()
+    head = TrunkHead(model)
+    features = model.trunk(torch.randn(2, 3, 64, 64, dtype=torch.float64)).detach()
+    labels = torch.from_numpy(np.stack([grade_labels(2, 0), grade_labels(0, 0)])).double()
+
+    def penalty() -> torch.Tensor:
+        return training_losses(head, features, labels, with_heatmap=True)[1]
+
+    step = 1e-8  # ReLU6 kinks lie within 1e-5 of these random features: a small step stays on one side
+    for index in [(0, 5, 1, 2), (1, 40, 3, 0)]:  # the penalty's summand at these feature positions, numerically
+        shifted = [features.clone(), features.clone()]
+        shifted[0][index] += step
+        shifted[1][index] -= step
+        with torch.no_grad():
+            numeric = (head(shifted[0]).sum() - head(shifted[1]).sum()) / (2 * step)
+        inputs = features.clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(head(inputs).sum(), inputs)
+        assert gradient[index].item() == pytest.approx(numeric.item(), rel=1e-4, abs=1e-9)
+    expected = gradient.abs().amax(dim=1).mean()
+    assert penalty().item() == pytest.approx(expected.item(), rel=1e-12)
+
+    weight = model.fine.classifier.weight
+    model.zero_grad()
+    penalty().backward()
+    analytic, original = weight.grad.clone(), weight.detach().clone()
+
+    def penalty_at(index: tuple[int, ...], shift: float) -> float:
+        with torch.no_grad():
+            weight.copy_(original)
+            weight[index] += shift
+        return penalty().item()
+
+    for index in [(0, 3, 0, 0), (5, 7, 0, 0)]:
+        numeric = (penalty_at(index, 1e-7) - penalty_at(index, -1e-7)) / 2e-7
+        assert analytic[index].item() == pytest.approx(numeric, rel=1e-4, abs=1e-10)
+
+    generator = torch.Generator().manual_seed(1)
+    grades = [0, 2, 3, 1, 0, 4, 2, 0]
+    data = TrainingSet(torch.randn(len(grades), 3, 64, 64, generator=generator).half(),
+                       torch.from_numpy(np.stack([grade_labels(grade, 0) for grade in grades])))
+    config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=1, batch_size=4, workers=1,
+                                 heatmap_weight=0.5)
+    card = train(config, tmp_path / "h", data=(data, TrainingSet(data.images[:4], data.labels[:4])), log=print)
+    assert "on the sensitivity to the frozen trunk's features" in card.training["criterion"]
+
+
+def test_a_run_can_start_from_another_models_weights(tmp_path) -> None:
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    generator = torch.Generator().manual_seed(2)
+    grades = [0, 2, 3, 1, 0, 4, 2, 0]
+    data = TrainingSet(torch.randn(len(grades), 3, 64, 64, generator=generator).half(),
+                       torch.from_numpy(np.stack([grade_labels(grade, 0) for grade in grades])))
+    held = TrainingSet(data.images[:4], data.labels[:4])
+    config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=1, batch_size=4, workers=1)
+    first = train(config, tmp_path / "first", data=(data, held), log=print)
+    still = dataclasses.replace(config, learning_rate=0.0, initial_model=str(tmp_path / "first"))
+    second = train(still, tmp_path / "second", data=(data, held), log=print)
+    assert second.training["initial_model"] == {"name": first.name, "sha256": first.sha256}
+    before, after = load_file(tmp_path / "first.safetensors"), load_file(tmp_path / "second.safetensors")
+    parameters = [key for key in before if "running" not in key and "num_batches" not in key]
+    assert parameters and all(torch.equal(before[key], after[key]) for key in parameters)  # learning rate 0
+    with pytest.raises(ValueError, match="small-fundus-net"):
+        train(dataclasses.replace(config, initial_model="drx-synthetic-v1"), tmp_path / "x", data=(data, held))
