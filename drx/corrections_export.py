@@ -42,15 +42,16 @@ from tqdm import tqdm
 
 from db.annotations import geometry_of
 from db.chains import current_versions
-from db.models import LESION_TYPES, Annotation, Candidate, CandidateDecision, Grade, Grader, Image, Model, utcnow
+from db.models import Annotation, Candidate, CandidateDecision, Grade, Grader, Image, Model, utcnow
 from db.geometry import Geometry
 from drcore.errors import DrxError
+from drcore.vocabulary import ANNOTATION_TYPES
 from drx.masks import Window, covered
 
 __all__ = ["ExportFilter", "ExportSummary", "ExportFolderInUse", "coco_document", "grades_csv", "decisions_csv",
            "spreadsheet_safe", "spreadsheet_text", "write_export", "export_zip"]
 
-COCO_CATEGORIES = [{"id": k + 1, "name": name, "supercategory": "lesion"} for k, name in enumerate(LESION_TYPES)]
+COCO_CATEGORIES = [{"id": k + 1, "name": name, "supercategory": "lesion"} for k, name in enumerate(ANNOTATION_TYPES)]
 CATEGORY_ID = {item["name"]: item["id"] for item in COCO_CATEGORIES}
 
 
@@ -261,7 +262,7 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary, pr
         for lesion_type, (window, inside) in lesions:
             mask = masks.setdefault(lesion_type, np.zeros((image["height"], image["width"]), dtype=bool))
             mask[window] |= inside
-        for lesion_type in LESION_TYPES:
+        for lesion_type in ANNOTATION_TYPES:
             if lesion_type in masks and masks[lesion_type].any():
                 files[f"{folder}/{lesion_type}.png"] = _png(masks[lesion_type])
                 summary.masks += 1

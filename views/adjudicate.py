@@ -14,7 +14,8 @@ from drcore.limits import MAX_NOTE_CHARS
 from drx.ui import auth, resources
 from drx.ui.actions import write
 from drx.ui.candidate_panel import ListedCandidate, markers
-from drx.ui.candidates import LESION_NAMES, candidate_trace, photograph_figure
+from drcore.vocabulary import LESION_NAMES
+from drx.ui.candidates import candidate_trace, photograph_figure
 from drx.ui.drawing_panel import annotation_traces
 from drx.ui.text import verbatim
 

@@ -10,7 +10,7 @@ from db import repository
 from drcore.errors import DrxError, UnsupportedModel
 from drcore.heatmaps import DEFAULT_METHOD, METHODS
 from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES
 from drcore.models import DEFAULT_MODEL
 from drx.ui import analysis, compare, resources
 from drx.ui.figures import evaluation_title, froc_figure
@@ -78,7 +78,7 @@ with image_tab:
         figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
                                 smoothing_px=4.0)
         for name in shown_types:
-            figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], compare.TYPE_COLOURS[name]))
+            figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], LESION_COLOURS[name]))
         for trace in compare.spot_traces(judged):
             figure.add_trace(trace)
         figure.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.02, "x": 0})

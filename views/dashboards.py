@@ -7,7 +7,7 @@ below it and open on the Review page.
 import streamlit as st
 
 from drcore.errors import DrxError
-from drcore.lesions import LESION_LABELS
+from drcore.vocabulary import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
 from drx.ui import dashboard_data as data
 from drx.ui import dashboard_figures as figures

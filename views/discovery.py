@@ -16,7 +16,7 @@ from drcore.device import default_device
 from drcore.discovery import ExtractionParameters, GroupingParameters, image_set
 from drcore.errors import DrxError
 from drcore.heatmaps import DEFAULT_METHOD, METHODS
-from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES, OUTPUTS
 from drcore.models import DEFAULT_MODEL, bundled_models, load_model
 from drx import discovery_sessions
 from drx.ui import auth, resources

@@ -6,13 +6,12 @@ from drcore.device import default_device
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import METHODS
 from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS
+from drcore.vocabulary import LESION_LABELS, OCCLUSION_WINDOWS, SLOW_METHOD_CPU_SECONDS, UPLOAD_TYPES
 from drcore.models import DEFAULT_MODEL
 from drx.ui import analysis, compare, resources
-from drx.ui.methods import CPU_SECONDS, OCCLUSION_WINDOWS, colour_scale_strip, method_tiles
+from drx.ui.methods import colour_scale_strip, method_tiles
 from drx.ui.text import verbatim
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
 COLUMNS = 4
 
 settings = resources.settings()
@@ -44,7 +43,7 @@ if source == "DiaretDB1":
                             index=names.index(linked_image) if linked_image in names else 0)
     file_name, data = image_id, by_id[image_id].image_path.read_bytes()
 elif source == "Upload":
-    upload = st.file_uploader("A fundus photograph (JPEG, PNG or TIFF)", type=UPLOAD_TYPES, key="methods_upload")
+    upload = st.file_uploader("A fundus photograph (JPEG, PNG or TIFF)", type=list(UPLOAD_TYPES), key="methods_upload")
     if upload is None:
         st.info("Upload a fundus photograph, or choose Demo images or DiaretDB1 above.")
         st.stop()
@@ -67,10 +66,10 @@ output = controls[0].selectbox("Output", list(result.probabilities), key="method
 on_cpu = default_device().type == "cpu"
 methods = controls[1].multiselect(
     "Methods", list(METHODS), key="methods_chosen",
-    default=[name for name in METHODS if name not in CPU_SECONDS] if on_cpu else list(METHODS),
+    default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS] if on_cpu else list(METHODS),
     help="On a CPU the slow methods are left out until you add them. Seconds per photograph on one CPU thread "
          "with the 512 px small network (about ten times more at the default's 768 px): "
-         + ", ".join(f"{name} ~{seconds:g}" for name, seconds in CPU_SECONDS.items()) + " (occlusion at 32/16).",
+         + ", ".join(f"{name} ~{seconds:g}" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + " (occlusion at 32/16).",
 )
 window = controls[2].selectbox("Occlusion window", list(OCCLUSION_WINDOWS), key="methods_occlusion",
                                index=0 if on_cpu else 2,

@@ -7,7 +7,7 @@ from db.grading import grade_image
 from db.models import Grader, Image
 from drcore.errors import BadImage
 from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS, REFERABLE_DR
+from drcore.vocabulary import ICDR_LABELS, LESION_LABELS, REFERABLE_DR, UPLOAD_TYPES
 from drcore.limits import MAX_NOTE_CHARS
 from drcore.models import DEFAULT_MODEL
 from drx.records import register_model
@@ -22,14 +22,6 @@ from drx.ui.referral import referral_banner
 from drx.ui.review_link import InvalidReviewLink, read_review_target
 from drx.ui.text import verbatim
 
-ICDR_GRADES = {
-    0: "0 · No apparent retinopathy",
-    1: "1 · Mild non-proliferative DR",
-    2: "2 · Moderate non-proliferative DR",
-    3: "3 · Severe non-proliferative DR",
-    4: "4 · Proliferative DR",
-}
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
 GRADE_FLASH = "grade_saved"
 #: Below this output probability the candidates of its map are shown with a warning that the map is weak.
 WEAK_MAP_SCORE = 0.5
@@ -72,7 +64,7 @@ elif source == "Demo images":
     file_name, data, origin = chosen_path.name, chosen_path.read_bytes(), "demo"
 else:
     uploads = st.file_uploader(
-        "Fundus photographs (JPEG, PNG or TIFF)", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads"
+        "Fundus photographs (JPEG, PNG or TIFF)", type=list(UPLOAD_TYPES), accept_multiple_files=True, key="uploads"
     )
     if not uploads:
         st.info("Upload one or more fundus photographs, or choose **Demo images** above.")
@@ -154,7 +146,7 @@ with grade_tab:
         current = repository.current_grade(session, session.get(Image, image_id), session.get(Grader, user.id))
     form_key = f"grade_{sha256[:16]}_{user.id}"  # one form state per photograph and user
     with st.form(form_key):
-        grade = st.selectbox("ICDR grade", list(ICDR_GRADES), format_func=ICDR_GRADES.get, key=f"{form_key}_icdr",
+        grade = st.selectbox("ICDR grade", list(ICDR_LABELS), format_func=ICDR_LABELS.get, key=f"{form_key}_icdr",
                              index=current.icdr_grade if current and current.icdr_grade is not None else 0)
         referable = st.checkbox("Referable DR", value=bool(current and current.referable), key=f"{form_key}_referable")
         ungradable = st.checkbox("Ungradable (image quality too poor)", value=bool(current and current.ungradable),

@@ -60,7 +60,7 @@ from skimage import draw
 
 from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
-from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, LESION_TYPES
 from drcore.limits import MAX_ANNOTATION_COORDINATE
 from drcore.raster import polygon_pixels, polyline_pixels
 

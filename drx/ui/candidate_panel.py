@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
 from db.decisions import current_decisions, decide, register_candidate
-from db.models import LESION_TYPES, REJECTION_REASONS, CandidateDecision
+from db.models import CandidateDecision
 from drcore.candidates import HotSpot
 from drcore.limits import MAX_NOTE_CHARS
 from drx.ui.actions import write
-from drx.ui.candidates import LESION_NAMES, REASON_NAMES, Marker
+from drcore.vocabulary import ANNOTATION_TYPES, LESION_NAMES, REASON_LABELS, REJECTION_REASONS
+from drx.ui.candidates import Marker
 
 PICK_KEY = "candidate_pick"
 FLASH_KEY = "candidate_saved"
@@ -50,7 +51,7 @@ def my_decisions(sessions: sessionmaker[Session], user: User, image_id: int) -> 
 def _detail(decision: Optional[CandidateDecision]) -> str:
     if decision is None or decision.decision == "undecided":
         return ""
-    return LESION_NAMES[decision.lesion_type] if decision.decision == "confirmed" else REASON_NAMES[decision.reason]
+    return LESION_NAMES[decision.lesion_type] if decision.decision == "confirmed" else REASON_LABELS[decision.reason]
 
 
 def markers(listed: list[ListedCandidate], decisions: dict[int, CandidateDecision]) -> list[Marker]:
@@ -97,10 +98,10 @@ def candidate_panel(
         decision = st.radio("Decision", options, format_func=DECISION_NAMES.get, horizontal=True,
                             index=options.index(current.decision) if current else 2, key=f"decision_{chosen.id}")
         lesion_type = st.selectbox(
-            "Lesion type (when confirmed)", LESION_TYPES, format_func=LESION_NAMES.get, key=f"lesion_{chosen.id}",
-            index=LESION_TYPES.index(current.lesion_type) if current and current.lesion_type else 0)
+            "Lesion type (when confirmed)", ANNOTATION_TYPES, format_func=LESION_NAMES.get, key=f"lesion_{chosen.id}",
+            index=ANNOTATION_TYPES.index(current.lesion_type) if current and current.lesion_type else 0)
         reason = st.selectbox(
-            "Reason (when rejected)", REJECTION_REASONS, format_func=REASON_NAMES.get, key=f"reason_{chosen.id}",
+            "Reason (when rejected)", REJECTION_REASONS, format_func=REASON_LABELS.get, key=f"reason_{chosen.id}",
             index=REJECTION_REASONS.index(current.reason) if current and current.reason else 0)
         note = st.text_input("Note", value=current.note if current else "", key=f"decision_note_{chosen.id}",
                              max_chars=MAX_NOTE_CHARS)

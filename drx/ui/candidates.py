@@ -16,34 +16,12 @@ import streamlit as st
 
 from drcore.candidates import HotSpot
 from drcore.imaging import field_of_view
+from drcore.vocabulary import LESION_COLOURS
 from drx.ui import compare
 from drx.ui.overlay import display_scale, downsample, image_data_uri
 
 #: marker colour of a candidate by its decision (no decision yet: undecided)
 DECISION_COLOURS = {"confirmed": "#2ecc40", "rejected": "#ff4136", "undecided": "#ffdc00"}
-#: outline colour of a drawn lesion by type
-LESION_COLOURS = {
-    "microaneurysm": "#00e5ff",
-    "haemorrhage": "#39ff14",
-    "hard_exudate": "#f5d000",
-    "cotton_wool_spot": "#ff4fd8",
-    "other": "#ffffff",
-}
-LESION_NAMES = {
-    "microaneurysm": "microaneurysm",
-    "haemorrhage": "haemorrhage",
-    "hard_exudate": "hard exudate",
-    "cotton_wool_spot": "cotton-wool spot",
-    "other": "other",
-}
-REASON_NAMES = {
-    "vessel": "vessel",
-    "optic_disc": "optic disc",
-    "artefact": "artefact",
-    "reflection": "reflection",
-    "other": "other",
-}
-
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def field(sha256: str, _photograph: np.ndarray) -> np.ndarray:

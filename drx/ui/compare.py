@@ -10,15 +10,9 @@ from skimage.measure import find_contours, regionprops
 from drcore.candidates import HotSpot, find_hot_spots
 from drcore.datasets import diaretdb1, read
 from drcore.datasets.base import Sample
-from drcore.evaluation import REFERENCE_WIDTH
 from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
+from drcore.vocabulary import REFERENCE_WIDTH
 
-TYPE_COLOURS = {
-    "microaneurysm": "#00e5ff",
-    "haemorrhage": "#39ff14",
-    "hard_exudate": "#f5d000",
-    "cotton_wool_spot": "#ff4fd8",
-}
 CONSENSUS = "consensus of the 4 experts"
 
 

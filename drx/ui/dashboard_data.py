@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from db import discovery_repository
 from db.chains import current_versions
-from db.models import DECISIONS, Candidate, CandidateDecision, EvaluationRun, Grade, Grader, GroundTruth, Image
+from db.models import Candidate, CandidateDecision, EvaluationRun, Grade, Grader, GroundTruth, Image
 from drcore.datasets import read
 from drcore.imaging import image_sha256
+from drcore.vocabulary import DECISIONS
 from drx.ui.grader_statistics import GradeRecord
 from drx.ui.image_list import ImageEntry
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from drcore.lesions import LESION_LABELS
+from drcore.vocabulary import LESION_LABELS
 from drx.ui.dashboard_data import StoredEvaluation
 
 #: metrics of an evaluation row (``LesionTypeResult``) that the dashboards show, with their labels

@@ -7,7 +7,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES
 from drcore.metrics import CPM_FP_RATES
 
 
