@@ -10,7 +10,7 @@ from drcore.models.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from drcore.models.registry import ARCHITECTURES, build_model, register_architecture
+from drcore.models.registry import ARCHITECTURES, build_model
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "drx-idrid-v2"
@@ -26,7 +26,6 @@ __all__ = [
     "file_sha256",
     "load_checkpoint",
     "load_model",
-    "register_architecture",
     "save_checkpoint",
 ]
 

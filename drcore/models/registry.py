@@ -14,18 +14,6 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def register_architecture(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator adding a model factory to the registry under ``name``."""
-
-    def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in ARCHITECTURES:
-            raise ValueError(f"architecture {name!r} is already registered")
-        ARCHITECTURES[name] = factory
-        return factory
-
-    return add
-
-
 def build_model(architecture: str, **params: object) -> nn.Module:
     """Build an untrained model of a registered architecture."""
     try:
