@@ -9,7 +9,7 @@ from db.models import EvaluationRun
 from drcore.evaluation_report import comparison_markdown
 from drcore.vocabulary import LESION_TYPES
 from drx.cli import main
-from drx.evaluate_command import method_names, parse_parameters, split_names
+from drx.cli.evaluate import method_names, parse_parameters, split_names
 from drx.records import database
 
 

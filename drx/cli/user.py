@@ -33,9 +33,9 @@ __all__ = ["add_parser", "run"]
 LOCKOUT_MINUTES = int(LOCKOUT.total_seconds() // 60)
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     """Register ``drx user`` on the ``drx`` subcommands."""
-    user = commands.add_parser("user", help="manage accounts: add, passwd, disable, enable, role, list, unlock",
+    user = commands.add_parser("user", help=summary,
                                description=__doc__.split("\n\n")[0])
     actions = user.add_subparsers(dest="user_action", required=True)
     add = actions.add_parser("add", help="create an account (the password is prompted)")
