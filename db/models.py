@@ -80,7 +80,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import TypeDecorator
 
 from db.errors import AppendOnlyViolation
-from drcore.vocabulary import ANNOTATION_TYPES, DECISIONS, REJECTION_REASONS
+from drcore.vocabulary import ANNOTATION_TYPES, DECISIONS, REJECTION_REASONS, ROLES
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -100,7 +100,6 @@ __all__ = [
     "Assignment",
     "APPEND_ONLY_MODELS",
     "register_append_only",
-    "ROLES",
     "GEOMETRY_KINDS",
     "ACTIONS",
 ]
@@ -113,9 +112,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: account roles, least to most privileged: a reviewer may do what a grader
-#: may, an admin what a reviewer may
-ROLES = ("grader", "reviewer", "admin")
 #: shapes of drawn annotations (see :mod:`db.geometry`)
 GEOMETRY_KINDS = ("polygon", "rectangle", "circle", "path")
 #: what made a version of a correction

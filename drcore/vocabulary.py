@@ -68,6 +68,9 @@ ICDR_LABELS: dict[int, str] = {
 }
 ICDR_GRADES: tuple[int, ...] = tuple(ICDR_LABELS)
 
+#: Account roles, least to most privileged: a reviewer may do what a grader may, an admin what a reviewer may.
+ROLES: tuple[str, ...] = ("grader", "reviewer", "admin")
+
 #: What a grader said about a candidate.
 DECISIONS: tuple[str, ...] = ("confirmed", "rejected", "undecided")
 

@@ -29,7 +29,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -66,6 +66,14 @@ class ExportFilter:
     until: Optional[datetime] = None
     datasets: tuple[str, ...] = ()
 
+    @classmethod
+    def for_days(cls, graders: Sequence[str], datasets: Sequence[str], since: Optional[date],
+                 until: Optional[date]) -> ExportFilter:
+        """Versions saved from the start of ``since`` to the end of ``until`` (UTC days; None: open)."""
+        return cls(graders=tuple(graders), datasets=tuple(datasets),
+                   since=datetime.combine(since, time.min, timezone.utc) if since else None,
+                   until=datetime.combine(until, time.max, timezone.utc) if until else None)
+
     def where(self, model: Any) -> list[Any]:
         """SQL conditions on ``model`` (its ``created_at``, ``grader_id``) and :class:`Image`."""
         criteria = []
@@ -78,6 +86,21 @@ class ExportFilter:
         if self.datasets:
             criteria.append(Image.source.in_(self.datasets))
         return criteria
+
+
+@dataclass(frozen=True)
+class ExportChoices:
+    """What an export can be restricted to: the graders' names and the data sets (image sources) known."""
+
+    graders: list[str]
+    datasets: list[str]
+
+
+def export_choices(sessions: sessionmaker[Session]) -> ExportChoices:
+    """Every grader's name and every image source, sorted."""
+    with sessions() as session:
+        return ExportChoices(list(session.scalars(select(Grader.name).order_by(Grader.name))),
+                             list(session.scalars(select(Image.source).distinct().order_by(Image.source))))
 
 
 @dataclass

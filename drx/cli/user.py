@@ -24,9 +24,9 @@ from typing import Any
 from db import accounts
 from db.errors import DbError, InvalidValue
 from db.login_limit import LOCKOUT, MAX_FAILED_ATTEMPTS
-from db.models import ROLES
 from db.names import printable
 from db.session import run_in_transaction
+from drcore.vocabulary import ROLES
 
 __all__ = ["add_parser", "run"]
 

@@ -11,9 +11,9 @@ from db.annotations import add_annotation, current_annotations, delete_annotatio
 from db.geometry import Geometry
 from db.history import undo_last
 from db.models import Annotation
+from drcore.vocabulary import ANNOTATION_TYPES, LESION_COLOURS, LESION_NAMES
 from drx.ui import drawing
 from drx.ui.actions import write
-from drcore.vocabulary import ANNOTATION_TYPES, LESION_COLOURS, LESION_NAMES
 from drx.ui.candidates import outline_trace
 
 CANVAS_WIDTH = 760
