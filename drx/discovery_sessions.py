@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,16 +19,43 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from PIL import Image as PILImage
+
 from db import discovery_repository as repository
+from db.repository import register_image
 from db.discovery_repository import SessionState
 from db.session import run_in_transaction
 from drcore.discovery import DiscoveryImage, ExtractionParameters, GroupingParameters, discover, image_set
 from drcore.discovery.grouping import split_members
 from drcore.discovery.run import DiscoveryResult
 from drcore.errors import DrxError
+from drcore.imaging import image_sha256
 
-__all__ = ["discovery_images", "mark_patch", "merge_groups", "record_session", "rename_group", "reopen_session",
-           "run_discovery", "run_folder", "split_group", "start_session"]
+__all__ = ["SessionSummary", "discovery_images", "list_sessions", "mark_patch", "merge_groups", "record_session",
+           "register_photograph", "rename_group", "reopen_session", "run_discovery", "run_folder", "split_group",
+           "start_session"]
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """A stored session as a list names it."""
+
+    id: int
+    name: str
+    researcher: str
+    created_at: datetime
+    model_name: str
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} · {self.name} · {self.researcher} · {self.created_at:%Y-%m-%d %H:%M} · {self.model_name}"
+
+
+def list_sessions(sessions: sessionmaker[Session]) -> list[SessionSummary]:
+    """Every stored session, newest first."""
+    with sessions() as session:
+        return [SessionSummary(row.id, row.name, row.researcher, row.created_at, row.model_name)
+                for row in repository.discovery_sessions(session)]
 
 
 def run_folder(home: Path, name: str) -> Path:
@@ -133,3 +161,17 @@ def split_group(sessions: sessionmaker[Session], result: DiscoveryResult, sessio
         return [group.id for group in made]
 
     return run_in_transaction(sessions, split)
+
+
+def register_photograph(sessions: sessionmaker[Session], image_path: str) -> str:
+    """Register a hot spot's photograph (if it is not yet) so that the Review page can open it from its
+    ``stored_path``; returns its content hash. Raises OSError when the file cannot be read."""
+    path = Path(image_path)
+    data = path.read_bytes()
+    sha256 = image_sha256(data)
+    with PILImage.open(path) as picture:
+        width, height = picture.size
+    with sessions.begin() as session:
+        register_image(session, content_sha256=sha256, file_name=path.name, width=width, height=height,
+                       size_bytes=len(data), source="discovery", stored_path=str(path.resolve()))
+    return sha256

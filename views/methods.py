@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from drcore.device import default_device
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import METHODS
-from drcore.imaging import image_sha256
-from drcore.vocabulary import LESION_LABELS, OCCLUSION_WINDOWS, SLOW_METHOD_CPU_SECONDS, UPLOAD_TYPES
 from drcore.models import DEFAULT_MODEL
+from drcore.vocabulary import LESION_LABELS, OCCLUSION_WINDOWS, SLOW_METHOD_CPU_SECONDS, UPLOAD_TYPES
+from drx import review
 from drx.ui import analysis, compare, resources
 from drx.ui.methods import colour_scale_strip, method_tiles
 from drx.ui.text import verbatim
@@ -53,7 +52,7 @@ else:
     path = st.selectbox("Demo photograph", demos, format_func=lambda item: item.stem, key="methods_demo")
     file_name, data = path.name, path.read_bytes()
 
-sha256 = image_sha256(data)
+sha256 = review.Photograph(file_name, data, source).sha256
 try:
     result = analysis.analyse(sha256, data, model_name)
 except BadImage as error:
@@ -63,7 +62,7 @@ except BadImage as error:
 controls = st.columns([2, 4, 2])
 output = controls[0].selectbox("Output", list(result.probabilities), key="methods_output",
                                format_func=lambda name: f"{LESION_LABELS[name]} ({result.probabilities[name]:.2f})")
-on_cpu = default_device().type == "cpu"
+on_cpu = resources.device().type == "cpu"
 methods = controls[1].multiselect(
     "Methods", list(METHODS), key="methods_chosen",
     default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS] if on_cpu else list(METHODS),
@@ -91,4 +90,4 @@ for index, tile in enumerate(tiles):
                                       icon=":material/block:")
     else:
         columns[index % COLUMNS].image(tile.tile, caption=f"{tile.method} · 1 = {tile.peak:.3g}", width="stretch")
-st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {default_device()}")
+st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {resources.device()}")

@@ -14,7 +14,6 @@ import argparse
 import sys
 from datetime import datetime, time, timezone
 from pathlib import Path
-from typing import Any
 
 
 __all__ = ["add_parser", "run", "parse_when"]

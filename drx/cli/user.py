@@ -19,7 +19,6 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from db import accounts
 from db.errors import DbError, InvalidValue

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 from drcore.vocabulary import ICDR_GRADES, LESION_LABELS, LESION_TYPES
-from drx.ui.dashboard_data import DiscoveryGroupSummary, StoredEvaluation
+from drx.dashboards import DiscoveryGroupSummary, StoredEvaluation
 from drx.ui.evaluation_history import METRICS, run_label
 from drx.ui.figures import froc_figure
-from drx.ui.grader_statistics import DailyCount, GradeRecord
+from drx.grader_statistics import DailyCount, GradeRecord
 
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
 

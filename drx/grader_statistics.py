@@ -1,6 +1,6 @@
 """Grader statistics over plain grade records: work per day, agreement between graders and with the model.
 
-No Streamlit and no database here: :mod:`drx.ui.dashboard_data` turns rows
+No Streamlit and no database here: :mod:`drx.dashboards` turns rows
 into :class:`GradeRecord` values, these functions turn them into numbers.
 """
 
