@@ -80,7 +80,7 @@ def evaluate_pairs(
 
 def write_report(rows: Sequence[Mapping[str, Any]], out: str | Path) -> str:
     """Write OUT/table.md, OUT/table.json (``{"rows": rows}``) and OUT/froc.html; returns the Markdown."""
-    from drx.ui.figures import comparison_html
+    from drx.evaluation_figures import comparison_html
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from drx import review
 from drx.dashboards import stored_evaluations
 from drx.ui import analysis, compare, resources
 from drx.ui.evaluation_history import evaluation_table
-from drx.ui.figures import evaluation_title, froc_figure
+from drx.evaluation_figures import evaluation_title, froc_figure
 from drx.ui.overlay import blended_tile, overlay_figure
 from drx.ui.text import verbatim
 

@@ -14,7 +14,7 @@ from drx.grader_statistics import graded_on, graded_per_day, grade_pairs, pairwi
 from drx.ui import dashboard_figures as figures
 from drx.ui import resources
 from drx.ui.evaluation_history import METRICS, history_table, run_label
-from drx.ui.figures import evaluation_title
+from drx.evaluation_figures import evaluation_title
 from drx.ui.dashboard_panels import decisions_panel, model_agreement_panel
 from drx.ui.image_list import selected_points, show_images
 

@@ -2,7 +2,7 @@
 
 The registry and the cards (:mod:`drcore.models.card`) load without torch, so that listing models is quick;
 ``LoadedModel``, ``load_checkpoint`` and ``save_checkpoint`` (:mod:`drcore.models.checkpoint`) import it on
-first use.
+first use. May import torch, safetensors and the rest of drcore; never db, drx or streamlit.
 """
 
 from importlib import import_module

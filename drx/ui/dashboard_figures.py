@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from drcore.vocabulary import ICDR_GRADES, LESION_LABELS, LESION_TYPES
 from drx.dashboards import DiscoveryGroupSummary, StoredEvaluation
 from drx.ui.evaluation_history import METRICS, run_label
-from drx.ui.figures import froc_figure
+from drx.evaluation_figures import froc_figure
 from drx.grader_statistics import DailyCount, GradeRecord
 
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
@@ -50,7 +50,7 @@ def metric_history_figure(evaluations: Sequence[StoredEvaluation], metric: str) 
 
 
 def clickable_froc_figure(evaluation: StoredEvaluation, title: str) -> go.Figure:
-    """:func:`drx.ui.figures.froc_figure` with ``customdata`` ``[run_id, lesion_type]`` on every curve point."""
+    """:func:`drx.evaluation_figures.froc_figure` with ``customdata`` ``[run_id, lesion_type]`` on every curve point."""
     figure = froc_figure(evaluation.rows, title)
     by_label = {LESION_LABELS[name]: name for name in LESION_TYPES}
     for trace in figure.data:

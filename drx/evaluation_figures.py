@@ -1,4 +1,4 @@
-"""Plotly figures of evaluation results."""
+"""Plotly figures of evaluation results: FROC curves for the pages and the report ``drx evaluate`` writes."""
 
 from collections.abc import Mapping, Sequence
 from html import escape
