@@ -1,12 +1,14 @@
-"""Accounts and work queues, as the Admin page manages them (``drx user`` is the command line's way).
+"""Accounts and work queues, as the Admin page and ``drx user`` manage them.
 
-Every write is one retried transaction (:func:`db.run_in_transaction`); db checks that ``admin`` is an
-enabled admin and refuses with a :class:`db.errors.DbError` whose message says why.
+Every write is one retried transaction (:func:`db.run_in_transaction`). ``admin`` is the logged-in admin
+(db checks the role) or None for the command line, which is trusted (whoever runs it owns the database);
+a refusal is a :class:`db.errors.DbError` whose message says why.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,8 +20,8 @@ from db.names import printable
 from db.session import run_in_transaction
 from db.work_queue import Progress, assign, progress
 
-__all__ = ["AccountRow", "AdminOverview", "admin_overview", "assign_images", "create_account", "set_disabled",
-           "set_role"]
+__all__ = ["AccountRow", "AdminOverview", "admin_overview", "assign_images", "create_account", "reset_password",
+           "set_disabled", "set_role", "unlock_logins"]
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,32 @@ def admin_overview(sessions: sessionmaker[Session]) -> AdminOverview:
     return AdminOverview(rows, images)
 
 
-def create_account(sessions: sessionmaker[Session], admin: User, name: str, password: str, role: str) -> None:
-    """A new account whose owner must change ``password`` at the first login."""
-    run_in_transaction(sessions, lambda session: accounts.create_account(
-        session, name, password, role=role, by=admin, must_change_password=True))
+def create_account(sessions: sessionmaker[Session], admin: Optional[User], name: str, password: str, role: str, *,
+                   must_change_password: bool = True) -> User:
+    """A new account (whose owner must change ``password`` at the first login, unless told otherwise)."""
+    return run_in_transaction(sessions, lambda session: accounts.create_account(
+        session, name, password, role=role, by=admin, must_change_password=must_change_password))
 
 
-def set_role(sessions: sessionmaker[Session], admin: User, name: str, role: str) -> None:
+def reset_password(sessions: sessionmaker[Session], admin: Optional[User], name: str, password: str) -> User:
+    """Set the password of the account ``name``; its owner must change it at the next login."""
+    return run_in_transaction(sessions, lambda session: accounts.reset_password(session, name, password, by=admin))
+
+
+def unlock_logins(sessions: sessionmaker[Session], admin: Optional[User], name: str) -> Optional[datetime]:
+    """End a lockout after too many failed logins now; returns until when it would have lasted (None: none)."""
+    return run_in_transaction(sessions, lambda session: accounts.unlock_logins(session, name, by=admin))
+
+
+def set_role(sessions: sessionmaker[Session], admin: Optional[User], name: str, role: str) -> User:
     """Give the account ``name`` the role ``role``."""
-    run_in_transaction(sessions, lambda session: accounts.set_role(session, name, role, by=admin))
+    return run_in_transaction(sessions, lambda session: accounts.set_role(session, name, role, by=admin))
 
 
-def set_disabled(sessions: sessionmaker[Session], admin: User, name: str, disabled: bool) -> None:
+def set_disabled(sessions: sessionmaker[Session], admin: Optional[User], name: str, disabled: bool) -> User:
     """Disable the account ``name`` (it can no longer log in), or enable it again."""
     change = accounts.disable_account if disabled else accounts.enable_account
-    run_in_transaction(sessions, lambda session: change(session, name, by=admin))
+    return run_in_transaction(sessions, lambda session: change(session, name, by=admin))
 
 
 def assign_images(sessions: sessionmaker[Session], admin: User, grader_id: int, image_ids: Sequence[int]) -> int:
