@@ -9,9 +9,9 @@ from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES, SLOW_METHOD_CPU_SECONDS
 from drx import review
 from drx.dashboards import stored_evaluations
+from drx.evaluation_figures import evaluation_title, froc_figure
 from drx.ui import analysis, compare, resources
 from drx.ui.evaluation_history import evaluation_table
-from drx.evaluation_figures import evaluation_title, froc_figure
 from drx.ui.overlay import blended_tile, overlay_figure
 from drx.ui.text import verbatim
 

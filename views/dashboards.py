@@ -10,12 +10,12 @@ from drcore.errors import DrxError
 from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import LESION_LABELS
 from drx import dashboards as data
+from drx.evaluation_figures import evaluation_title
 from drx.grader_statistics import graded_on, graded_per_day, grade_pairs, pairwise_agreement
 from drx.ui import dashboard_figures as figures
 from drx.ui import resources
-from drx.ui.evaluation_history import METRICS, history_table, run_label
-from drx.evaluation_figures import evaluation_title
 from drx.ui.dashboard_panels import decisions_panel, model_agreement_panel
+from drx.ui.evaluation_history import METRICS, history_table, run_label
 from drx.ui.image_list import selected_points, show_images
 
 sessions = resources.session_factory(resources.settings().database_url)

@@ -66,6 +66,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drx {arguments.command}: {error}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
