@@ -2,9 +2,7 @@
 
 import streamlit as st
 
-from db.accounts import role_at_least
-from drcore.device import default_device
-from drcore.models import DEFAULT_MODEL, bundled_models
+from drcore.models import DEFAULT_MODEL
 from drx.ui import auth, resources
 
 st.set_page_config(page_title="drx · DR heatmap review", page_icon=":material/visibility:", layout="wide")
@@ -20,12 +18,12 @@ with st.sidebar:
         st.text(f"Logged in as {user.name}")
         st.caption(f"Role: **{user.role}**")
         st.button("Log out", on_click=auth.logout, key="logout", icon=":material/logout:")
-    models = list(bundled_models())
+    models = resources.model_names()
     st.selectbox(
         "Model", models, index=models.index(DEFAULT_MODEL) if DEFAULT_MODEL in models else 0, key="model_name"
     )
     card = resources.model(st.session_state["model_name"]).card
-    st.caption(f"{card.architecture}, {card.input_size} px input · computing on **{default_device()}**")
+    st.caption(f"{card.architecture}, {card.input_size} px input · computing on **{resources.device()}**")
     if card.limitations:
         st.warning(card.limitations, icon="⚠️")
 
@@ -39,10 +37,10 @@ else:
         st.Page("views/discovery.py", title="Discovery", icon=":material/scatter_plot:"),
         st.Page("views/dashboards.py", title="Dashboards", icon=":material/monitoring:"),
     ]
-    if role_at_least(user.role, "reviewer"):
+    if auth.may(user, "reviewer"):
         pages.append(st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/gavel:"))
         pages.append(st.Page("views/export.py", title="Export", icon=":material/download:"))
-    if role_at_least(user.role, "admin"):
+    if auth.may(user, "admin"):
         pages.append(st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:"))
 page = st.navigation(pages)
 page.run()

@@ -293,8 +293,8 @@ def render(study_path: Path, report: Path | None) -> str:
     and the chosen model, the sensitivity map of every variant, and image-level AUCs; with ``report`` the
     full comparison (every metric, FROC figures) goes to ``report/table.md``, ``table.json``, ``froc.html``."""
     from drcore.evaluation_report import document_rows, format_estimate
-    from drcore.lesions import LESION_LABELS, LESION_TYPES
-    from drx.evaluate_command import write_report
+    from drcore.vocabulary import LESION_LABELS, LESION_TYPES
+    from drx.evaluation_runs import write_report
 
     study = json.loads(Path(study_path).read_text())
     results = [row for row in study["rows"] if "error" not in row]

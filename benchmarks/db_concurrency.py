@@ -72,7 +72,8 @@ from db.annotations import add_annotation, edit_annotation  # noqa: E402
 from db.decisions import decide, register_candidate  # noqa: E402
 from db.errors import AccountExists  # noqa: E402
 from db.geometry import Geometry  # noqa: E402
-from db.models import LESION_TYPES, REJECTION_REASONS, Annotation, CandidateDecision, Grade, Grader, Image  # noqa: E402
+from drcore.vocabulary import ANNOTATION_TYPES, REJECTION_REASONS  # noqa: E402
+from db.models import Annotation, CandidateDecision, Grade, Grader, Image  # noqa: E402
 from db.repository import (  # noqa: E402
     current_grade,
     get_or_create_grader,
@@ -218,7 +219,7 @@ def _correction(kind: str, state: dict[str, Any], rng: random.Random, correction
         candidate = rng.choice(state["candidates"][image_id])
         step = correction // 2
         if step % 2 == 0:
-            values = dict(decision="confirmed", lesion_type=LESION_TYPES[step % len(LESION_TYPES)])
+            values = dict(decision="confirmed", lesion_type=ANNOTATION_TYPES[step % len(ANNOTATION_TYPES)])
         else:
             values = dict(decision="rejected", reason=REJECTION_REASONS[step % len(REJECTION_REASONS)])
         return lambda session: decide(session, user, candidate, note=note, **values).id

@@ -25,7 +25,7 @@ from drcore.discovery import ExtractionParameters, GroupingParameters, discover,
 from drcore.discovery.patches import spot_patches
 from drcore.discovery.report import spot_table
 from drcore.discovery.run import DiscoveryResult
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drcore.models import DEFAULT_MODEL, load_model
 
 SHORT = {"microaneurysm": "MA", "haemorrhage": "HE", "hard_exudate": "EX", "cotton_wool_spot": "CWS"}

@@ -28,7 +28,7 @@ import traceback
 import torch
 
 from drcore.heatmaps.sensitivity import sensitivity
-from drcore.lesions import MODEL_OUTPUTS
+from drcore.vocabulary import MODEL_OUTPUTS
 from drcore.mining.pipeline import HEATMAP_TOLERANCE, SCORE_TOLERANCE, heatmap_difference
 from drcore.models import load_model
 from drcore.training import training_losses

@@ -17,7 +17,7 @@ import time
 import torch
 
 from drcore.device import default_device
-from drcore.lesions import OUTPUTS
+from drcore.vocabulary import OUTPUTS
 from drcore.models import build_model, load_model
 from drcore.training import training_losses
 

@@ -1,6 +1,6 @@
 """drx persistence: SQLAlchemy 2.0 models, settings and session set-up, and
-append-only repository functions. Never imports torch, streamlit or drcore
-(except :mod:`drcore.limits`, plain constants shared with the pages).
+append-only repository functions. May import SQLAlchemy, Alembic and argon2; never torch, streamlit,
+drx or drcore, except the plain constants of :mod:`drcore.limits` and :mod:`drcore.vocabulary`.
 
 Typical use::
 

@@ -62,7 +62,8 @@ from db.errors import (
     UnknownAccount,
     WrongPassword,
 )
-from db.models import ROLES, Account, Grader
+from db.models import Account, Grader
+from drcore.vocabulary import ROLES
 from db.names import clean_name
 from db.repository import find_grader, get_or_create_grader
 from db.rows import one_of

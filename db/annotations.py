@@ -33,7 +33,8 @@ from db.accounts import User, require_role
 from db.chains import current_versions, insert_version
 from db.errors import InvalidValue, NotFound, PermissionDenied
 from db.geometry import Geometry
-from db.models import LESION_TYPES, Annotation, Grader, Image
+from db.models import Annotation, Grader, Image
+from drcore.vocabulary import ANNOTATION_TYPES
 from db.rows import fetch, note_text, one_of, row_id
 
 __all__ = [
@@ -49,8 +50,8 @@ __all__ = [
 
 
 def lesion_type_value(value: Any) -> str:
-    """``value`` checked against :data:`db.models.LESION_TYPES`."""
-    return one_of(value, LESION_TYPES, "lesion type")
+    """``value`` checked against :data:`drcore.vocabulary.ANNOTATION_TYPES`."""
+    return one_of(value, ANNOTATION_TYPES, "lesion type")
 
 
 def _uid(value: Any) -> str:

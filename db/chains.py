@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from db.errors import ChangeConflict
 from db.session import is_retryable
 
-__all__ = ["not_superseded", "current_versions", "insert_version", "chain_of"]
+__all__ = ["not_superseded", "current_versions", "insert_version"]
 
 T = TypeVar("T")
 
@@ -53,14 +53,3 @@ def insert_version(session: Session, row: T, what: str) -> T:
             ) from exc
         raise
     return row
-
-
-def chain_of(session: Session, model: type[T], head: Any) -> list[T]:
-    """Every version of ``head``'s chain, oldest first, ending with ``head``."""
-    chain = [head]
-    while chain[-1].supersedes_id is not None:
-        previous = session.get(model, chain[-1].supersedes_id)
-        if previous is None:  # impossible with the foreign keys in place
-            break
-        chain.append(previous)
-    return chain[::-1]

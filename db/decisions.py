@@ -30,7 +30,8 @@ from db.accounts import User, require_role
 from db.annotations import lesion_type_value
 from db.chains import current_versions, insert_version
 from db.errors import InvalidValue
-from db.models import DECISIONS, REJECTION_REASONS, Candidate, CandidateDecision, Grader, Image, Model
+from db.models import Candidate, CandidateDecision, Grader, Image, Model
+from drcore.vocabulary import DECISIONS, REJECTION_REASONS
 from db.rows import fetch, note_text, one_of, row_id
 
 __all__ = [
@@ -157,8 +158,8 @@ def decide(
 ) -> CandidateDecision:
     """Record ``user``'s decision on ``candidate`` and return their current version.
 
-    ``confirmed`` needs ``lesion_type`` (:data:`db.models.LESION_TYPES`),
-    ``rejected`` needs ``reason`` (:data:`db.models.REJECTION_REASONS`),
+    ``confirmed`` needs ``lesion_type`` (:data:`drcore.vocabulary.ANNOTATION_TYPES`),
+    ``rejected`` needs ``reason`` (:data:`drcore.vocabulary.REJECTION_REASONS`),
     ``undecided`` neither. A decision equal to the current one inserts
     nothing (a page rerun does not lengthen the history).
     """

@@ -80,6 +80,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import TypeDecorator
 
 from db.errors import AppendOnlyViolation
+from drcore.vocabulary import ANNOTATION_TYPES, DECISIONS, REJECTION_REASONS, ROLES
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -99,11 +100,6 @@ __all__ = [
     "Assignment",
     "APPEND_ONLY_MODELS",
     "register_append_only",
-    "ICDR_GRADES",
-    "ROLES",
-    "LESION_TYPES",
-    "REJECTION_REASONS",
-    "DECISIONS",
     "GEOMETRY_KINDS",
     "ACTIONS",
 ]
@@ -116,19 +112,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: The ICDR (International Clinical Diabetic Retinopathy) severity scale:
-#: 0 none, 1 mild NPDR, 2 moderate NPDR, 3 severe NPDR, 4 proliferative DR.
-ICDR_GRADES = (0, 1, 2, 3, 4)
-
-#: account roles, least to most privileged: a reviewer may do what a grader
-#: may, an admin what a reviewer may
-ROLES = ("grader", "reviewer", "admin")
-#: lesion types a grader can confirm or draw
-LESION_TYPES = ("microaneurysm", "haemorrhage", "hard_exudate", "cotton_wool_spot", "other")
-#: why a candidate is a false positive
-REJECTION_REASONS = ("vessel", "optic_disc", "artefact", "reflection", "other")
-#: what a grader said about a candidate
-DECISIONS = ("confirmed", "rejected", "undecided")
 #: shapes of drawn annotations (see :mod:`db.geometry`)
 GEOMETRY_KINDS = ("polygon", "rectangle", "circle", "path")
 #: what made a version of a correction
@@ -472,7 +455,7 @@ class CandidateDecision(_Row, Base):
         CheckConstraint(_in("action", ACTIONS), name="known_action"),
         CheckConstraint(
             # "IS NOT NULL" too: a NULL makes IN unknown, and a CHECK lets unknown pass
-            f"(decision = 'confirmed' AND lesion_type IS NOT NULL AND {_in('lesion_type', LESION_TYPES)}"
+            f"(decision = 'confirmed' AND lesion_type IS NOT NULL AND {_in('lesion_type', ANNOTATION_TYPES)}"
             " AND reason IS NULL)"
             f" OR (decision = 'rejected' AND reason IS NOT NULL AND {_in('reason', REJECTION_REASONS)}"
             " AND lesion_type IS NULL)"
@@ -518,7 +501,7 @@ class Annotation(_Row, Base):
 
     __table_args__ = (
         CheckConstraint(_in("kind", GEOMETRY_KINDS), name="known_kind"),
-        CheckConstraint(_in("lesion_type", LESION_TYPES), name="known_lesion_type"),
+        CheckConstraint(_in("lesion_type", ANNOTATION_TYPES), name="known_lesion_type"),
         CheckConstraint(_in("action", ACTIONS), name="known_action"),
         *_chain("annotation", "uid", "image_id", "grader_id", root=("uid",)),
         Index("ix_annotation_image_id_grader_id", "image_id", "grader_id"),

@@ -36,7 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from db.errors import AccountExists, GradeConflict, InvalidGrade, InvalidValue
-from db.models import ICDR_GRADES, EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
+from db.models import EvaluationRun, Grade, Grader, GroundTruth, HeatmapRun, Image, Model
+from drcore.vocabulary import ICDR_GRADES
 from db.names import clean_name, name_key, printable
 from db.rows import note_text
 from drcore.limits import MAX_FILE_NAME_CHARS, MAX_NAME_CHARS

@@ -11,7 +11,7 @@ from typing import Any
 
 from drcore.evaluation import REFERENCE_WIDTH, EvaluationResult
 from drcore.heatmaps import METHODS
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES
 
 #: The metric columns of a row, in table order, with their Markdown headers.
 METRIC_COLUMNS: dict[str, str] = {

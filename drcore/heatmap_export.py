@@ -22,11 +22,9 @@ from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities
-from drcore.lesions import REFERABLE_DR
 from drcore.models import LoadedModel
 from drcore.referral import referral
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+from drcore.vocabulary import IMAGE_SUFFIXES, REFERABLE_DR
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,8 @@
-"""Lesion types and model outputs shared by every part of drx."""
+"""The lesion words under their first module name, for the modules that still import it.
 
-LESION_TYPES: tuple[str, ...] = (
-    "microaneurysm",
-    "haemorrhage",
-    "hard_exudate",
-    "cotton_wool_spot",
-)
+They are defined in :mod:`drcore.vocabulary`; import them from there.
+"""
 
-ANY_LESION = "any_lesion"
+from drcore.vocabulary import ANY_LESION, LESION_LABELS, LESION_TYPES, MODEL_OUTPUTS, OUTPUTS, REFERABLE_DR
 
-#: Screening's question: refer (ICDR grade >= 2, or any diabetic macular oedema) or not.
-REFERABLE_DR = "referable_dr"
-
-#: Image-level lesion outputs of a drx model, in logit order (every bundled model has them).
-OUTPUTS: tuple[str, ...] = (ANY_LESION, *LESION_TYPES)
-
-#: The outputs drx trains today, in logit order: the lesion outputs, then referable DR.
-MODEL_OUTPUTS: tuple[str, ...] = (*OUTPUTS, REFERABLE_DR)
-
-LESION_LABELS: dict[str, str] = {
-    ANY_LESION: "Any lesion",
-    "microaneurysm": "Microaneurysms",
-    "haemorrhage": "Haemorrhages",
-    "hard_exudate": "Hard exudates",
-    "cotton_wool_spot": "Cotton-wool spots",
-    REFERABLE_DR: "Referable DR",
-}
+__all__ = ["ANY_LESION", "LESION_LABELS", "LESION_TYPES", "MODEL_OUTPUTS", "OUTPUTS", "REFERABLE_DR"]

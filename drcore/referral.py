@@ -1,6 +1,6 @@
 """Screening's decision: refer or not, at the operating point a model card states."""
 
-from drcore.lesions import REFERABLE_DR
+from drcore.vocabulary import REFERABLE_DR
 from drcore.models import ModelCard
 
 REFER = "refer"

@@ -1,6 +1,6 @@
 """Image-level training labels from what a screening archive knows: grades, or which lesions an image has.
 
-One row per image in :data:`drcore.lesions.MODEL_OUTPUTS` order, 1 = present,
+One row per image in :data:`drcore.vocabulary.MODEL_OUTPUTS` order, 1 = present,
 0 = absent, NaN = unknown (the loss ignores unknown labels). Pixel masks never
 enter here: only whether a lesion type is present in the whole image.
 
@@ -31,10 +31,9 @@ when there is no lesion, unknown for microaneurysms only (DME unknown).
 
 import numpy as np
 
-from drcore.lesions import ANY_LESION, LESION_TYPES, MODEL_OUTPUTS, REFERABLE_DR
+from drcore.vocabulary import ANY_LESION, ICDR_GRADES, LESION_TYPES, MODEL_OUTPUTS, REFERABLE_DR
 
 UNKNOWN = float("nan")
-ICDR_GRADES = range(5)
 DME_GRADES = range(3)
 
 

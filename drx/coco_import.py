@@ -31,11 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.annotations import import_annotation
 from db.errors import InvalidValue
 from db.geometry import Geometry
-from db.models import LESION_TYPES, Annotation, Image
+from db.models import Annotation, Image
 from db.repository import get_or_create_grader, register_image
 from db.session import run_in_transaction
 from drcore.errors import DrxError
 from drcore.limits import MAX_COCO_ANNOTATIONS, MAX_COCO_BYTES, MAX_IMAGE_PIXELS, MAX_SHAPE_VERTICES
+from drcore.vocabulary import ANNOTATION_TYPES
 
 __all__ = ["CocoImportError", "CocoImportSummary", "import_coco"]
 
@@ -80,7 +81,7 @@ def _lesion_type(name: Any) -> Optional[str]:
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     for candidate in (key, key.removesuffix("s")):
         candidate = _SYNONYMS.get(candidate, candidate)
-        if candidate in LESION_TYPES:
+        if candidate in ANNOTATION_TYPES:
             return candidate
     return None
 
@@ -156,7 +157,7 @@ def _items(path: Path, document: Any, digest: str, default_grader: Optional[str]
         category = categories.get(_key(entry.get("category_id"), f"{where}: 'category_id'", path))
         lesion_type = _lesion_type(category)
         if lesion_type is None:
-            raise _fail(path, f"{where} has category {category!r:.60}, not a lesion type ({', '.join(LESION_TYPES)})")
+            raise _fail(path, f"{where} has category {category!r:.60}, not a lesion type ({', '.join(ANNOTATION_TYPES)})")
         size = (image["width"], image["height"])
         extra = entry.get("drx")
         try:

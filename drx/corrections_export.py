@@ -29,7 +29,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,15 +42,16 @@ from tqdm import tqdm
 
 from db.annotations import geometry_of
 from db.chains import current_versions
-from db.models import LESION_TYPES, Annotation, Candidate, CandidateDecision, Grade, Grader, Image, Model, utcnow
+from db.models import Annotation, Candidate, CandidateDecision, Grade, Grader, Image, Model, utcnow
 from db.geometry import Geometry
 from drcore.errors import DrxError
+from drcore.vocabulary import ANNOTATION_TYPES
 from drx.masks import Window, covered
 
 __all__ = ["ExportFilter", "ExportSummary", "ExportFolderInUse", "coco_document", "grades_csv", "decisions_csv",
            "spreadsheet_safe", "spreadsheet_text", "write_export", "export_zip"]
 
-COCO_CATEGORIES = [{"id": k + 1, "name": name, "supercategory": "lesion"} for k, name in enumerate(LESION_TYPES)]
+COCO_CATEGORIES = [{"id": k + 1, "name": name, "supercategory": "lesion"} for k, name in enumerate(ANNOTATION_TYPES)]
 CATEGORY_ID = {item["name"]: item["id"] for item in COCO_CATEGORIES}
 
 
@@ -65,6 +66,14 @@ class ExportFilter:
     until: Optional[datetime] = None
     datasets: tuple[str, ...] = ()
 
+    @classmethod
+    def for_days(cls, graders: Sequence[str], datasets: Sequence[str], since: Optional[date],
+                 until: Optional[date]) -> ExportFilter:
+        """Versions saved from the start of ``since`` to the end of ``until`` (UTC days; None: open)."""
+        return cls(graders=tuple(graders), datasets=tuple(datasets),
+                   since=datetime.combine(since, time.min, timezone.utc) if since else None,
+                   until=datetime.combine(until, time.max, timezone.utc) if until else None)
+
     def where(self, model: Any) -> list[Any]:
         """SQL conditions on ``model`` (its ``created_at``, ``grader_id``) and :class:`Image`."""
         criteria = []
@@ -77,6 +86,21 @@ class ExportFilter:
         if self.datasets:
             criteria.append(Image.source.in_(self.datasets))
         return criteria
+
+
+@dataclass(frozen=True)
+class ExportChoices:
+    """What an export can be restricted to: the graders' names and the data sets (image sources) known."""
+
+    graders: list[str]
+    datasets: list[str]
+
+
+def export_choices(sessions: sessionmaker[Session]) -> ExportChoices:
+    """Every grader's name and every image source, sorted."""
+    with sessions() as session:
+        return ExportChoices(list(session.scalars(select(Grader.name).order_by(Grader.name))),
+                             list(session.scalars(select(Image.source).distinct().order_by(Image.source))))
 
 
 @dataclass
@@ -261,7 +285,7 @@ def _files(session: Session, selection: ExportFilter, summary: ExportSummary, pr
         for lesion_type, (window, inside) in lesions:
             mask = masks.setdefault(lesion_type, np.zeros((image["height"], image["width"]), dtype=bool))
             mask[window] |= inside
-        for lesion_type in LESION_TYPES:
+        for lesion_type in ANNOTATION_TYPES:
             if lesion_type in masks and masks[lesion_type].any():
                 files[f"{folder}/{lesion_type}.png"] = _png(masks[lesion_type])
                 summary.masks += 1

@@ -20,8 +20,9 @@ import numpy as np
 from skimage import draw
 
 from db.geometry import Geometry
-from db.models import LESION_TYPES, Annotation
+from db.models import Annotation
 from drcore.raster import polygon_pixels, stroke_window
+from drcore.vocabulary import ANNOTATION_TYPES
 
 __all__ = ["Window", "covered", "rasterise", "lesion_masks"]
 
@@ -56,11 +57,11 @@ def rasterise(geometry: Geometry, shape: tuple[int, int]) -> np.ndarray:
 
 
 def lesion_masks(annotations: Iterable[Annotation], shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """One boolean mask per lesion type (every type of :data:`db.models.LESION_TYPES`):
+    """One boolean mask per lesion type (every type of :data:`drcore.vocabulary.ANNOTATION_TYPES`):
     the union of the given (live) annotations of that type."""
     from db.annotations import geometry_of
 
-    masks = {name: np.zeros(shape, dtype=bool) for name in LESION_TYPES}
+    masks = {name: np.zeros(shape, dtype=bool) for name in ANNOTATION_TYPES}
     for annotation in annotations:
         if not annotation.deleted:
             window, inside = covered(geometry_of(annotation), shape)

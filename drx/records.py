@@ -18,7 +18,7 @@ from db.settings import Settings
 from drcore.datasets.base import Sample
 from drcore.errors import BadImage, DrxError
 from drcore.imaging import image_sha256, load_image
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drcore.metrics import label_instances
 
 if TYPE_CHECKING:  # the model libraries load only where a model runs

@@ -1,19 +1,17 @@
 """Compare: the model's heatmap against expert lesion masks, image by image and over a data set."""
 
-import json
-
 import numpy as np
-
 import streamlit as st
 
-from db import repository
 from drcore.errors import DrxError, UnsupportedModel
 from drcore.heatmaps import DEFAULT_METHOD, METHODS
-from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS, LESION_TYPES
 from drcore.models import DEFAULT_MODEL
+from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES, SLOW_METHOD_CPU_SECONDS
+from drx import review
+from drx.dashboards import stored_evaluations
+from drx.evaluation_figures import evaluation_title, froc_figure
 from drx.ui import analysis, compare, resources
-from drx.ui.figures import evaluation_title, froc_figure
+from drx.ui.evaluation_history import evaluation_table
 from drx.ui.overlay import blended_tile, overlay_figure
 from drx.ui.text import verbatim
 
@@ -43,7 +41,7 @@ with image_tab:
     sample = by_id[image_id]
 
     data = sample.image_path.read_bytes()
-    sha256 = image_sha256(data)
+    sha256 = review.Photograph(sample.image_id, data, "dataset").sha256
     result = analysis.analyse(sha256, data, model_name)
     field = compare.fov(dataset, sample.image_id)
 
@@ -68,7 +66,7 @@ with image_tab:
 
     heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
     masks = {name: compare.expert_mask(dataset, sample.image_id, name, view, threshold) for name in LESION_TYPES}
-    spots = compare.hot_spots(heatmap.values, field, spot_count, smoothing, 10.0) if spot_count else []
+    spots = review.hot_spots(heatmap.values, field, spot_count, smoothing, 10.0) if spot_count else []
     judged = compare.judge_spots(spots, masks[output])
 
     with figure_column:
@@ -78,7 +76,7 @@ with image_tab:
         figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
                                 smoothing_px=4.0)
         for name in shown_types:
-            figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], compare.TYPE_COLOURS[name]))
+            figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], LESION_COLOURS[name]))
         for trace in compare.spot_traces(judged):
             figure.add_trace(trace)
         figure.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.02, "x": 0})
@@ -101,7 +99,8 @@ with methods_tab:
     chosen_methods = st.multiselect(
         "Methods", sorted(METHODS), default=sorted(set(preferred)), key="cmp_methods",
         help="The model card's method and sensitivity by default; the Heatmap methods page shows every method "
-             "(smoothgrad, integrated gradients and occlusion take tens of seconds each on a CPU).",
+             "(on one CPU thread, per 512 px photograph: "
+             + ", ".join(f"{name} ~{seconds:g} s" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + ").",
     )
     columns = st.columns(3)
     for index, method in enumerate(chosen_methods):
@@ -119,33 +118,13 @@ with methods_tab:
 with dataset_tab:
     st.caption("Runs of `drx evaluate`, newest first. Run `drx evaluate --dataset diaretdb1 --split test` "
                "to add one.")
-    sessions = resources.session_factory(resources.settings().database_url)
-    with sessions() as session:
-        runs = [(run.id, run.model.name, run.method, run.dataset, run.split, run.created_at, run.metrics_json)
-                for run in repository.evaluation_runs(session)]
+    runs = {run.run_id: run for run in stored_evaluations(resources.session_factory(resources.settings().database_url))}
     if not runs:
         st.info("No evaluation has been stored yet.")
     else:
-        labels = {run[0]: f"#{run[0]} · {run[1]} · {run[2]} · {run[3]} {run[4]} · {run[5]:%Y-%m-%d %H:%M}"
-                  for run in runs}
-        chosen = st.selectbox("Evaluation run", list(labels), format_func=labels.get, key="cmp_run")
-        run_id, model, method, run_dataset, run_split, _, metrics_json = next(run for run in runs if run[0] == chosen)
-        rows = json.loads(metrics_json)["rows"]
-
-        def cell(estimate: dict) -> str:
-            if estimate["value"] is None:
-                return "n/a"
-            interval = f" [{estimate['low']:.3f}, {estimate['high']:.3f}]" if estimate["low"] is not None else ""
-            return f"{estimate['value']:.3f}{interval}"
-
-        st.dataframe(
-            [{"lesion type": LESION_LABELS[row["lesion_type"]], "images with lesion": row["images_with_lesion"],
-              "lesions": row["lesions"], "image AUC (output)": cell(row["image_auc_output"]),
-              "image AUC (heatmap max)": cell(row["image_auc_heatmap_max"]), "pixel AUC": cell(row["pixel_auc"]),
-              "CPM": cell(row["cpm"]), "sens. @1 FP": cell(row["sensitivity_at_1fp"]),
-              "sens. @8 FP": cell(row["sensitivity_at_8fp"]), "pointing game": cell(row["pointing_game"])}
-             for row in rows],
-            hide_index=True, width="stretch",
-        )
-        st.plotly_chart(froc_figure(rows, evaluation_title(model, method, run_dataset, run_split)),
+        run = runs[st.selectbox("Evaluation run", list(runs), key="cmp_run", format_func=lambda run_id: (
+            f"#{run_id} · {runs[run_id].model} · {runs[run_id].method} · {runs[run_id].dataset} {runs[run_id].split} · "
+            f"{runs[run_id].created_at:%Y-%m-%d %H:%M}"))]
+        st.dataframe(evaluation_table(run.rows), hide_index=True, width="stretch")
+        st.plotly_chart(froc_figure(run.rows, evaluation_title(run.model, run.method, run.dataset, run.split)),
                         width="stretch", key="cmp_froc")

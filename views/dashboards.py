@@ -7,23 +7,22 @@ below it and open on the Review page.
 import streamlit as st
 
 from drcore.errors import DrxError
-from drcore.lesions import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
-from drx.ui import dashboard_data as data
+from drcore.vocabulary import LESION_LABELS
+from drx import dashboards as data
+from drx.evaluation_figures import evaluation_title
+from drx.grader_statistics import graded_on, graded_per_day, grade_pairs, pairwise_agreement
 from drx.ui import dashboard_figures as figures
 from drx.ui import resources
+from drx.ui.dashboard_panels import decisions_panel, model_agreement_panel
 from drx.ui.evaluation_history import METRICS, history_table, run_label
-from drx.ui.figures import evaluation_title
-from drx.ui.grader_statistics import graded_on, graded_per_day, grade_pairs, model_agreement, pairwise_agreement
 from drx.ui.image_list import selected_points, show_images
-from drx.ui.model_scores import score_images
 
 sessions = resources.session_factory(resources.settings().database_url)
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
-with sessions() as session:
-    evaluations = data.stored_evaluations(session)
-    grades = data.grade_records(session)
-    discovery_groups = data.discovery_overview(session)
+evaluations = data.stored_evaluations(sessions)
+grades = data.grade_records(sessions)
+discovery_groups = data.discovery_overview(sessions)
 
 st.title("Dashboards")
 model_tab, graders_tab, discovery_tab = st.tabs(["Model quality", "Graders", "Discovery"])
@@ -62,14 +61,13 @@ with model_tab:
         references = None
         if picked:
             try:
-                references = data.split_references(dataset, split)
+                references = resources.split_references(dataset, split)
             except DrxError as error:
                 st.warning(f"{dataset} cannot be read here ({error}), so its split is unknown: photographs of "
                            "every split are listed.", icon="⚠️")
         for lesion_type in sorted({lesion_type for _, lesion_type in picked}):
             st.markdown(f"**{LESION_LABELS.get(lesion_type, lesion_type)}** · {dataset} {split}, most lesions first")
-            with sessions() as session:
-                entries = data.dataset_images(session, dataset, lesion_type, references)
+            entries = data.dataset_images(sessions, dataset, lesion_type, references)
             show_images(entries, key=f"dash_eval_images_{lesion_type}",
                         empty=f"No {dataset} {split} photograph with expert ground truth of this type is in the "
                         f"database: `drx import {dataset}` registers them.")
@@ -78,7 +76,6 @@ with graders_tab:
     if not grades:
         st.info("No grade has been saved yet. Graders grade photographs on the Review page.")
     else:
-        current = [grade for grade in grades if grade.current]
         counters = st.columns(3)
         counters[0].metric("Graders", len({grade.grader for grade in grades}))
         counters[1].metric("Images graded", len({grade.image_id for grade in grades}))
@@ -117,47 +114,9 @@ with graders_tab:
                     show_images(data.grade_entries([grade for pair in chosen_pairs for grade in pair]),
                                 key="dash_pair_images")
 
-        st.subheader("Agreement with the model")
-        outputs = list(resources.model(model_name).card.outputs)
-        output = st.selectbox("Model output", outputs, format_func=lambda name: LESION_LABELS.get(name, name),
-                              key="dash_output")
-        graded_ids = {grade.image_id for grade in current if not grade.ungradable}
-        if st.toggle(f"Score the {len(graded_ids)} graded photograph(s) with {model_name}", key="dash_score"):
-            with sessions() as session:
-                scored = score_images(data.image_paths(session, graded_ids), model_name, output)
-            if scored.failures:
-                st.warning(f"{len(scored.failures)} photograph(s) could not be scored: "
-                           + "; ".join(sorted(scored.failures.values())[:5]), icon="⚠️")
-            st.dataframe([{"grader": row.grader, "images": row.images, "referable": row.referable,
-                           "AUC": row.auc, "note": row.note} for row in model_agreement(grades, scored.scores)],
-                         hide_index=True, width="stretch", key="dash_model_table",
-                         column_config={"AUC": st.column_config.NumberColumn(format="%.3f")})
-            gradable = [grade for grade in current if not grade.ungradable]
-            score_event = st.plotly_chart(
-                figures.model_scores_figure(gradable, scored.scores, LESION_LABELS.get(output, output)),
-                on_select="rerun", selection_mode=("points", "box"), key="dash_score_chart")
-            points = {tuple(point["customdata"]) for point in selected_points(score_event) if point.get("customdata")}
-            if points:
-                show_images(data.grade_entries([grade for grade in gradable if (grade.image_id, grade.grader) in points],
-                                               scored.scores), key="dash_score_images")
-        else:
-            st.caption("ROC AUC of the model's score for each grader's referable calls; scoring runs the model "
-                       "over every graded photograph once (then cached).")
+        model_agreement_panel(sessions, grades, model_name)
 
-    st.subheader("Candidate decisions")
-    with sessions() as session:
-        rates = data.decision_rates(session)
-    if not rates:
-        st.caption("No candidate has been decided yet: graders confirm or reject hot spots on the Review page.")
-    else:
-        st.caption("Current decisions of every grader on the candidates of each heatmap output (edits replace, "
-                   "reverts count as what they restore). Confirmed share = confirmed / (confirmed + rejected).")
-        st.dataframe([{"heatmap of": LESION_LABELS.get(rate.output, rate.output), "confirmed": rate.confirmed,
-                       "rejected": rate.rejected, "undecided": rate.undecided,
-                       "confirmed share": rate.confirmed_share, "most given rejection reason": rate.top_reason}
-                      for rate in rates],
-                     hide_index=True, width="stretch", key="dash_decisions_table",
-                     column_config={"confirmed share": st.column_config.NumberColumn(format="%.2f")})
+    decisions_panel(sessions)
 
 with discovery_tab:
     if not discovery_groups:
@@ -177,8 +136,7 @@ with discovery_tab:
         numbers = {(group.session_id, group.group_id): group.number for group in discovery_groups}
         for session_id, group_id in sorted({tuple(point["customdata"]) for point in selected_points(group_event)
                                             if point.get("customdata")}):
-            with sessions() as session:
-                entries, missing = data.group_spot_entries(session, session_id, group_id)
+            entries, missing = data.group_spot_entries(sessions, session_id, group_id)
             st.markdown(f"**Session #{session_id}, group G{numbers.get((session_id, group_id), '?')}** · its hot "
                         "spots, strongest first"
                         + (f" ({missing} on photographs that are not files, e.g. synthetic, are not listed)"

@@ -1,12 +1,8 @@
 """Export: the current corrections as one ZIP (COCO JSON, PNG masks per lesion type, CSV of grades and decisions)."""
 
-from datetime import datetime, time, timezone
-
 import streamlit as st
-from sqlalchemy import select
 
-from db.models import Grader, Image
-from drx.corrections_export import ExportFilter, export_zip
+from drx.corrections_export import ExportFilter, export_choices, export_zip
 from drx.ui import auth, resources
 
 sessions = resources.session_factory(resources.settings().database_url)
@@ -16,23 +12,16 @@ st.title("Export corrections")
 st.caption("The current version of every correction (deleted lesions left out), as `drx export` writes it: "
            "`coco.json` (polygons in original photograph pixels), `masks/…/<lesion type>.png`, `grades.csv`, "
            "`decisions.csv`.")
-with sessions() as session:
-    graders = list(session.scalars(select(Grader.name).order_by(Grader.name)))
-    datasets = list(session.scalars(select(Image.source).distinct().order_by(Image.source)))
+choices = export_choices(sessions)
 with st.form("export"):
-    chosen_graders = st.multiselect("Graders (none: all)", graders, key="export_graders")
-    chosen_datasets = st.multiselect("Data sets (none: all)", datasets, key="export_datasets")
+    chosen_graders = st.multiselect("Graders (none: all)", choices.graders, key="export_graders")
+    chosen_datasets = st.multiselect("Data sets (none: all)", choices.datasets, key="export_datasets")
     since_column, until_column = st.columns(2)
     since = since_column.date_input("Changed on or after (UTC)", value=None, key="export_since")
     until = until_column.date_input("Changed on or before (UTC)", value=None, key="export_until")
     prepared = st.form_submit_button("Prepare the export", type="primary")
 if prepared:
-    selection = ExportFilter(
-        graders=tuple(chosen_graders), datasets=tuple(chosen_datasets),
-        since=datetime.combine(since, time.min, timezone.utc) if since else None,
-        until=datetime.combine(until, time.max, timezone.utc) if until else None,
-    )
-    data, summary = export_zip(sessions, selection)
+    data, summary = export_zip(sessions, ExportFilter.for_days(chosen_graders, chosen_datasets, since, until))
     st.session_state["export_zip"] = data
     st.session_state["export_summary"] = (f"{summary.images} photographs · {summary.annotations} drawn lesions · "
                                           f"{summary.masks} masks · {summary.grades} grades · "

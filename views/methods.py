@@ -2,17 +2,15 @@
 
 import streamlit as st
 
-from drcore.device import default_device
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import METHODS
-from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS
 from drcore.models import DEFAULT_MODEL
+from drcore.vocabulary import LESION_LABELS, OCCLUSION_WINDOWS, SLOW_METHOD_CPU_SECONDS, UPLOAD_TYPES
+from drx import review
 from drx.ui import analysis, compare, resources
-from drx.ui.methods import CPU_SECONDS, OCCLUSION_WINDOWS, colour_scale_strip, method_tiles
+from drx.ui.methods import colour_scale_strip, method_tiles
 from drx.ui.text import verbatim
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
 COLUMNS = 4
 
 settings = resources.settings()
@@ -44,7 +42,7 @@ if source == "DiaretDB1":
                             index=names.index(linked_image) if linked_image in names else 0)
     file_name, data = image_id, by_id[image_id].image_path.read_bytes()
 elif source == "Upload":
-    upload = st.file_uploader("A fundus photograph (JPEG, PNG or TIFF)", type=UPLOAD_TYPES, key="methods_upload")
+    upload = st.file_uploader("A fundus photograph (JPEG, PNG or TIFF)", type=list(UPLOAD_TYPES), key="methods_upload")
     if upload is None:
         st.info("Upload a fundus photograph, or choose Demo images or DiaretDB1 above.")
         st.stop()
@@ -54,7 +52,7 @@ else:
     path = st.selectbox("Demo photograph", demos, format_func=lambda item: item.stem, key="methods_demo")
     file_name, data = path.name, path.read_bytes()
 
-sha256 = image_sha256(data)
+sha256 = review.Photograph(file_name, data, source).sha256
 try:
     result = analysis.analyse(sha256, data, model_name)
 except BadImage as error:
@@ -64,13 +62,13 @@ except BadImage as error:
 controls = st.columns([2, 4, 2])
 output = controls[0].selectbox("Output", list(result.probabilities), key="methods_output",
                                format_func=lambda name: f"{LESION_LABELS[name]} ({result.probabilities[name]:.2f})")
-on_cpu = default_device().type == "cpu"
+on_cpu = resources.device().type == "cpu"
 methods = controls[1].multiselect(
     "Methods", list(METHODS), key="methods_chosen",
-    default=[name for name in METHODS if name not in CPU_SECONDS] if on_cpu else list(METHODS),
+    default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS] if on_cpu else list(METHODS),
     help="On a CPU the slow methods are left out until you add them. Seconds per photograph on one CPU thread "
          "with the 512 px small network (about ten times more at the default's 768 px): "
-         + ", ".join(f"{name} ~{seconds:g}" for name, seconds in CPU_SECONDS.items()) + " (occlusion at 32/16).",
+         + ", ".join(f"{name} ~{seconds:g}" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + " (occlusion at 32/16).",
 )
 window = controls[2].selectbox("Occlusion window", list(OCCLUSION_WINDOWS), key="methods_occlusion",
                                index=0 if on_cpu else 2,
@@ -92,4 +90,4 @@ for index, tile in enumerate(tiles):
                                       icon=":material/block:")
     else:
         columns[index % COLUMNS].image(tile.tile, caption=f"{tile.method} · 1 = {tile.peak:.3g}", width="stretch")
-st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {default_device()}")
+st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {resources.device()}")

@@ -2,35 +2,21 @@
 
 import streamlit as st
 
-from db import repository
-from db.grading import grade_image
-from db.models import Grader, Image
 from drcore.errors import BadImage
-from drcore.imaging import image_sha256
-from drcore.lesions import LESION_LABELS, REFERABLE_DR
-from drcore.limits import MAX_NOTE_CHARS
 from drcore.models import DEFAULT_MODEL
-from drx.records import register_model
-from drx.ui import analysis, auth, candidates, resources, storage
-from drx.ui.actions import write
-from drx.ui.candidate_panel import candidate_panel, markers, my_decisions, register_spots
+from drcore.vocabulary import LESION_LABELS, REFERABLE_DR
+from drx import review
+from drx.candidates import my_decisions
+from drx.ui import analysis, auth, candidates, resources
+from drx.ui.candidate_panel import candidate_panel, markers
 from drx.ui.drawing_panel import annotation_traces, drawing_panel, my_annotations
 from drx.ui.history_panel import history_panel
-from drx.ui.overlay import COLORMAPS, overlay_figure
-from drx.ui.queue_panel import has_queue, queue_picker
+from drx.ui.overlay import overlay_figure
 from drx.ui.referral import referral_banner
 from drx.ui.review_link import InvalidReviewLink, read_review_target
+from drx.ui.review_panels import LINKED, choose_photograph, display_settings, grade_panel
 from drx.ui.text import verbatim
 
-ICDR_GRADES = {
-    0: "0 · No apparent retinopathy",
-    1: "1 · Mild non-proliferative DR",
-    2: "2 · Moderate non-proliferative DR",
-    3: "3 · Severe non-proliferative DR",
-    4: "4 · Proliferative DR",
-}
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "tif", "tiff"]
-GRADE_FLASH = "grade_saved"
 #: Below this output probability the candidates of its map are shown with a warning that the map is weak.
 WEAK_MAP_SCORE = 0.5
 
@@ -46,98 +32,27 @@ try:
 except InvalidReviewLink as error:
     st.warning(f"The link's photograph cannot be opened: {error}", icon="⚠️")
     target = None
-sources = (["Linked photograph"] if target else []) + (["My queue"] if has_queue(sessions, user) else []) + [
-    "Demo images", "Upload"]
-source = st.segmented_control("Photograph from", sources, default=sources[0], key="source") or sources[0]
-if source in ("My queue", "Linked photograph"):
-    with sessions() as session:
-        if source == "My queue":
-            listed_image = session.get(Image, queue_picker(sessions, user))
-        else:
-            listed_image = repository.find_image(session, target.image_sha256)
-        if listed_image is None:
-            st.error("The linked photograph is not in the database (import it first).", icon="🚫")
-            st.stop()
-        file_name, stored = listed_image.file_name, listed_image.stored_path
-    try:
-        data = open(stored, "rb").read()
-    except (OSError, TypeError) as error:
-        st.error(f"The photograph {verbatim(file_name)} cannot be read from {verbatim(str(stored))}: "
-                 f"{verbatim(str(error))}", icon="🚫")
-        st.stop()
-    origin, chosen_path = ("queue" if source == "My queue" else "link"), stored
-elif source == "Demo images":
-    demos = resources.demo_images(settings.demo_dir)
-    chosen_path = st.selectbox("Demo photograph", demos, format_func=lambda path: path.stem, key="demo")
-    file_name, data, origin = chosen_path.name, chosen_path.read_bytes(), "demo"
-else:
-    uploads = st.file_uploader(
-        "Fundus photographs (JPEG, PNG or TIFF)", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads"
-    )
-    if not uploads:
-        st.info("Upload one or more fundus photographs, or choose **Demo images** above.")
-        st.stop()
-    names = [upload.name for upload in uploads]
-    chosen = uploads[names.index(st.selectbox("Photograph", names, key="upload_choice"))] if len(uploads) > 1 else uploads[0]
-    file_name, data, origin = chosen.name, chosen.getvalue(), "upload"
-
-sha256 = image_sha256(data)
+source, photograph = choose_photograph(sessions, user, settings, target)
+sha256 = photograph.sha256
 try:
-    result = analysis.analyse(sha256, data, model_name)
+    result = analysis.analyse(sha256, photograph.data, model_name)
 except BadImage as error:
-    st.error(f"**{verbatim(file_name)}** cannot be reviewed. {error}", icon="🚫")
+    st.error(f"**{verbatim(photograph.file_name)}** cannot be reviewed. {error}", icon="🚫")
     st.stop()
-
 height, width = result.photograph.shape[:2]
-stored_path = storage.keep_upload(settings.upload_dir, sha256, file_name, data) if origin == "upload" else None
 
 figure_column, side_column = st.columns([5, 2], gap="medium")
 with side_column:
     candidates_tab, grade_tab, display_tab = st.tabs(["Candidates", "Grade", "Heatmap"])
 with display_tab:
-    for name, probability in result.probabilities.items():
-        st.progress(probability, text=f"{LESION_LABELS[name]}: **{probability:.2f}**")
-    outputs = list(result.probabilities)
-    linked_output = target.output if source == "Linked photograph" and target.output in outputs else None
-    output = st.selectbox("Heatmap of", outputs, format_func=LESION_LABELS.get, key="output",
-                          index=outputs.index(linked_output or loaded.card.default_output()))
-    opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
-    colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
-    threshold = st.slider(
-        "Show the top share of the map", 0.5, 50.0, 3.0, 0.5, format="%.1f %%", key="top_share",
-        help="Only the strongest pixels are coloured; the rest of the photograph stays visible.",
-    )
-    smoothing = st.slider(
-        "Smoothing (px)", 0.0, 20.0, 4.0, 1.0, key="smoothing",
-        help="Gaussian blur of the displayed map, in photograph pixels; the stored map stays raw.",
-    )
-    st.markdown("**Candidate lesions** (hot spots: local maxima of the smoothed map, strongest first)")
-    spot_count = st.slider("How many", 1, 30, 10, key="spot_count")
-    spot_smoothing = st.slider("Smoothing before peaks (px at 1500 px width)", 0.0, 20.0, 10.0, 1.0,
-                               key="spot_smoothing")
-    spot_spacing = st.slider("Minimum distance between candidates (px at 1500 px width)", 2.0, 60.0, 10.0, 1.0,
-                             key="spot_spacing")
-
+    linked = target.output if source == LINKED and target.output in result.probabilities else None
+    shown = display_settings(result.probabilities, linked or loaded.card.default_output())
+output = shown.output
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
-map_path, map_is_new = storage.store_heatmap(
-    settings.heatmap_dir, f"{sha256[:16]}_{loaded.card.sha256[:12]}_{heatmap.method}_{output}", heatmap.values
-)
-spots = candidates.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
-                             candidates.field(sha256, result.photograph), spot_count, spot_smoothing, spot_spacing)
-with sessions.begin() as session:
-    image_row = repository.register_image(
-        session, content_sha256=sha256, file_name=file_name, width=width, height=height,
-        size_bytes=len(data), source=origin, stored_path=str(stored_path or chosen_path),
-    )
-    model_row = register_model(session, loaded)
-    if map_is_new:
-        repository.record_heatmap_run(
-            session, image=image_row, model=model_row, method=heatmap.method, output=output, parameters={},
-            device=heatmap.device, duration_s=heatmap.duration_s, storage_path=str(map_path),
-        )
-    listed = register_spots(session, image_id=image_row.id, model_id=model_row.id, method=heatmap.method,
-                            output=output, spots=spots)
-    image_id = image_row.id
+spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
+                           analysis.field(sha256, result.photograph), shown.spot_count, shown.spot_smoothing,
+                           shown.spot_spacing)
+record = review.record_review(sessions, settings, loaded, photograph, result, heatmap, output, spots)
 
 with candidates_tab:
     score = result.probabilities[output]
@@ -145,54 +60,29 @@ with candidates_tab:
         st.info(f"The model scores this photograph **{score:.2f}** for {LESION_LABELS[output].lower()} (below "
                 f"{WEAK_MAP_SCORE}): these candidates are only the strongest spots of a weak map, most likely not "
                 "lesions. Reject them, or draw what the model missed.", icon="ℹ️")
-    selected = candidate_panel(sessions, user, image_id, listed)
-
+    selected = candidate_panel(sessions, user, record.image_id, record.candidates)
 with grade_tab:
-    if GRADE_FLASH in st.session_state:
-        st.success(st.session_state.pop(GRADE_FLASH))
-    with sessions() as session:
-        current = repository.current_grade(session, session.get(Image, image_id), session.get(Grader, user.id))
-    form_key = f"grade_{sha256[:16]}_{user.id}"  # one form state per photograph and user
-    with st.form(form_key):
-        grade = st.selectbox("ICDR grade", list(ICDR_GRADES), format_func=ICDR_GRADES.get, key=f"{form_key}_icdr",
-                             index=current.icdr_grade if current and current.icdr_grade is not None else 0)
-        referable = st.checkbox("Referable DR", value=bool(current and current.referable), key=f"{form_key}_referable")
-        ungradable = st.checkbox("Ungradable (image quality too poor)", value=bool(current and current.ungradable),
-                                 key=f"{form_key}_ungradable")
-        note = st.text_area("Note", value=current.note if current else "", height=90, key=f"{form_key}_note",
-                            max_chars=MAX_NOTE_CHARS)
-        saved = st.form_submit_button("Save grade", type="primary")
-    if saved:
-        # Retried on a busy database; a user's own concurrent edit (two tabs) is superseded, never lost.
-        if write(sessions, lambda session: grade_image(
-            session, user, image_id, icdr_grade=None if ungradable else grade, referable=referable,
-            ungradable=ungradable, note=note,
-        ), "The grade was not saved:"):
-            # Rerun so that the queue's progress and the history include it; the message shows after the rerun.
-            st.session_state[GRADE_FLASH] = "Grade saved" + (" (the earlier version is kept in the history)."
-                                                             if current else ".")
-            st.rerun()
-    elif current:
-        st.caption(f"Your current grade was saved {current.created_at:%Y-%m-%d %H:%M} UTC.")
+    grade_panel(sessions, user, record.image_id, sha256)
 
 with figure_column:
     if REFERABLE_DR in result.probabilities:
         referral_banner(loaded.card, result.probabilities[REFERABLE_DR])
-    st.caption(f"{verbatim(file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
+    st.caption(f"{verbatim(photograph.file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
                f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
     figure_slot = st.container()
     if st.toggle("Draw missed lesions", key="drawing_on"):
-        drawing_panel(sessions, user, image_id, result.photograph, (selected.x, selected.y) if selected else None)
-    figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, colormap=colormap,
+        drawing_panel(sessions, user, record.image_id, result.photograph,
+                      (selected.x, selected.y) if selected else None)
+    figure = overlay_figure(result.photograph, heatmap.values, opacity=shown.opacity, colormap=shown.colormap,
                             scale_title=heatmap.method.replace("_", " "),
-                            threshold_quantile=1 - threshold / 100, smoothing_px=smoothing)
-    for trace in annotation_traces(my_annotations(sessions, user, image_id)):
+                            threshold_quantile=1 - shown.top_share / 100, smoothing_px=shown.smoothing)
+    for trace in annotation_traces(my_annotations(sessions, user, record.image_id)):
         figure.add_trace(trace)
-    figure.add_trace(candidates.candidate_trace(markers(listed, my_decisions(sessions, user, image_id)),
+    figure.add_trace(candidates.candidate_trace(markers(record.candidates, my_decisions(sessions, user, record.image_id)),
                                                 selected.rank if selected else None))
     figure.update_layout(showlegend=False)  # names show on hover; a legend would cover the colour bar
     focus = ((selected.x, selected.y) if selected else (target.x, target.y)
-             if source == "Linked photograph" and target.x is not None else None)
+             if source == LINKED and target.x is not None else None)
     if focus:
         x_range, y_range = candidates.zoom_window(*focus, (width, height), max(160, min(width, height) / 4))
         figure.update_xaxes(range=x_range)
@@ -200,4 +90,4 @@ with figure_column:
     figure_slot.plotly_chart(figure, width="stretch", theme=None, config={"scrollZoom": True, "displaylogo": False},
                              key="overlay")
     with st.expander("History of this photograph", icon=":material/history:"):
-        history_panel(sessions, user, image_id)
+        history_panel(sessions, user, record.image_id)

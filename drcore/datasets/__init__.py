@@ -1,5 +1,7 @@
 """Data-set readers: a registry of names -> ``read(root=None, split="all") -> list[Sample]``.
 
+May import the rest of drcore (imaging, raster, vocabulary); never db, drx or streamlit.
+
 Every reader yields :class:`~drcore.datasets.base.Sample` records (image path,
 image-level labels, split, lazily loaded masks per lesion type). A reader finds
 its folder through :func:`dataset_root` when ``root`` is None:

@@ -32,11 +32,11 @@ class Sample:
         image_path: the photograph as distributed.
         split: ``"train"`` or ``"test"``.
         labels: image-level labels (treat as read-only). Names in
-            :data:`drcore.lesions.OUTPUTS` where the data set's masks say so (1 = present),
+            :data:`drcore.vocabulary.OUTPUTS` where the data set's masks say so (1 = present),
             plus ``"icdr_grade"`` / ``"referable"`` where it grades images.
         image_shape: ``(H, W)`` of the photograph, from its header.
         load_masks: called by :meth:`masks`; returns a bool ``(H, W)`` mask per
-            lesion type of :data:`drcore.lesions.LESION_TYPES` in original pixels,
+            lesion type of :data:`drcore.vocabulary.LESION_TYPES` in original pixels,
             or ``{}`` where the data set has no masks.
         load_fov: optional; returns the bool ``(H, W)`` field of view. When absent
             :meth:`fov` detects it with :func:`drcore.imaging.field_of_view`.

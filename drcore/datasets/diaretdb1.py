@@ -60,7 +60,7 @@ from skimage import draw
 
 from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
-from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, LESION_TYPES
 from drcore.limits import MAX_ANNOTATION_COORDINATE
 from drcore.raster import polygon_pixels, polyline_pixels
 
@@ -452,15 +452,6 @@ def consensus_mask(
     return fused_thirds(image, lesion_type, root) >= thirds_needed(threshold)
 
 
-def consensus_masks(
-    image: Sample | str | int,
-    threshold: float = DEFAULT_THRESHOLD,
-    root: str | os.PathLike | None = None,
-) -> dict[str, np.ndarray]:
-    """:func:`consensus_mask` for every lesion type."""
-    return {t: consensus_mask(image, t, threshold, root) for t in LESION_TYPES}
-
-
 @lru_cache(maxsize=8)
 def _fov_cached(path: str) -> np.ndarray:
     from drcore.imaging import field_of_view, load_image
@@ -599,7 +590,6 @@ __all__ = [
     "Marking",
     "annotation_paths",
     "consensus_mask",
-    "consensus_masks",
     "expert_confidence",
     "expert_masks",
     "fov_mask",

@@ -43,7 +43,7 @@ from PIL import Image
 
 from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
-from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, IMAGE_SUFFIXES, LESION_TYPES
 
 SEGMENTATION = "idrid_segmentation"
 GRADING = "idrid_grading"
@@ -58,7 +58,6 @@ SUFFIX_TO_LESION: dict[str, str] = {
 LESION_TO_SUFFIX: dict[str, str] = {v: k for k, v in SUFFIX_TO_LESION.items()}
 OPTIC_DISC = "OD"
 
-_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 _MASK_EXTS = (".png", ".tif", ".tiff")
 
 
@@ -119,7 +118,7 @@ def _images_in(folder: Path, pattern: str) -> dict[str, Path]:
     return {
         p.stem: p
         for p in sorted(folder.iterdir())
-        if p.is_file() and p.suffix.lower() in _IMAGE_EXTS and rx.fullmatch(p.stem)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and rx.fullmatch(p.stem)
     }
 
 

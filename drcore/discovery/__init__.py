@@ -7,6 +7,8 @@
 - :mod:`~drcore.discovery.run`: the whole run kept in one folder (:func:`discover`, :func:`load_discovery`);
 - :mod:`~drcore.discovery.report`: the report folder (Parquet, group table, self-contained HTML);
 - :mod:`~drcore.discovery.patches`: patch thumbnails centred on a hot spot with its heatmap contour.
+
+May import the rest of drcore (models, heatmaps, imaging, datasets, metrics); never db, drx or streamlit.
 """
 
 from drcore.discovery.hotspots import (

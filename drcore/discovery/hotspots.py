@@ -44,7 +44,7 @@ from drcore.errors import DiscoveryError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, prepare
 from drcore.inference import batch_from_prepared
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drcore.models import LoadedModel
 
 __all__ = ["TARGETS", "EvidenceTarget", "ExtractionParameters", "HotSpotSet", "default_layer", "extract_hot_spots",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from drcore.discovery.run import DiscoveryResult
 from drcore.discovery.statistics import planted_coverage
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 
 __all__ = ["PlantedFigures", "planted_figures"]
 

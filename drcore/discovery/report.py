@@ -29,7 +29,7 @@ from drcore.discovery.images import DiscoveryImage
 from drcore.discovery.patches import spot_patches
 from drcore.discovery.run import DiscoveryResult
 from drcore.discovery.statistics import planted_coverage
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 
 __all__ = ["group_table", "spot_table", "write_report"]
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from drcore.discovery.grouping import medoids
 from drcore.discovery.hotspots import HotSpotSet
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drcore.metrics import UndefinedMetric, image_auc_with_ci
 
 __all__ = ["DOMINANT_SHARE", "UNEXPLAINED_MIN_AUC_LOW", "GroupStatistics", "group_statistics",

@@ -11,6 +11,20 @@ from db.session import run_in_transaction
 from drx.ui.text import verbatim
 
 
+def attempt(action: Callable[[], Any], what: str) -> bool:
+    """Run an application function that writes; True when it did.
+
+    On a refusal (any :class:`db.errors.DbError`) nothing is written, the message says why (``what`` names the
+    action: "The account was not created: ...") and the result is False.
+    """
+    try:
+        action()
+    except DbError as error:
+        st.error(f"{what} {verbatim(str(error))}", icon="🚫")
+        return False
+    return True
+
+
 def write(sessions: sessionmaker[Session], work: Callable[[Session], Any], what: str) -> bool:
     """Run ``work`` in a transaction (retried when the database is busy); True when it was committed.
 
@@ -18,12 +32,7 @@ def write(sessions: sessionmaker[Session], work: Callable[[Session], Any], what:
     message says why (``what`` names the action: "The decision was not
     saved: ...") and the result is False.
     """
-    try:
-        run_in_transaction(sessions, work)
-    except DbError as error:
-        st.error(f"{what} {verbatim(str(error))}", icon="🚫")
-        return False
-    return True
+    return attempt(lambda: run_in_transaction(sessions, work), what)
 
 
 def fresh(session: Session, row: Any) -> Any:

@@ -1,59 +1,35 @@
-"""One photograph through the model: decoding, scores and heatmaps, cached per content hash.
+"""The review workflow's model steps (:mod:`drx.review`) cached per photograph for the pages.
 
-Functions take the photograph's sha256 as the cache key and the bytes or
-prepared image as underscore arguments, so Streamlit hashes 64 characters
-instead of megabytes.
+Functions take the photograph's sha256 as the cache key and the bytes or prepared image as underscore
+arguments, so Streamlit hashes 64 characters instead of megabytes.
 """
 
-import time
-from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from drcore.device import default_device
-from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
-from drcore.imaging import PreparedImage, load_image, prepare
-from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
+from drcore.candidates import HotSpot
+from drcore.imaging import PreparedImage, field_of_view, load_image
+from drx import review
+from drx.review import Analysis, HeatmapResult
 from drx.ui import resources
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """A decoded photograph, its prepared model input and the model's image-level probabilities."""
-
-    photograph: np.ndarray
-    prepared: PreparedImage
-    probabilities: dict[str, float]
-
-
-@dataclass(frozen=True)
-class HeatmapResult:
-    """A heatmap in original pixels and how it was made."""
-
-    values: np.ndarray
-    method: str
-    device: str
-    duration_s: float
+@st.cache_data(max_entries=8, show_spinner="Reading the photograph…")
+def stored_photograph(sha256: str, path: str) -> np.ndarray:
+    """A stored photograph's pixels (cached per content hash)."""
+    return load_image(path)
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the photograph and scoring it…")
 def analyse(sha256: str, _data: bytes, model_name: str) -> Analysis:
-    """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
-    loaded = resources.model(model_name)
-    photograph = load_image(_data)
-    prepared = prepare(photograph, loaded.card.input_size)
-    probabilities = predict_probabilities(loaded.model, batch_from_prepared([prepared]))[0]
-    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))))
+    """:func:`drx.review.analyse` with a bundled model (raises drcore's BadImage errors)."""
+    return review.analyse(_data, resources.model(model_name))
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing the heatmap…")
 def heatmap(sha256: str, _prepared: PreparedImage, model_name: str, output: str) -> HeatmapResult:
-    """The heatmap of one output in original photograph pixels, by the model card's method (else the default)."""
-    loaded = resources.model(model_name)
-    method = loaded.card.heatmap.get("method", DEFAULT_METHOD)
-    started = time.perf_counter()
-    (values,) = original_heatmaps(loaded.model, [_prepared], loaded.card.outputs.index(output), method)
-    return HeatmapResult(values, method, str(default_device()), time.perf_counter() - started)
+    """:func:`drx.review.explain`: the card's method, in original photograph pixels."""
+    return review.explain(_prepared, resources.model(model_name), output)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -61,7 +37,18 @@ def method_map(
     sha256: str, _prepared: PreparedImage, model_name: str, output: str, method: str,
     parameters: tuple[tuple[str, object], ...] = (),
 ) -> np.ndarray:
-    """One method's raw heatmap of one output in the prepared frame (S x S); ``parameters`` are the method's."""
-    loaded = resources.model(model_name)
-    batch = batch_from_prepared([_prepared])
-    return compute_heatmaps(loaded.model, batch, loaded.card.outputs.index(output), method, **dict(parameters))[0].numpy()
+    """:func:`drx.review.method_map`: one method's raw map in the prepared frame."""
+    return review.method_map(_prepared, resources.model(model_name), output, method, parameters)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def field(sha256: str, _photograph: np.ndarray) -> np.ndarray:
+    """The photograph's field of view."""
+    return field_of_view(_photograph)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def hot_spots(key: str, _heatmap: np.ndarray, _field: np.ndarray, count: int, smoothing_px: float,
+              spacing_px: float) -> list[HotSpot]:
+    """:func:`drx.review.hot_spots` cached per ``key`` (photograph, model and output) and parameters."""
+    return review.hot_spots(_heatmap, _field, count, smoothing_px, spacing_px)

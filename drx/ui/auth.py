@@ -147,6 +147,11 @@ def logout() -> None:
         st.logout()
 
 
+def may(user: User, role: str) -> bool:
+    """Whether ``user``'s role is ``role`` or a more privileged one (what the navigation offers)."""
+    return role_at_least(user.role, role)
+
+
 def require(sessions: sessionmaker[Session], role: str = "grader") -> User:
     """The logged-in user when their role is at least ``role``; otherwise a refusal and the page stops.
 

@@ -1,56 +1,27 @@
 """The candidate list beside the photograph: pick one (the figure zooms to it), confirm, reject or leave it undecided."""
 
-from dataclasses import dataclass
 from typing import Optional
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
-from db.decisions import current_decisions, decide, register_candidate
-from db.models import LESION_TYPES, REJECTION_REASONS, CandidateDecision
-from drcore.candidates import HotSpot
+from db.models import CandidateDecision
 from drcore.limits import MAX_NOTE_CHARS
-from drx.ui.actions import write
-from drx.ui.candidates import LESION_NAMES, REASON_NAMES, Marker
+from drcore.vocabulary import ANNOTATION_TYPES, LESION_NAMES, REASON_LABELS, REJECTION_REASONS
+from drx.candidates import ListedCandidate, decide, my_decisions
+from drx.ui.actions import attempt
+from drx.ui.candidates import Marker
 
 PICK_KEY = "candidate_pick"
 FLASH_KEY = "candidate_saved"
 DECISION_NAMES = {"confirmed": "confirm", "rejected": "reject (false positive)", "undecided": "undecided"}
 
 
-@dataclass(frozen=True)
-class ListedCandidate:
-    """A stored candidate as the page lists it: database id, rank (1 = strongest), place and score."""
-
-    id: int
-    rank: int
-    x: float
-    y: float
-    score: float
-
-
-def register_spots(session: Session, *, image_id: int, model_id: int, method: str, output: str,
-                   spots: list[HotSpot]) -> list[ListedCandidate]:
-    """Store the hot spots as candidates (idempotent) and list them strongest first."""
-    listed = []
-    for rank, spot in enumerate(spots, start=1):
-        row = register_candidate(session, image=image_id, model=model_id, method=method, output=output,
-                                 x=float(spot.col), y=float(spot.row), score=spot.value)
-        listed.append(ListedCandidate(row.id, rank, row.x, row.y, row.score))
-    return listed
-
-
-def my_decisions(sessions: sessionmaker[Session], user: User, image_id: int) -> dict[int, CandidateDecision]:
-    """``user``'s current decision on each candidate of the image, by candidate id."""
-    with sessions() as session:
-        return {row.candidate_id: row for row in current_decisions(session, image_id, user.id)}
-
-
 def _detail(decision: Optional[CandidateDecision]) -> str:
     if decision is None or decision.decision == "undecided":
         return ""
-    return LESION_NAMES[decision.lesion_type] if decision.decision == "confirmed" else REASON_NAMES[decision.reason]
+    return LESION_NAMES[decision.lesion_type] if decision.decision == "confirmed" else REASON_LABELS[decision.reason]
 
 
 def markers(listed: list[ListedCandidate], decisions: dict[int, CandidateDecision]) -> list[Marker]:
@@ -97,18 +68,16 @@ def candidate_panel(
         decision = st.radio("Decision", options, format_func=DECISION_NAMES.get, horizontal=True,
                             index=options.index(current.decision) if current else 2, key=f"decision_{chosen.id}")
         lesion_type = st.selectbox(
-            "Lesion type (when confirmed)", LESION_TYPES, format_func=LESION_NAMES.get, key=f"lesion_{chosen.id}",
-            index=LESION_TYPES.index(current.lesion_type) if current and current.lesion_type else 0)
+            "Lesion type (when confirmed)", ANNOTATION_TYPES, format_func=LESION_NAMES.get, key=f"lesion_{chosen.id}",
+            index=ANNOTATION_TYPES.index(current.lesion_type) if current and current.lesion_type else 0)
         reason = st.selectbox(
-            "Reason (when rejected)", REJECTION_REASONS, format_func=REASON_NAMES.get, key=f"reason_{chosen.id}",
+            "Reason (when rejected)", REJECTION_REASONS, format_func=REASON_LABELS.get, key=f"reason_{chosen.id}",
             index=REJECTION_REASONS.index(current.reason) if current and current.reason else 0)
         note = st.text_input("Note", value=current.note if current else "", key=f"decision_note_{chosen.id}",
                              max_chars=MAX_NOTE_CHARS)
         saved = st.form_submit_button("Save decision", type="primary")
-    if saved and write(sessions, lambda session: decide(
-        session, user, chosen.id, decision, lesion_type=lesion_type if decision == "confirmed" else None,
-        reason=reason if decision == "rejected" else None, note=note,
-    ), "The decision was not saved:"):
+    if saved and attempt(lambda: decide(sessions, user, chosen.id, decision, lesion_type=lesion_type,
+                                        reason=reason, note=note), "The decision was not saved:"):
         st.session_state[FLASH_KEY] = f"Candidate {rank}: {DECISION_NAMES[decision]} saved."
         st.rerun()
     return chosen

@@ -1,6 +1,6 @@
 """Candidate lesions on the Review page: hot spots of the heatmap, zoom windows and figure layers.
 
-Hot spots are found by :func:`drx.ui.compare.hot_spots` (the same method and
+Hot spots are found by :func:`drx.review.hot_spots` (the same method and
 parameters as the Compare page and ``drx evaluate``); this module only places
 them, the graders' decisions and drawn outlines on the plotly figure.
 """
@@ -12,50 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-import streamlit as st
 
-from drcore.candidates import HotSpot
-from drcore.imaging import field_of_view
-from drx.ui import compare
+from drcore.vocabulary import LESION_COLOURS
 from drx.ui.overlay import display_scale, downsample, image_data_uri
 
 #: marker colour of a candidate by its decision (no decision yet: undecided)
 DECISION_COLOURS = {"confirmed": "#2ecc40", "rejected": "#ff4136", "undecided": "#ffdc00"}
-#: outline colour of a drawn lesion by type
-LESION_COLOURS = {
-    "microaneurysm": "#00e5ff",
-    "haemorrhage": "#39ff14",
-    "hard_exudate": "#f5d000",
-    "cotton_wool_spot": "#ff4fd8",
-    "other": "#ffffff",
-}
-LESION_NAMES = {
-    "microaneurysm": "microaneurysm",
-    "haemorrhage": "haemorrhage",
-    "hard_exudate": "hard exudate",
-    "cotton_wool_spot": "cotton-wool spot",
-    "other": "other",
-}
-REASON_NAMES = {
-    "vessel": "vessel",
-    "optic_disc": "optic disc",
-    "artefact": "artefact",
-    "reflection": "reflection",
-    "other": "other",
-}
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def field(sha256: str, _photograph: np.ndarray) -> np.ndarray:
-    """The photograph's field of view (cached per content hash)."""
-    return field_of_view(_photograph)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def hot_spots(key: str, _heatmap: np.ndarray, _field: np.ndarray, count: int, smoothing_px: float,
-              spacing_px: float) -> list[HotSpot]:
-    """:func:`drx.ui.compare.hot_spots` cached per ``key`` (photograph, model and output) and parameters."""
-    return compare.hot_spots(_heatmap, _field, count, smoothing_px, spacing_px)
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from skimage.measure import find_contours, regionprops
 
-from drcore.candidates import HotSpot, find_hot_spots
+from drcore.candidates import HotSpot
 from drcore.datasets import diaretdb1, read
 from drcore.datasets.base import Sample
-from drcore.evaluation import REFERENCE_WIDTH
 from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
 
-TYPE_COLOURS = {
-    "microaneurysm": "#00e5ff",
-    "haemorrhage": "#39ff14",
-    "hard_exudate": "#f5d000",
-    "cotton_wool_spot": "#ff4fd8",
-}
 CONSENSUS = "consensus of the 4 experts"
 
 
@@ -77,13 +70,6 @@ def judge_spots(spots: list[HotSpot], mask: np.ndarray) -> JudgedSpots:
         missed_centres=[region.centroid for region in regions if region.label not in hit_labels],
         lesions=len(regions),
     )
-
-
-def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: float, nms_px: float) -> list[HotSpot]:
-    """The ``count`` strongest hot spots, parameters in pixels at 1500 px width."""
-    scale = heatmap.shape[1] / REFERENCE_WIDTH
-    return find_hot_spots(heatmap, fov=field, min_distance=max(1, round(nms_px * scale)),
-                          smoothing_sigma=smoothing_px * scale, max_spots=count)
 
 
 def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:

@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from drcore.lesions import LESION_LABELS, LESION_TYPES
-from drx.ui.dashboard_data import DiscoveryGroupSummary, StoredEvaluation
+from drcore.vocabulary import ICDR_GRADES, LESION_LABELS, LESION_TYPES
+from drx.dashboards import DiscoveryGroupSummary, StoredEvaluation
 from drx.ui.evaluation_history import METRICS, run_label
-from drx.ui.figures import froc_figure
-from drx.ui.grader_statistics import DailyCount, GradeRecord, ICDR_LABELS
+from drx.evaluation_figures import froc_figure
+from drx.grader_statistics import DailyCount, GradeRecord
 
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
 
@@ -50,7 +50,7 @@ def metric_history_figure(evaluations: Sequence[StoredEvaluation], metric: str) 
 
 
 def clickable_froc_figure(evaluation: StoredEvaluation, title: str) -> go.Figure:
-    """:func:`drx.ui.figures.froc_figure` with ``customdata`` ``[run_id, lesion_type]`` on every curve point."""
+    """:func:`drx.evaluation_figures.froc_figure` with ``customdata`` ``[run_id, lesion_type]`` on every curve point."""
     figure = froc_figure(evaluation.rows, title)
     by_label = {LESION_LABELS[name]: name for name in LESION_TYPES}
     for trace in figure.data:
@@ -92,7 +92,7 @@ def grade_agreement_figure(pairs: Sequence[tuple[GradeRecord, GradeRecord]], gra
                 "color": ["#2e7d32" if a == b else "#c62828" for a, b in cells], "opacity": 0.75},
         hovertemplate=f"{grader_a}: %{{x}}<br>{grader_b}: %{{y}}<br>%{{text}} image(s)<extra></extra>",
     ))
-    axis = {"tickvals": list(ICDR_LABELS), "range": [-0.6, 4.6], "zeroline": False}
+    axis = {"tickvals": list(ICDR_GRADES), "range": [-0.6, 4.6], "zeroline": False}
     figure.update_xaxes(title=f"ICDR grade · {grader_a}", **axis)
     figure.update_yaxes(title=f"ICDR grade · {grader_b}", scaleanchor="x", **axis)
     figure.update_layout(title="ICDR grades of both graders (green: agree)", height=420, margin=_MARGIN,

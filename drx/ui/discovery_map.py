@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from db.discovery_repository import GroupState, SessionState
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES
 
 #: what the map can be coloured by
 COLOUR_BY = {"group": "group", "lesion": "lesion type", "referable": "referable label", "grade": "graders' grade"}

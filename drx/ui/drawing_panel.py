@@ -10,10 +10,11 @@ from db.accounts import User
 from db.annotations import add_annotation, current_annotations, delete_annotation, edit_annotation, geometry_of
 from db.geometry import Geometry
 from db.history import undo_last
-from db.models import LESION_TYPES, Annotation
+from db.models import Annotation
+from drcore.vocabulary import ANNOTATION_TYPES, LESION_COLOURS, LESION_NAMES
 from drx.ui import drawing
 from drx.ui.actions import write
-from drx.ui.candidates import LESION_COLOURS, LESION_NAMES, outline_trace
+from drx.ui.candidates import outline_trace
 
 CANVAS_WIDTH = 760
 ROUND_KEY = "canvas_round"
@@ -58,7 +59,7 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     tool_column, zoom_column = st.columns([3, 2])
     tool = tool_column.segmented_control("Tool", list(drawing.TOOLS), default="Polygon", key="draw_tool") or "Polygon"
     zoom = zoom_column.segmented_control("Zoom", ZOOMS, default=2, format_func=lambda z: f"{z}×", key="draw_zoom") or 1
-    lesion_type = tool_column.selectbox("Lesion type", LESION_TYPES, format_func=LESION_NAMES.get, key="draw_type")
+    lesion_type = tool_column.selectbox("Lesion type", ANNOTATION_TYPES, format_func=LESION_NAMES.get, key="draw_type")
     around_candidate = centre is not None
     if centre is None and zoom > 1:
         x_column, y_column = st.columns(2)
@@ -102,7 +103,7 @@ def _edit_own(sessions: sessionmaker[Session], user: User, image_id: int, shapes
               for number, row in enumerate(mine, start=1)}
     pick, new_type = st.columns([3, 2])
     uid = pick.selectbox("Your drawn lesions on this photograph", list(labels), format_func=labels.get, key="own_pick")
-    lesion_type = new_type.selectbox("New lesion type", LESION_TYPES, format_func=LESION_NAMES.get, key="own_type")
+    lesion_type = new_type.selectbox("New lesion type", ANNOTATION_TYPES, format_func=LESION_NAMES.get, key="own_type")
     retype, reshape, remove = st.columns(3)
     if retype.button("Change its type", key="own_retype"):
         if write(sessions, lambda session: edit_annotation(session, user, uid, lesion_type=lesion_type),

@@ -2,8 +2,8 @@
 
 from collections.abc import Sequence
 
-from drcore.lesions import LESION_LABELS
-from drx.ui.dashboard_data import StoredEvaluation
+from drcore.vocabulary import LESION_LABELS
+from drx.dashboards import StoredEvaluation
 
 #: metrics of an evaluation row (``LesionTypeResult``) that the dashboards show, with their labels
 METRICS = {
@@ -65,3 +65,20 @@ def history_table(evaluations: Sequence[StoredEvaluation]) -> list[dict]:
             entry |= {label: metric_value(row, metric) for metric, label in METRICS.items() if metric not in COMPARED}
             table.append(entry)
     return table
+
+
+def _cell(estimate: dict) -> str:
+    if estimate["value"] is None:
+        return "n/a"
+    interval = f" [{estimate['low']:.3f}, {estimate['high']:.3f}]" if estimate["low"] is not None else ""
+    return f"{estimate['value']:.3f}{interval}"
+
+
+def evaluation_table(rows: Sequence[dict]) -> list[dict]:
+    """One evaluation run's rows as a table: a row per lesion type, each metric with its 95% interval."""
+    return [{"lesion type": LESION_LABELS[row["lesion_type"]], "images with lesion": row["images_with_lesion"],
+             "lesions": row["lesions"], "image AUC (output)": _cell(row["image_auc_output"]),
+             "image AUC (heatmap max)": _cell(row["image_auc_heatmap_max"]), "pixel AUC": _cell(row["pixel_auc"]),
+             "CPM": _cell(row["cpm"]), "sens. @1 FP": _cell(row["sensitivity_at_1fp"]),
+             "sens. @8 FP": _cell(row["sensitivity_at_8fp"]), "pointing game": _cell(row["pointing_game"])}
+            for row in rows]

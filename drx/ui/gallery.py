@@ -1,19 +1,16 @@
 """Galleries of a discovery session: the run behind it, patch thumbnails, and the way to the Review page."""
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
-from PIL import Image as PILImage
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import repository
 from drcore.discovery import DiscoveryImage, DiscoveryResult, load_discovery
 from drcore.discovery.patches import spot_patches
 from drcore.discovery.run import run_images
-from drcore.imaging import image_sha256
+from drx.discovery_sessions import register_photograph
 from drx.ui.review_link import ReviewTarget
 
 
@@ -45,17 +42,9 @@ def gallery_order(members: Sequence[int], statistics: dict, strength: pd.Series)
 
 def review_target(sessions: sessionmaker[Session], image_path: str, row: float, col: float,
                   output: str | None) -> ReviewTarget:
-    """The Review page's target for a hot spot: its photograph (registered in the database if it is not
-    yet, so that the Review page can load it from ``stored_path``) at the spot, in original pixels.
+    """The Review page's target for a hot spot: its photograph (registered by
+    :func:`drx.discovery_sessions.register_photograph`) at the spot, in original pixels.
 
     Raises OSError when the photograph's file cannot be read.
     """
-    path = Path(image_path)
-    data = path.read_bytes()
-    sha256 = image_sha256(data)
-    with PILImage.open(path) as picture:
-        width, height = picture.size
-    with sessions.begin() as session:
-        repository.register_image(session, content_sha256=sha256, file_name=path.name, width=width, height=height,
-                                  size_bytes=len(data), source="discovery", stored_path=str(path.resolve()))
-    return ReviewTarget(sha256, x=int(round(col)), y=int(round(row)), output=output)
+    return ReviewTarget(register_photograph(sessions, image_path), x=int(round(col)), y=int(round(row)), output=output)

@@ -1,28 +1,13 @@
 """The images behind a chart: a table to pick one from, and a button that opens it on the Review page."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
+from drx.dashboards import ImageEntry
 from drx.ui.review_link import ReviewTarget, open_in_review
 from drx.ui.text import verbatim
-
-
-@dataclass(frozen=True)
-class ImageEntry:
-    """One photograph in a list, with the spot to open it at and the columns to show beside it."""
-
-    sha256: str
-    file_name: str
-    x: int | None = None
-    y: int | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def target(self) -> ReviewTarget:
-        return ReviewTarget(self.sha256, self.x, self.y)
 
 
 def selected_points(event: Any) -> list[Mapping[str, Any]]:
@@ -53,4 +38,4 @@ def show_images(entries: Sequence[ImageEntry], key: str, *, empty: str = "No ima
     if not chosen:
         st.caption(f"{len(entries)} photograph(s). Select a row to open it on the Review page.")
     elif st.button(f"Open {verbatim(chosen[0].file_name)} in Review", key=f"{key}_open", icon=":material/open_in_new:"):
-        open_in_review(chosen[0].target)
+        open_in_review(ReviewTarget(chosen[0].sha256, chosen[0].x, chosen[0].y))

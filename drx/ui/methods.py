@@ -7,20 +7,9 @@ import numpy as np
 
 from drcore.errors import UnsupportedModel
 from drcore.imaging import PreparedImage
+from drcore.vocabulary import OCCLUSION_WINDOWS
 from drx.ui import analysis
 from drx.ui.overlay import blended_tile, colour_map
-
-#: Occlusion windows offered in the app: label -> (patch_size, stride). Forward passes per 512 px photograph:
-#: 64, 256 and 961 (about 3, 11 and 40 s on one CPU thread with the bundled model).
-OCCLUSION_WINDOWS: dict[str, tuple[int, int]] = {
-    "64 px, stride 64": (64, 64),
-    "32 px, stride 32": (32, 32),
-    "32 px, stride 16": (32, 16),
-}
-
-#: Seconds per 512 px photograph and output on one CPU thread (bundled model), for the methods that take long.
-CPU_SECONDS = {"smoothgrad": 1.5, "integrated_gradients": 3.2, "occlusion": 40.0}
-
 
 @dataclass(frozen=True)
 class MethodTile:

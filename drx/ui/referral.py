@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from drcore.lesions import REFERABLE_DR
+from drcore.vocabulary import REFERABLE_DR
 from drcore.models import ModelCard
 from drcore.referral import REFER, referral
 

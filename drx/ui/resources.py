@@ -3,13 +3,15 @@
 from pathlib import Path
 
 import streamlit as st
+import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import init_database
 from db.settings import Settings
 from drcore.device import default_device
-from drcore.models import LoadedModel, load_model
+from drcore.models import LoadedModel, bundled_models, load_model
 from drcore.synthetic import write_demo_images
+from drx import dashboards
 
 
 @st.cache_resource
@@ -27,11 +29,28 @@ def session_factory(database_url: str) -> sessionmaker[Session]:
 
 
 @st.cache_resource
+def device() -> torch.device:
+    """Where the models compute (CUDA when available, else the CPU)."""
+    return default_device()
+
+
+def model_names() -> list[str]:
+    """The bundled models' names."""
+    return list(bundled_models())
+
+
+@st.cache_resource
 def model(name: str) -> LoadedModel:
     """A bundled model on the default device, in eval mode."""
     loaded = load_model(name)
     loaded.model.to(default_device())
     return loaded
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the data set's split…")
+def split_references(dataset: str, split: str) -> frozenset[str]:
+    """:func:`drx.dashboards.split_references`, read once per data set and split."""
+    return dashboards.split_references(dataset, split)
 
 
 @st.cache_resource

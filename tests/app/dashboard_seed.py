@@ -10,7 +10,7 @@ from db.models import Grade
 from db.session import init_database
 from drcore.evaluation import Estimate, LesionTypeResult
 from drcore.imaging import image_sha256
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drcore.synthetic import write_demo_images
 from ds_fakes import make_diaretdb1
 

@@ -10,7 +10,7 @@ from db.decisions import decide, register_candidate
 from db.repository import register_image, register_model
 from db.session import init_database, run_in_transaction
 from db.settings import Settings
-from drx.ui.dashboard_data import decision_rates
+from drx.dashboards import decision_rates
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "dashboards.py")
 
@@ -42,8 +42,7 @@ def decided(make_user):
 
 
 def test_rates_count_each_graders_current_decision_once(decided) -> None:
-    with decided() as session:
-        rates = {rate.output: rate for rate in decision_rates(session)}
+    rates = {rate.output: rate for rate in decision_rates(decided)}
     haemorrhage, exudate = rates["haemorrhage"], rates["hard_exudate"]
     assert (haemorrhage.confirmed, haemorrhage.rejected, haemorrhage.undecided) == (2, 3, 0)
     assert haemorrhage.confirmed_share == pytest.approx(2 / 5)

@@ -6,9 +6,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 from drcore.metrics import UndefinedMetric
-from drx.ui.dashboard_data import StoredEvaluation
+from drx.dashboards import StoredEvaluation
 from drx.ui.evaluation_history import history_table, previous_model_run
-from drx.ui.grader_statistics import (
+from drx.grader_statistics import (
     GradeRecord,
     cohen_kappa,
     graded_on,

@@ -19,7 +19,8 @@ def test_the_open_in_review_button_shows_a_hostile_file_name_as_typed(monkeypatc
     monkeypatch.setattr(streamlit, "dataframe", lambda *args, **kwargs: {"selection": {"rows": [0]}})
 
     def page() -> None:
-        from drx.ui.image_list import ImageEntry, show_images
+        from drx.dashboards import ImageEntry
+        from drx.ui.image_list import show_images
 
         show_images([ImageEntry("ab" * 32, "**x** [a](javascript:alert(1)) <img src=x onerror=alert(1)> :red[y].png")],
                     "hostile")

@@ -8,9 +8,9 @@ from streamlit.testing.v1 import AppTest
 from drcore.heatmaps import METHODS, compute_heatmaps
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared
-from drcore.lesions import OUTPUTS
+from drcore.vocabulary import OUTPUTS
 from drcore.models import load_model
-from drx.ui.methods import CPU_SECONDS
+from drcore.vocabulary import SLOW_METHOD_CPU_SECONDS
 
 METHODS_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "methods.py")
 
@@ -29,7 +29,7 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     app.session_state["model_name"] = SMALL
     app.run()
     assert not app.exception, app.exception
-    assert set(app.multiselect(key="methods_chosen").value) == set(METHODS) - set(CPU_SECONDS)  # on a CPU
+    assert set(app.multiselect(key="methods_chosen").value) == set(METHODS) - set(SLOW_METHOD_CPU_SECONDS)  # on a CPU
     app.multiselect(key="methods_chosen").set_value(list(METHODS)).run()
     assert not app.exception, app.exception
     shown = [caption.split(" ·")[0] for caption in tile_captions(app)]  # tiles come column by column

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from db.models import EvaluationRun
 from drcore.evaluation_report import comparison_markdown
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drx.cli import main
-from drx.evaluate_command import method_names, parse_parameters, split_names
+from drx.cli.evaluate import method_names, parse_parameters, split_names
 from drx.records import database
 
 

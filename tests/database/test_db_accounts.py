@@ -179,17 +179,6 @@ def test_first_admin_gets_a_one_time_password_once(session_factory, caplog):
         accounts.authenticate(session_factory, "admin", password)
 
 
-def test_only_admins_add_models(session_factory):
-    from db.model_admin import add_model
-
-    world = build_world(session_factory)
-    card = dict(name="new", sha256="cd" * 32, architecture="arch", version="2", card_json={"a": 1})
-    for user in (world.a, world.reviewer):
-        with pytest.raises(PermissionDenied, match="admin role"):
-            world.run(lambda s: add_model(s, user, **card))
-    assert world.run(lambda s: add_model(s, world.admin, **card)).name == "new"
-
-
 def test_concurrent_first_starts_make_one_admin(session_factory):
     import threading
 

@@ -136,16 +136,3 @@ def test_foreign_keys_are_enforced(session_factory):
                         duration_s=0.1,
                     )
                 )
-
-
-def test_db_never_imports_torch_streamlit_or_drcore():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, db, db.models, db.repository, db.session, db.settings, db.errors\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'streamlit', 'drcore'}\n"
-        "             and m not in {'drcore', 'drcore.limits'})  # the limits are plain constants\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

@@ -32,7 +32,8 @@ from db.decisions import decide, register_candidate
 from db.errors import InvalidValue
 from db.geometry import Geometry
 from db.grading import grade_image
-from db.models import GEOMETRY_KINDS, LESION_TYPES, Annotation, Grader, Image
+from db.models import GEOMETRY_KINDS, Annotation, Grader, Image
+from drcore.vocabulary import ANNOTATION_TYPES
 from db.names import printable
 from db.repository import register_image, register_model
 from db.session import init_database, run_in_transaction
@@ -205,7 +206,7 @@ def test_any_coco_file_is_imported_or_refused_with_a_typed_error(worlds, field, 
         return
     with worlds.target() as session:  # what was imported is what the file said
         types = set(session.scalars(select(Annotation.lesion_type)))
-    assert types <= set(LESION_TYPES) and summary.annotations >= 0
+    assert types <= set(ANNOTATION_TYPES) and summary.annotations >= 0
 
 
 coordinates = st.one_of(st.floats(-20, 220), st.integers(-5, 205).map(float), st.sampled_from([0.0, 0.5, 200.0]),

@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from drcore.datasets import diaretdb1 as ddb
-from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, LESION_TYPES
 
 from ds_fakes import circle, ellipse, make_diaretdb1, polygon
 

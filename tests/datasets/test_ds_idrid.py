@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 
 from drcore.datasets import idrid
 from drcore.errors import DatasetIncomplete
-from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, LESION_TYPES
 
 from ds_fakes import make_idrid_segmentation, rgba_mask
 

@@ -8,7 +8,7 @@ import pytest
 from drcore.datasets import DATASETS, dataset_root, get_reader, read, shared_data_root
 from drcore.datasets.base import Sample
 from drcore.errors import DatasetIncomplete, UnknownName
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 
 from ds_fakes import circle, make_diaretdb1, make_idrid_grading
 

@@ -14,7 +14,7 @@ from drcore.discovery.grouping import clustering_space, group_hot_spots, medoids
 from drcore.discovery.hotspots import HotSpotSet
 from drcore.discovery.statistics import group_statistics, planted_coverage, statistics_of
 from drcore.errors import DiscoveryError
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 
 
 def _hot_spots(images: int, rows: list[dict], features: np.ndarray, referable: list[float],

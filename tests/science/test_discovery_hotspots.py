@@ -15,7 +15,7 @@ from drcore.discovery.hotspots import _describe_image, _sample_activations, defa
 from drcore.discovery.images import DiscoveryImage, ImageTruth
 from drcore.errors import DiscoveryError
 from drcore.imaging import prepare
-from drcore.lesions import LESION_TYPES
+from drcore.vocabulary import LESION_TYPES
 from drcore.models import load_model
 
 PARAMETERS = ExtractionParameters(max_spots=5)

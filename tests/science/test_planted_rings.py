@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drcore.lesions import ANY_LESION, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, LESION_TYPES
 from drcore.synthetic import generate_fundus
 
 WIDTH = 400

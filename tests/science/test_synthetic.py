@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 
-from drcore.lesions import ANY_LESION, LESION_TYPES, OUTPUTS
+from drcore.vocabulary import ANY_LESION, LESION_TYPES, OUTPUTS
 from drcore.synthetic import (
     BACKGROUNDS,
     SyntheticFundus,

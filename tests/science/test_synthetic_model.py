@@ -6,7 +6,7 @@ from sklearn.metrics import roc_auc_score
 
 from drcore.imaging import prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
-from drcore.lesions import ANY_LESION, LESION_TYPES, OUTPUTS
+from drcore.vocabulary import ANY_LESION, LESION_TYPES, OUTPUTS
 from drcore.models import load_model
 from drcore.synthetic import generate_fundus
 

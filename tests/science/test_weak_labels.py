@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from drcore.lesions import MODEL_OUTPUTS
+from drcore.vocabulary import MODEL_OUTPUTS
 from drcore.weak_labels import grade_labels, presence_labels
 
 N = math.nan

@@ -1,4 +1,4 @@
-"""Plotly figures of evaluation results."""
+"""Plotly figures of evaluation results: FROC curves for the pages and the report ``drx evaluate`` writes."""
 
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -7,7 +7,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES
 from drcore.metrics import CPM_FP_RATES
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from drcore.atomic import atomic_write
+from drcore.vocabulary import IMAGE_SUFFIXES
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 
 
 def _write_new(path: Path, write) -> bool:
@@ -23,7 +23,7 @@ def _write_new(path: Path, write) -> bool:
 def keep_upload(folder: Path, sha256: str, file_name: str, data: bytes) -> Path:
     """Keep an uploaded photograph under its content hash (once, whatever its name)."""
     suffix = Path(file_name).suffix.lower()
-    path = folder / f"{sha256}{suffix if suffix in SUFFIXES else '.img'}"
+    path = folder / f"{sha256}{suffix if suffix in IMAGE_SUFFIXES else '.img'}"
     _write_new(path, lambda target: target.write_bytes(data))
     return path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drx.ui import storage
+from drx import storage
 
 
 def test_writers_racing_for_one_upload_all_succeed_and_leave_one_whole_file(tmp_path, monkeypatch) -> None:

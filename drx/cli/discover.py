@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-from drcore.device import default_device
 
 DESCRIPTION = (
     "Computes the heatmap of one model output for every photograph of an image set, finds its hot spots, "
@@ -21,13 +18,13 @@ DESCRIPTION = (
 )
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     """Register ``drx discover`` on the ``drx`` subcommands."""
     from drcore.discovery import ExtractionParameters, GroupingParameters
 
     extraction, grouping = ExtractionParameters(), GroupingParameters()
-    parser = commands.add_parser("discover", help="group the hot spots of an image set and write a report",
-                                 description=DESCRIPTION, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = commands.add_parser("discover", help=summary, description=DESCRIPTION,
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--synthetic", type=int, metavar="N", help="N fresh synthetic photographs")
     source.add_argument("--dataset", help="a registered data set, e.g. diaretdb1")
@@ -75,25 +72,20 @@ def _image_set(arguments: argparse.Namespace) -> dict:
 
 def run(arguments: argparse.Namespace) -> int:
     """Run the discovery and write the report (see ``drx discover --help``)."""
-    from drcore.discovery import ExtractionParameters, GroupingParameters, discover, image_set
+    from drcore.discovery import ExtractionParameters, GroupingParameters
     from drcore.discovery.report import write_report
-    from drcore.models import load_model
+    from drx.discovery_sessions import discovery_images, record_session, run_discovery
 
     spec = _image_set(arguments)
-    images = image_set(spec)
-    if not images:
-        print("drx discover: the image set is empty", file=sys.stderr)
-        return 1
-    loaded = load_model(arguments.model)
-    loaded.model.to(default_device())
+    images = discovery_images(spec)
     extraction = ExtractionParameters(output=arguments.output, method=arguments.method, layer=arguments.layer,
                                       smoothing_sigma=arguments.smoothing, min_distance=arguments.min_distance,
                                       max_spots=arguments.max_spots, threshold_rel=arguments.threshold_rel)
     grouping = GroupingParameters(method=arguments.clustering, k_min=arguments.k_min, k_max=arguments.k_max,
                                   n_resamples=arguments.resamples, seed=arguments.seed)
     out = Path(arguments.out)
-    result = discover(images, loaded, Path(arguments.run or out / "run"), extraction, grouping, image_set_spec=spec,
-                      batch_size=arguments.batch_size)
+    result = run_discovery(images, spec, arguments.model, Path(arguments.run or out / "run"), extraction, grouping,
+                           batch_size=arguments.batch_size)
     page = write_report(result, images, out, csv=arguments.csv)
     for item in result.statistics:
         flag = "  UNEXPLAINED" if item.unexplained else ""
@@ -101,7 +93,6 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"group {item.group}: {item.size} hot spots in {item.images} images, AUC {item.auc:.2f} "
               f"[{item.auc_low:.2f}, {item.auc_high:.2f}], {dominant}{flag}")
     if arguments.store:
-        from drx.discovery_sessions import record_session
         from drx.records import database
 
         session_id = record_session(database(), result, name=arguments.name or out.name,

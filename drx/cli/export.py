@@ -14,11 +14,7 @@ import argparse
 import sys
 from datetime import datetime, time, timezone
 from pathlib import Path
-from typing import Any
 
-from db.errors import DbError
-from drcore.atomic import atomic_write
-from drcore.errors import DrxError
 
 __all__ = ["add_parser", "run", "parse_when"]
 
@@ -36,10 +32,10 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     """Register ``drx export`` on the ``drx`` subcommands."""
     export = commands.add_parser(
-        "export", help="export corrections: COCO JSON (polygons), PNG masks per lesion type, CSV of grades and decisions",
+        "export", help=summary,
         description="Writes FOLDER/coco.json, FOLDER/masks/<image>/<grader>/<lesion_type>.png, FOLDER/grades.csv and "
         "FOLDER/decisions.csv with the current version of every selected row (deleted lesions left out).",
     )
@@ -57,6 +53,9 @@ def add_parser(commands: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     """Run ``drx export``; returns the exit status."""
+    from db.errors import DbError
+    from drcore.atomic import atomic_write
+    from drcore.errors import DrxError
     from drx.corrections_export import ExportFilter, export_zip, write_export
     from drx.records import database
 

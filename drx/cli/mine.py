@@ -23,10 +23,9 @@ an actor pool with one model per actor; --address HEAD:6379 joins a cluster star
 """
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     """Register ``drx mine``."""
-    mine = commands.add_parser("mine", help="mine an archive: scores, hot spots and heatmaps as Parquet and arrays",
-                               description=DESCRIPTION, formatter_class=_Formatter)
+    mine = commands.add_parser("mine", help=summary, description=DESCRIPTION, formatter_class=_Formatter)
     mine.add_argument("source", help="folder of photographs (searched recursively) or CSV listing them")
     mine.add_argument("--out", required=True, help="output folder (reused by a rerun: finished files are skipped)")
     mine.add_argument("--model", default=None, help="bundled model name or checkpoint path (default: the bundled default)")

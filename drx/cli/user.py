@@ -18,24 +18,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
-from typing import Any
 
-from db import accounts
 from db.errors import DbError, InvalidValue
 from db.login_limit import LOCKOUT, MAX_FAILED_ATTEMPTS
-from db.models import ROLES
-from db.names import printable
-from db.session import run_in_transaction
+from drcore.vocabulary import ROLES
 
 __all__ = ["add_parser", "run"]
 
 LOCKOUT_MINUTES = int(LOCKOUT.total_seconds() // 60)
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     """Register ``drx user`` on the ``drx`` subcommands."""
-    user = commands.add_parser("user", help="manage accounts: add, passwd, disable, enable, role, list, unlock",
+    user = commands.add_parser("user", help=summary,
                                description=__doc__.split("\n\n")[0])
     actions = user.add_subparsers(dest="user_action", required=True)
     add = actions.add_parser("add", help="create an account (the password is prompted)")
@@ -72,39 +67,34 @@ def _password(arguments: argparse.Namespace) -> str:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Run one ``drx user`` action; returns the exit status."""
+    """Run one ``drx user`` action (as the trusted command line: no admin named); returns the exit status."""
+    from drx import accounts
     from drx.records import database
 
-    action = arguments.user_action
+    action, name = arguments.user_action, getattr(arguments, "name", "")
     try:
         sessions = database()
         if action == "list":
-            with sessions() as session:
-                for info in accounts.list_accounts(session):
-                    state = "disabled" if info.disabled else "enabled"
-                    print(f"{printable(info.name)}\t{info.role}\t{state}\tsince {info.created_at:%Y-%m-%d %H:%M} UTC")
-            return 0
-        work: dict[str, Callable[..., accounts.User]] = {
-            "disable": accounts.disable_account, "enable": accounts.enable_account,
-        }
-        if action == "add":
+            for info in accounts.admin_overview(sessions).accounts:
+                state = "disabled" if info.disabled else "enabled"
+                print(f"{info.shown}\t{info.role}\t{state}\tsince {info.created_at:%Y-%m-%d %H:%M} UTC")
+        elif action == "add":
             password, role = _password(arguments), "admin" if arguments.admin else arguments.role
-            user = run_in_transaction(sessions, lambda s: accounts.create_account(s, arguments.name, password, role=role))
+            user = accounts.create_account(sessions, None, name, password, role, must_change_password=False)
             print(f"created the {user.role} account {user.name!r}")
         elif action == "passwd":
-            password = _password(arguments)
-            user = run_in_transaction(sessions, lambda s: accounts.reset_password(s, arguments.name, password))
+            user = accounts.reset_password(sessions, None, name, _password(arguments))
             print(f"set the password of {user.name!r} (to be changed at the next login)")
         elif action == "unlock":
-            until = run_in_transaction(sessions, lambda s: accounts.unlock_logins(s, arguments.name))
+            until = accounts.unlock_logins(sessions, None, name)
             state = "was not locked" if until is None else f"was locked until {until:%Y-%m-%d %H:%M} UTC"
-            print(f"unlocked the logins of {arguments.name.strip()!r} ({state})")
+            print(f"unlocked the logins of {name.strip()!r} ({state})")
         elif action == "role":
-            user = run_in_transaction(sessions, lambda s: accounts.set_role(s, arguments.name, arguments.role))
+            user = accounts.set_role(sessions, None, name, arguments.role)
             print(f"{user.name!r} is now a {user.role}")
         else:
-            run_in_transaction(sessions, lambda s: work[action](s, arguments.name))
-            print(f"{action}d the account {arguments.name.strip()!r}")
+            accounts.set_disabled(sessions, None, name, action == "disable")
+            print(f"{action}d the account {name.strip()!r}")
         return 0
     except DbError as error:
         print(f"drx user {action}: {error}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Grader statistics over plain grade records: work per day, agreement between graders and with the model.
 
-No Streamlit and no database here: :mod:`drx.ui.dashboard_data` turns rows
+No Streamlit and no database here: :mod:`drx.dashboards` turns rows
 into :class:`GradeRecord` values, these functions turn them into numbers.
 """
 
@@ -13,9 +13,8 @@ import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
 from drcore.metrics import UndefinedMetric, image_auc
+from drcore.vocabulary import ICDR_GRADES
 
-#: every ICDR grade, so that the weights of the quadratic kappa do not depend on which grades occur
-ICDR_LABELS = (0, 1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,9 @@ def pairwise_agreement(grades: Iterable[GradeRecord]) -> list[PairAgreement]:
         shared = sorted(table[grader_a].keys() & table[grader_b].keys())
         a = [table[grader_a][image] for image in shared]
         b = [table[grader_b][image] for image in shared]
+        # every grade of the scale, so that the quadratic weights do not depend on which grades occur
         kappa_icdr, note_icdr = _kappa_or_note([g.icdr_grade for g in a], [g.icdr_grade for g in b],
-                                               quadratic=True, labels=ICDR_LABELS)
+                                               quadratic=True, labels=ICDR_GRADES)
         kappa_referable, note_referable = _kappa_or_note([int(g.referable) for g in a], [int(g.referable) for g in b],
                                                          quadratic=False, labels=(0, 1))
         notes = [f"ICDR: {note_icdr}"] * bool(note_icdr) + [f"referable: {note_referable}"] * bool(note_referable)

@@ -1,0 +1,172 @@
+"""Review of one photograph: decode and score it, explain one output, find the heatmap's hot spots, keep the
+photograph and the map, register them as the candidates graders decide on, and the grader's grade.
+
+The Review page calls these functions (through :mod:`drx.ui.analysis`, which caches them per content hash);
+the Compare and Heatmap methods pages use :func:`analyse`, :func:`explain` and :func:`method_map` too.
+"""
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import repository
+from db.accounts import User
+from db.grading import grade_image
+from db.models import Grade, Grader, Image
+from db.session import run_in_transaction
+from db.settings import Settings
+from drcore.candidates import HotSpot, find_hot_spots
+from drcore.device import default_device
+from drcore.errors import DrxError
+from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
+from drcore.imaging import PreparedImage, image_sha256, load_image, prepare
+from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
+from drcore.models import LoadedModel
+from drcore.vocabulary import REFERENCE_WIDTH
+from drx import storage
+from drx.candidates import ListedCandidate, register_spots
+from drx.records import register_model
+
+__all__ = ["Analysis", "HeatmapResult", "Photograph", "PhotographUnavailable", "ReviewRecord", "analyse",
+           "current_grade", "explain", "hot_spots", "method_map", "record_review", "save_grade", "stored_photograph"]
+
+
+class PhotographUnavailable(DrxError):
+    """A photograph the database names cannot be opened (not registered, or its file unreadable)."""
+
+
+@dataclass(frozen=True)
+class Photograph:
+    """A photograph to review: its file name and bytes, where it came from (``upload``, ``demo``, ``queue``,
+    ``link``) and the file it is kept in (None: an upload not kept yet)."""
+
+    file_name: str
+    data: bytes
+    origin: str
+    path: Optional[Path] = None
+
+    @cached_property
+    def sha256(self) -> str:
+        """The content hash: the photograph's identity everywhere in drx."""
+        return image_sha256(self.data)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A decoded photograph, its prepared model input and the model's image-level probabilities."""
+
+    photograph: np.ndarray
+    prepared: PreparedImage
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class HeatmapResult:
+    """A heatmap in original pixels and how it was made."""
+
+    values: np.ndarray
+    method: str
+    device: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """What the review registered: the photograph's database id and its candidates, strongest first."""
+
+    image_id: int
+    candidates: list[ListedCandidate]
+
+
+def stored_photograph(sessions: sessionmaker[Session], *, image_id: Optional[int] = None,
+                      sha256: Optional[str] = None, origin: str) -> Photograph:
+    """A registered photograph (by database id or content hash) read from its file."""
+    with sessions() as session:
+        image = session.get(Image, image_id) if image_id is not None else repository.find_image(session, sha256)
+        if image is None:
+            raise PhotographUnavailable("the photograph is not in the database (import it first)")
+        file_name, stored = image.file_name, image.stored_path
+    try:
+        data = Path(stored).read_bytes()
+    except (OSError, TypeError) as error:
+        raise PhotographUnavailable(f"the photograph {file_name} cannot be read from {stored}: {error}") from error
+    return Photograph(file_name, data, origin, Path(stored))
+
+
+def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
+    """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
+    photograph = load_image(data)
+    prepared = prepare(photograph, loaded.card.input_size)
+    probabilities = predict_probabilities(loaded.model, batch_from_prepared([prepared]))[0]
+    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))))
+
+
+def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:
+    """The heatmap of one output in original photograph pixels, by the model card's method (else the default)."""
+    method = loaded.card.heatmap.get("method", DEFAULT_METHOD)
+    started = time.perf_counter()
+    (values,) = original_heatmaps(loaded.model, [prepared], loaded.card.outputs.index(output), method)
+    return HeatmapResult(values, method, str(default_device()), time.perf_counter() - started)
+
+
+def method_map(prepared: PreparedImage, loaded: LoadedModel, output: str, method: str,
+               parameters: tuple[tuple[str, object], ...] = ()) -> np.ndarray:
+    """One method's raw heatmap of one output in the prepared frame (S x S); ``parameters`` are the method's."""
+    batch = batch_from_prepared([prepared])
+    return compute_heatmaps(loaded.model, batch, loaded.card.outputs.index(output), method,
+                            **dict(parameters))[0].numpy()
+
+
+def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: float,
+              spacing_px: float) -> list[HotSpot]:
+    """The ``count`` strongest hot spots of a map in original pixels; smoothing and spacing in pixels at
+    :data:`~drcore.vocabulary.REFERENCE_WIDTH` (the method and parameters of ``drx evaluate``)."""
+    scale = heatmap.shape[1] / REFERENCE_WIDTH
+    return find_hot_spots(heatmap, fov=field, min_distance=max(1, round(spacing_px * scale)),
+                          smoothing_sigma=smoothing_px * scale, max_spots=count)
+
+
+def record_review(sessions: sessionmaker[Session], settings: Settings, loaded: LoadedModel, photograph: Photograph,
+                  analysis: Analysis, heatmap: HeatmapResult, output: str, spots: list[HotSpot]) -> ReviewRecord:
+    """Keep an uploaded photograph and the heatmap (files named by content), then register the photograph,
+    the model, the heatmap run (once per map) and the hot spots as candidates, in one transaction."""
+    height, width = analysis.photograph.shape[:2]
+    sha256 = photograph.sha256
+    kept = storage.keep_upload(settings.upload_dir, sha256, photograph.file_name, photograph.data) \
+        if photograph.origin == "upload" else photograph.path
+    map_path, map_is_new = storage.store_heatmap(
+        settings.heatmap_dir, f"{sha256[:16]}_{loaded.card.sha256[:12]}_{heatmap.method}_{output}", heatmap.values)
+    with sessions.begin() as session:
+        image = repository.register_image(
+            session, content_sha256=sha256, file_name=photograph.file_name, width=width, height=height,
+            size_bytes=len(photograph.data), source=photograph.origin, stored_path=str(kept),
+        )
+        model = register_model(session, loaded)
+        if map_is_new:
+            repository.record_heatmap_run(
+                session, image=image, model=model, method=heatmap.method, output=output, parameters={},
+                device=heatmap.device, duration_s=heatmap.duration_s, storage_path=str(map_path),
+            )
+        listed = register_spots(session, image_id=image.id, model_id=model.id, method=heatmap.method, output=output,
+                                spots=spots)
+        return ReviewRecord(image.id, listed)
+
+
+def current_grade(sessions: sessionmaker[Session], user: User, image_id: int) -> Optional[Grade]:
+    """``user``'s current grade of the photograph (None: not graded yet)."""
+    with sessions() as session:
+        return repository.current_grade(session, session.get(Image, image_id), session.get(Grader, user.id))
+
+
+def save_grade(sessions: sessionmaker[Session], user: User, image_id: int, *, icdr_grade: int, referable: bool,
+               ungradable: bool, note: str) -> None:
+    """A new version of ``user``'s grade (an ungradable photograph has no ICDR grade); retried on a busy
+    database, and a user's own concurrent edit (two tabs) is superseded, never lost."""
+    run_in_transaction(sessions, lambda session: grade_image(
+        session, user, image_id, icdr_grade=None if ungradable else icdr_grade, referable=referable,
+        ungradable=ungradable, note=note))

@@ -1,0 +1,117 @@
+"""The Review page's own panels: where the photograph comes from, the heatmap's display settings, the grade form."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.accounts import User
+from db.settings import Settings
+from drcore.limits import MAX_NOTE_CHARS
+from drcore.vocabulary import ICDR_LABELS, LESION_LABELS, UPLOAD_TYPES
+from drx import review
+from drx.review import Photograph, PhotographUnavailable
+from drx.ui import resources
+from drx.ui.actions import attempt
+from drx.ui.overlay import COLORMAPS
+from drx.ui.queue_panel import has_queue, queue_picker
+from drx.ui.review_link import ReviewTarget
+from drx.ui.text import verbatim
+
+LINKED, QUEUE, DEMO, UPLOAD = "Linked photograph", "My queue", "Demo images", "Upload"
+GRADE_FLASH = "grade_saved"
+
+
+def choose_photograph(sessions: sessionmaker[Session], user: User, settings: Settings,
+                      target: Optional[ReviewTarget]) -> tuple[str, Photograph]:
+    """The source chosen (a link, the user's queue, the demo images or uploads) and its photograph; stops the
+    page with a message when there is none."""
+    sources = [LINKED] * bool(target) + [QUEUE] * has_queue(sessions, user) + [DEMO, UPLOAD]
+    source = st.segmented_control("Photograph from", sources, default=sources[0], key="source") or sources[0]
+    if source in (QUEUE, LINKED):
+        try:
+            if source == QUEUE:
+                return source, review.stored_photograph(sessions, image_id=queue_picker(sessions, user), origin="queue")
+            return source, review.stored_photograph(sessions, sha256=target.image_sha256, origin="link")
+        except PhotographUnavailable as error:
+            st.error(f"This photograph cannot be opened: {verbatim(str(error))}.", icon="🚫")
+            st.stop()
+    if source == DEMO:
+        path = st.selectbox("Demo photograph", resources.demo_images(settings.demo_dir), format_func=lambda item: item.stem,
+                            key="demo")
+        return source, Photograph(path.name, path.read_bytes(), "demo", path)
+    uploads = st.file_uploader("Fundus photographs (JPEG, PNG or TIFF)", type=list(UPLOAD_TYPES),
+                               accept_multiple_files=True, key="uploads")
+    if not uploads:
+        st.info("Upload one or more fundus photographs, or choose **Demo images** above.")
+        st.stop()
+    names = [upload.name for upload in uploads]
+    chosen = uploads[names.index(st.selectbox("Photograph", names, key="upload_choice"))] if len(uploads) > 1 else uploads[0]
+    return source, Photograph(chosen.name, chosen.getvalue(), "upload")
+
+
+@dataclass(frozen=True)
+class Display:
+    """How the heatmap is shown and how many hot spots become candidates (smoothing and spacing at 1500 px)."""
+
+    output: str
+    opacity: float
+    colormap: str
+    top_share: float
+    smoothing: float
+    spot_count: int
+    spot_smoothing: float
+    spot_spacing: float
+
+
+def display_settings(probabilities: dict[str, float], default_output: str) -> Display:
+    """The output's probabilities as bars, then the heatmap and hot-spot settings."""
+    for name, probability in probabilities.items():
+        st.progress(probability, text=f"{LESION_LABELS[name]}: **{probability:.2f}**")
+    outputs = list(probabilities)
+    output = st.selectbox("Heatmap of", outputs, format_func=LESION_LABELS.get, key="output",
+                          index=outputs.index(default_output))
+    opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
+    colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
+    top_share = st.slider(
+        "Show the top share of the map", 0.5, 50.0, 3.0, 0.5, format="%.1f %%", key="top_share",
+        help="Only the strongest pixels are coloured; the rest of the photograph stays visible.",
+    )
+    smoothing = st.slider(
+        "Smoothing (px)", 0.0, 20.0, 4.0, 1.0, key="smoothing",
+        help="Gaussian blur of the displayed map, in photograph pixels; the stored map stays raw.",
+    )
+    st.markdown("**Candidate lesions** (hot spots: local maxima of the smoothed map, strongest first)")
+    spot_count = st.slider("How many", 1, 30, 10, key="spot_count")
+    spot_smoothing = st.slider("Smoothing before peaks (px at 1500 px width)", 0.0, 20.0, 10.0, 1.0,
+                               key="spot_smoothing")
+    spot_spacing = st.slider("Minimum distance between candidates (px at 1500 px width)", 2.0, 60.0, 10.0, 1.0,
+                             key="spot_spacing")
+    return Display(output, opacity, colormap, top_share, smoothing, spot_count, spot_smoothing, spot_spacing)
+
+
+def grade_panel(sessions: sessionmaker[Session], user: User, image_id: int, sha256: str) -> None:
+    """The user's grade of the photograph: a form that saves a new version."""
+    if GRADE_FLASH in st.session_state:
+        st.success(st.session_state.pop(GRADE_FLASH))
+    current = review.current_grade(sessions, user, image_id)
+    form_key = f"grade_{sha256[:16]}_{user.id}"  # one form state per photograph and user
+    with st.form(form_key):
+        grade = st.selectbox("ICDR grade", list(ICDR_LABELS), format_func=ICDR_LABELS.get, key=f"{form_key}_icdr",
+                             index=current.icdr_grade if current and current.icdr_grade is not None else 0)
+        referable = st.checkbox("Referable DR", value=bool(current and current.referable), key=f"{form_key}_referable")
+        ungradable = st.checkbox("Ungradable (image quality too poor)", value=bool(current and current.ungradable),
+                                 key=f"{form_key}_ungradable")
+        note = st.text_area("Note", value=current.note if current else "", height=90, key=f"{form_key}_note",
+                            max_chars=MAX_NOTE_CHARS)
+        saved = st.form_submit_button("Save grade", type="primary")
+    if saved:
+        if attempt(lambda: review.save_grade(sessions, user, image_id, icdr_grade=grade, referable=referable,
+                                             ungradable=ungradable, note=note), "The grade was not saved:"):
+            # Rerun so that the queue's progress and the history include it; the message shows after the rerun.
+            st.session_state[GRADE_FLASH] = "Grade saved" + (" (the earlier version is kept in the history)."
+                                                             if current else ".")
+            st.rerun()
+    elif current:
+        st.caption(f"Your current grade was saved {current.created_at:%Y-%m-%d %H:%M} UTC.")
