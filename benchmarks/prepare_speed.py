@@ -7,7 +7,9 @@ For the first ``--images`` DiaretDB1 PNGs (1500 x 1152), IDRiD grading JPEGs
 alternating order: the Pillow decode alone (``Image.open(...).convert("RGB")``),
 ``prepare(rgb, size)`` on the decoded pixels and ``load_prepared(path, size)``
 (decode and prepare, JPEGs in draft mode); with ``--old``, also the old
-preparation (``tests/science/imaging_reference.py``, as on main before issue 21).
+preparation (``tests/science/imaging_reference.py``, as on main before issue 21; it also runs
+the new normalisation once, a few per cent of its time: ``mine_throughput.py --against`` times
+the old checkout itself).
 Prints, per data set and model input side, the medians over photographs and turns
 of each time and of its ratio to the decode time of the same photograph in the
 same turn (so that load on a shared machine slows both alike).

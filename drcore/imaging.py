@@ -5,7 +5,9 @@ pixel units with integer values at pixel *centres*; pixel ``i`` covers
 ``[i - 0.5, i + 0.5)``. Resizing by a factor ``s`` maps ``x`` to
 ``(x + 0.5) * s - 0.5``, which is the convention of ``skimage.transform.resize``
 (``ndi.zoom(grid_mode=True)``) and of Pillow's ``Image.resize``; the two frames
-of a :class:`PreparedImage` are therefore related by an exact affine map.
+of a :class:`PreparedImage` are therefore related by an exact affine map. A JPEG
+decoded at 1/s scale (:func:`load_prepared`) follows the same convention: its
+pixel ``i`` covers the original's ``[i s, (i + 1) s)``.
 """
 
 from __future__ import annotations
@@ -480,7 +482,7 @@ def local_average(img: np.ndarray, fov: np.ndarray, sigma: float) -> np.ndarray:
     """``G_sigma(I fov) / G_sigma(fov)``, float32 (H, W, 3): ``scipy.ndimage.gaussian_filter``'s Gaussian
     (truncated at 4 sigma, zero beyond the frame) applied by FFT in single precision.
 
-    The same values as the direct filters to about 4e-7 (``tests/science/test_imaging_speed.py``), at a
+    The same values as the direct filters to about 5e-7 (``tests/science/test_imaging_reference.py``), at a
     tenth of their cost for the sigmas used here (17 to 26 pixels).
     """
     h, w = fov.shape
