@@ -23,7 +23,7 @@ import torch
 from drcore.candidates import find_hot_spots
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import compute_heatmaps, get_method
-from drcore.imaging import PreparedImage, image_sha256, load_image, prepare
+from drcore.imaging import PreparedImage, image_sha256, load_prepared
 from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.mining.store import encode_heatmap, heatmap_key
 from drcore.models import LoadedModel
@@ -86,7 +86,7 @@ class Record:
 
 
 def read_record(path: str | Path, input_size: int) -> Record:
-    """Read, hash, decode and prepare one photograph; a bad file gives a record with the reason."""
+    """Read, hash, decode and prepare one photograph (:func:`load_prepared`); a bad file gives a record with the reason."""
     started = time.perf_counter()
     record = Record(path=str(path))
     try:
@@ -94,7 +94,7 @@ def read_record(path: str | Path, input_size: int) -> Record:
         record.sha256 = image_sha256(data)
         stream = io.BytesIO(data)
         stream.name = str(path)  # error messages name the file
-        record.prepared = prepare(load_image(stream), input_size)
+        record.prepared = load_prepared(stream, input_size)
     except (BadImage, OSError) as error:
         record.error_type, record.error = type(error).__name__, str(error)
     record.decode_s = time.perf_counter() - started
