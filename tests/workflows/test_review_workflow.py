@@ -13,8 +13,9 @@ from db.session import init_database, run_in_transaction
 from db.settings import Settings
 from drcore.models import load_model
 from drcore.synthetic import write_demo_images
-from drx import accounts, adjudication, review
+from drx import accounts, adjudication, grading, review
 from drx.candidates import decide
+from drx.grading import GradeChoice
 from drx.review import Photograph, PhotographUnavailable
 
 
@@ -73,10 +74,10 @@ def test_an_unknown_or_unreadable_photograph_is_a_typed_error(world, loaded) -> 
 def test_grades_and_the_consensus_of_two_graders(world, loaded) -> None:
     sessions, settings, _, (ann, bob, rita), path = world
     record = _review(sessions, settings, loaded, Photograph(path.name, path.read_bytes(), "demo", path))
-    review.save_grade(sessions, ann, record.image_id, icdr_grade=2, referable=True, ungradable=False, note="")
-    review.save_grade(sessions, ann, record.image_id, icdr_grade=3, referable=True, ungradable=True, note="blurred")
-    assert review.current_grade(sessions, bob, record.image_id) is None
-    mine = review.current_grade(sessions, ann, record.image_id)
+    grading.save_grade(sessions, ann, record.image_id, GradeChoice(2, True))
+    grading.save_grade(sessions, ann, record.image_id, GradeChoice(None, True, ungradable=True, note="blurred"))
+    assert grading.current_grade(sessions, bob, record.image_id) is None
+    mine = grading.current_grade(sessions, ann, record.image_id)
     assert (mine.icdr_grade, mine.ungradable, mine.note) == (None, True, "blurred")  # ungradable: no ICDR grade
     decide(sessions, bob, record.candidates[0].id, "rejected", lesion_type="haemorrhage", reason="vessel", note="")
 
