@@ -15,7 +15,7 @@ from drx.grading import GradeChoice
 from drx.review import Photograph, PhotographUnavailable
 from drx.ui import resources
 from drx.ui.actions import attempt
-from drx.ui.overlay import COLORMAPS
+from drx.ui.overlay import COLORMAPS, COLOUR, HEATMAP_MODES, OVERLAY, VIEWS
 from drx.ui.queue_panel import has_queue, queue_picker
 from drx.ui.review_link import ReviewTarget
 from drx.ui.text import verbatim
@@ -77,7 +77,8 @@ def display_settings(probabilities: dict[str, float], default_output: str) -> Di
     outputs = list(probabilities)
     output = st.selectbox("Heatmap of", outputs, format_func=LESION_LABELS.get, key="output",
                           index=outputs.index(default_output))
-    opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
+    opacity = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="opacity",
+                        help="At the map's maximum; the colour fades out towards the threshold.")
     colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
     top_share = st.slider(
         "Show the top share of the map", 0.5, 50.0, 3.0, 0.5, format="%.1f %%", key="top_share",
@@ -94,6 +95,33 @@ def display_settings(probabilities: dict[str, float], default_output: str) -> Di
     spot_spacing = st.slider("Minimum distance between candidates (px at 1500 px width)", 2.0, 60.0, 10.0, 1.0,
                              key="spot_spacing")
     return Display(output, opacity, colormap, top_share, smoothing, spot_count, spot_smoothing, spot_spacing)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """How the photograph and its heatmap are drawn: the heatmap mode (Overlay, Contours, Off), the photograph's
+    view (Colour, Enhanced, Red-free), brightness and contrast, and whether candidates are numbered."""
+
+    mode: str
+    view: str
+    brightness: float
+    contrast: float
+    numbered: bool
+
+
+def canvas_controls() -> Canvas:
+    """The row of controls above the photograph."""
+    mode_column, view_column, tune_column, label_column = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
+    mode = mode_column.segmented_control("Heatmap", HEATMAP_MODES, default=OVERLAY, key="heatmap_mode",
+                                         help="Off shows the photograph alone.") or OVERLAY
+    view = view_column.segmented_control("Photograph", VIEWS, default=COLOUR, key="view",
+                                         help="Enhanced stretches the contrast; Red-free is the green channel.") or COLOUR
+    with tune_column.popover("Brightness", icon=":material/tune:"):
+        brightness = st.slider("Brightness", 0.5, 2.5, 1.0, 0.1, key="brightness")
+        contrast = st.slider("Contrast", 0.5, 2.5, 1.0, 0.1, key="contrast")
+    numbered = label_column.toggle("Numbers", value=True, key="numbered",
+                                   help="Off: unnumbered circles; the numbers are in the Candidates list.")
+    return Canvas(mode, view, brightness, contrast, numbered)
 
 
 def grade_panel(sessions: sessionmaker[Session], user: User, image_id: int, sha256: str) -> None:
