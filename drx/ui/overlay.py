@@ -28,7 +28,7 @@ HEATMAP_MODES: tuple[str, ...] = (OVERLAY, CONTOURS, HIDDEN)
 #: The contour lines are traced on the map brought down to this many pixels on its longer side.
 CONTOUR_SIDE = 384
 #: Width of the figure's layout the height is computed for (pixels), and the bounds of that height.
-LAYOUT_WIDTH, MIN_HEIGHT, MAX_HEIGHT = 1000, 480, 900
+LAYOUT_WIDTH, MIN_HEIGHT, MAX_HEIGHT = 800, 420, 800
 
 
 def display_scale(shape: tuple[int, ...], max_side: int) -> float:
@@ -101,20 +101,22 @@ def shown_photograph(photograph: np.ndarray, view: str = COLOUR, brightness: flo
 
 def contour_traces(shown_map: np.ndarray, levels: tuple[float, ...], colormap: str, low: float, high: float,
                    step: float) -> list[go.Scatter]:
-    """Outlines of ``shown_map`` at ``levels`` (coloured by ``colormap`` between ``low`` and ``high``) in original
-    pixels (``step``: original pixels per map pixel); traced on a map of at most :data:`CONTOUR_SIDE` pixels."""
+    """Outlines of ``shown_map`` at ``levels`` in original pixels (``step``: original pixels per map pixel), traced
+    on a map of at most :data:`CONTOUR_SIDE` pixels; coloured from the upper half of ``colormap`` (a level at
+    ``low`` takes its middle colour, at ``high`` its top one), so that no line is as dark as the photograph."""
     factor = display_scale(shown_map.shape, CONTOUR_SIDE)
     small = downsample(shown_map, factor)
     pixel = step / factor
     traces = []
     for level in levels:
-        colour = sample_colorscale(get_colorscale(colormap), [np.clip((level - low) / max(high - low, 1e-12), 0, 1)])[0]
+        position = float(np.clip((level - low) / max(high - low, 1e-12), 0.0, 1.0))
+        colour = sample_colorscale(get_colorscale(colormap), [0.5 + 0.5 * position])[0]
         xs: list[float | None] = []
         ys: list[float | None] = []
         for line in find_contours(small, level):
             xs += list((line[:, 1] + 0.5) * pixel) + [None]
             ys += list((line[:, 0] + 0.5) * pixel) + [None]
-        traces.append(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 2}, hoverinfo="skip",
+        traces.append(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 2.5}, hoverinfo="skip",
                                  name="heatmap contour", connectgaps=False))
     return traces
 

@@ -111,16 +111,17 @@ class Canvas:
 
 def canvas_controls() -> Canvas:
     """The row of controls above the photograph."""
-    mode_column, view_column, tune_column, label_column = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
+    mode_column, view_column, tune_column = st.columns([3, 4, 2], vertical_alignment="bottom")
     mode = mode_column.segmented_control("Heatmap", HEATMAP_MODES, default=OVERLAY, key="heatmap_mode",
                                          help="Off shows the photograph alone.") or OVERLAY
     view = view_column.segmented_control("Photograph", VIEWS, default=COLOUR, key="view",
                                          help="Enhanced stretches the contrast; Red-free is the green channel.") or COLOUR
-    with tune_column.popover("Brightness", icon=":material/tune:"):
+    with tune_column.popover("Adjust", icon=":material/tune:"):
         brightness = st.slider("Brightness", 0.5, 2.5, 1.0, 0.1, key="brightness")
         contrast = st.slider("Contrast", 0.5, 2.5, 1.0, 0.1, key="contrast")
-    numbered = label_column.toggle("Numbers", value=True, key="numbered",
-                                   help="Off: unnumbered circles; the numbers are in the Candidates list.")
+        numbered = st.toggle("Numbers on the candidates", value=True, key="numbered",
+                             help="Off: unnumbered circles; the numbers are in the Candidates list. Numbers of "
+                                  "candidates close together are merged into one label.")
     return Canvas(mode, view, brightness, contrast, numbered)
 
 

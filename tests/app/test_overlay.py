@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from plotly.colors import get_colorscale, sample_colorscale
 
 from drx.ui.candidates import Marker, candidate_trace, merged_labels
 from drx.ui.overlay import (CONTOURS, ENHANCED, HIDDEN, OVERLAY, RED_FREE, colour_map, figure_height,
@@ -49,6 +50,7 @@ def test_contour_and_hidden_modes_draw_no_colour_layer() -> None:
     assert "heatmap" not in names[CONTOURS] and names[CONTOURS].count("heatmap contour") == 2
     assert names[HIDDEN] == ["photograph"]
     contour = overlay_figure(photograph, heatmap, mode=CONTOURS).data[1]
+    assert contour.line.color == sample_colorscale(get_colorscale("Inferno"), [0.5])[0]  # not the colour map's black
     xs = [x for x in contour.x if x is not None]
     assert 125 <= min(xs) and max(xs) <= 175  # around the hot square, in original pixels
 
@@ -59,7 +61,7 @@ def test_a_zoom_window_is_drawn_again_at_full_resolution() -> None:
     figure = overlay_figure(photograph, np.zeros((1200, 1800), np.float32), max_side=600, detail=(100, 200, 500, 600))
     detail = next(trace for trace in figure.data if trace.name == "detail")
     assert (detail.x0, detail.y0, detail.dx) == (100, 200, 1)
-    assert figure_height((1200, 1800)) == 667 and figure_height((100, 1800)) == 480
+    assert figure_height((1200, 1800)) == 533 and figure_height((100, 1800)) == 420
 
 
 def test_labels_of_close_candidates_are_merged_on_the_strongest() -> None:
