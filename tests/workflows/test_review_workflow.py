@@ -97,11 +97,14 @@ def test_accounts_and_queues_as_the_admin_manages_them(world, loaded) -> None:
     sessions, settings, admin, (ann, bob, _), path = world
     record = _review(sessions, settings, loaded, Photograph(path.name, path.read_bytes(), "demo", path))
     assert accounts.assign_images(sessions, admin, ann.id, [record.image_id]) == 1
+    grading.save_grade(sessions, bob, record.image_id, GradeChoice(1, False))  # bob grades outside any queue
+    grading.save_grade(sessions, bob, record.image_id, GradeChoice(0, False))  # a second version, same photograph
     accounts.set_role(sessions, admin, "bob", "reviewer")
     accounts.set_disabled(sessions, admin, "bob", True)
     with pytest.raises(DbError):
         accounts.set_role(sessions, ann, "bob", "admin")  # a grader is no admin
     rows = {row.name: row for row in accounts.admin_overview(sessions).accounts}
-    assert (rows["ann"].queue.total, rows["ann"].queue.done) == (1, 0)
+    assert (rows["ann"].queue.total, rows["ann"].queue.done, rows["ann"].graded) == (1, 0, 0)
+    assert (rows["bob"].queue.total, rows["bob"].graded) == (0, 1)  # graded counts photographs, not versions
     assert (rows["bob"].role, rows["bob"].disabled) == ("reviewer", True)
     assert accounts.admin_overview(sessions).images == [(record.image_id, path.name)]
