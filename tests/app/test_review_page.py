@@ -69,6 +69,11 @@ def _photograph_caption(app: AppTest) -> str:
     return next(caption.value for caption in app.caption if " px · heatmap: " in caption.value)
 
 
+def _drawing_hint(app: AppTest) -> str:
+    """The caption under the drawing canvas: the window shown and how the chosen tool is used."""
+    return next(caption.value for caption in app.caption if "screen px per photograph px" in caption.value)
+
+
 def _labelled(elements, label: str):
     return next(element for element in elements if element.label == label)
 
@@ -156,6 +161,15 @@ def test_the_grade_form_has_no_default_and_asks_before_saving_an_inconsistent_gr
     with init_database(Settings.from_env().database_url)() as session:
         latest = session.scalars(select(Grade).order_by(Grade.id.desc())).first()
     assert (latest.icdr_grade, latest.ungradable, latest.referable) == (None, True, True)
+
+
+def test_the_drawing_hint_describes_the_chosen_tool(grader) -> None:
+    app = _page(grader)
+    app.toggle(key="drawing_on").set_value(True).run()
+    assert _drawing_hint(app).endswith("Polygon: click the vertices, then the first vertex again to close it.")
+    app.segmented_control(key="draw_tool").set_value("Rectangle").run()
+    assert not app.exception, app.exception
+    assert _drawing_hint(app).endswith("Rectangle: drag from one corner to the opposite corner.")
 
 
 @pytest.mark.parametrize(
