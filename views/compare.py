@@ -28,7 +28,7 @@ with image_tab:
     try:
         available = compare.samples(dataset)
     except DrxError as error:
-        st.error(f"{DATASETS[dataset]} cannot be read: {error}", icon="🚫")
+        st.error(f"{DATASETS[dataset]} cannot be read: {error}", icon=":material/block:")
         st.stop()
     splits = sorted({sample.split for sample in available})
     split = chooser[1].selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="cmp_split")

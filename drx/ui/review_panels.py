@@ -40,7 +40,7 @@ def choose_photograph(sessions: sessionmaker[Session], user: User, settings: Set
                 return source, review.stored_photograph(sessions, image_id=queue_picker(sessions, user), origin="queue")
             return source, review.stored_photograph(sessions, sha256=target.image_sha256, origin="link")
         except PhotographUnavailable as error:
-            st.error(f"This photograph cannot be opened: {verbatim(str(error))}.", icon="🚫")
+            st.error(f"This photograph cannot be opened: {verbatim(str(error))}.", icon=":material/block:")
             st.stop()
     if source == DEMO:
         path = st.selectbox("Demo photograph", resources.demo_images(settings.demo_dir), format_func=lambda item: item.stem,
