@@ -13,6 +13,8 @@ from drcore.datasets.base import Sample
 from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
 
 CONSENSUS = "consensus of the 4 experts"
+#: The expert view of a data set with one mask per lesion type (IDRiD).
+SINGLE_EXPERT = "the expert's masks"
 
 
 @st.cache_resource
