@@ -74,20 +74,29 @@ def judge_spots(spots: list[HotSpot], mask: np.ndarray) -> JudgedSpots:
     )
 
 
+#: Colours of judged hot spots, none of them a lesion type's colour (the contours beside them use those).
+JUDGEMENT_COLOURS = {"hit": "#3d5afe", "false_positive": "#ff1744", "missed": "#ffffff"}
+
+
 def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:
-    """Markers: hits (green circles), false positives (red crosses), missed lesions (orange squares)."""
-    def marker(points: list[tuple[float, float]], name: str, symbol: str, colour: str) -> go.Scatter:
+    """Markers: hits (blue circles), false positives (red crosses), missed lesions (small white squares, thin so
+    that many of them do not bury the photograph)."""
+    def marker(points: list[tuple[float, float]], name: str, symbol: str, colour: str, size: int,
+               width: float) -> go.Scatter:
         return go.Scatter(
             x=[col for _, col in points], y=[row for row, _ in points], mode="markers", name=name,
-            marker={"symbol": symbol, "size": 11, "color": colour, "line": {"color": colour, "width": 2}},
+            marker={"symbol": symbol, "size": size, "color": colour, "line": {"color": colour, "width": width}},
             hovertemplate=f"{name}<br>x %{{x:.0f}}, y %{{y:.0f}}<extra></extra>",
         )
 
     return [
-        marker([(spot.row, spot.col) for spot in judged.hits], f"hit ({len(judged.hits)})", "circle-open", "#2ecc40"),
+        marker([(spot.row, spot.col) for spot in judged.hits], f"hit ({len(judged.hits)})", "circle-open",
+               JUDGEMENT_COLOURS["hit"], 13, 2.5),
         marker([(spot.row, spot.col) for spot in judged.false_positives],
-               f"false positive ({len(judged.false_positives)})", "x-thin-open", "#ff4136"),
-        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open", "#ff851b"),
+               f"false positive ({len(judged.false_positives)})", "x-thin-open", JUDGEMENT_COLOURS["false_positive"],
+               11, 2),
+        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open",
+               JUDGEMENT_COLOURS["missed"], 6, 1),
     ]
 
 

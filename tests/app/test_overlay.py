@@ -1,10 +1,13 @@
-"""The review canvas's pure functions: the photograph's views, the fading overlay, contours, merged labels."""
+"""The review canvas's pure functions: the photograph's views, the fading overlay, contours, merged labels;
+the colours of judged hot spots on the Compare page."""
 
 import numpy as np
 import pytest
 from plotly.colors import get_colorscale, sample_colorscale
 
+from drcore.vocabulary import LESION_COLOURS, LESION_TYPES
 from drx.ui.candidates import Marker, candidate_trace, merged_labels
+from drx.ui.compare import JUDGEMENT_COLOURS
 from drx.ui.overlay import (CONTOURS, ENHANCED, HIDDEN, OVERLAY, RED_FREE, colour_map, figure_height,
                             overlay_figure, shown_photograph)
 
@@ -71,3 +74,8 @@ def test_labels_of_close_candidates_are_merged_on_the_strongest() -> None:
     assert merged_labels(markers, 0) == ["1", "2", "3", "4"]
     assert list(candidate_trace(markers, None, numbered=False).text) == ["", "", "", ""]
     assert candidate_trace(markers, 2).marker.size == (14, 22, 14, 14)
+
+
+def test_judged_hot_spots_never_share_a_lesion_type_colour() -> None:
+    lesion_colours = {LESION_COLOURS[kind].lower() for kind in LESION_TYPES}
+    assert len(set(JUDGEMENT_COLOURS.values())) == 3 and not lesion_colours & set(JUDGEMENT_COLOURS.values())
