@@ -1,58 +1,30 @@
 """Compare: the model's heatmap against expert lesion masks, image by image and over a data set."""
 
-import numpy as np
 import streamlit as st
 
-from drcore.errors import DrxError, UnsupportedModel
-from drcore.heatmaps import DEFAULT_METHOD, METHODS
-from drcore.models import DEFAULT_MODEL
-from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES, SLOW_METHOD_CPU_SECONDS
 from drcore.datasets.base import Sample
+from drcore.heatmaps import DEFAULT_METHOD
+from drcore.models import DEFAULT_MODEL
+from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES
 from drx import review
 from drx.dashboards import stored_evaluations
 from drx.evaluation_figures import evaluation_title, froc_figure
 from drx.ui import analysis, compare, resources
 from drx.ui.evaluation_history import evaluation_table
-from drx.ui.overlay import blended_tile, overlay_figure
-from drx.ui.text import verbatim
-
-DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
+from drx.ui.overlay import overlay_figure
 
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 loaded = resources.model(model_name)
 st.title("Compare with experts")
-
-
-def chosen_photograph() -> tuple[str, str, Sample] | None:
-    """The data set, split and photograph chosen above the tabs (None, with a message, when it cannot be read)."""
-    chooser = st.columns([2, 1, 3])
-    dataset = chooser[0].selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="cmp_dataset")
-    try:
-        available = compare.samples(dataset)
-    except DrxError as error:
-        st.error(f"{DATASETS[dataset]} cannot be read: {error}", icon=":material/block:")
-        return None
-    splits = sorted({sample.split for sample in available})
-    split = chooser[1].selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="cmp_split")
-    by_id = {item.image_id: item for item in available if item.split == split}
-    image_id = chooser[2].selectbox(
-        "Photograph", list(by_id), key="cmp_image",
-        format_func=lambda name: f"{name} · " + (", ".join(
-            LESION_LABELS[kind] for kind in LESION_TYPES if by_id[name].labels.get(kind)) or "no lesion"),
-    )
-    return dataset, split, by_id[image_id]
-
-
-chosen = chosen_photograph()
+chosen = compare.chosen_sample()
 output = st.selectbox("Heatmap of", list(LESION_TYPES), format_func=LESION_LABELS.get, key="cmp_output",
                       index=LESION_TYPES.index("hard_exudate"))
-NO_PHOTOGRAPH = "Choose a data set that can be read above (or open the Data set tab)."
 
 
 def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
     """The photograph with its heatmap, the expert contours and the hot spots judged against them."""
     if chosen is None:
-        st.info(NO_PHOTOGRAPH, icon=":material/info:")
+        st.info(compare.NO_PHOTOGRAPH, icon=":material/info:")
     else:
         dataset, split, sample = chosen
         data = sample.image_path.read_bytes()
@@ -83,7 +55,7 @@ def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
         judged = compare.judge_spots(spots, masks[output])
 
         with figure_column:
-            st.caption(f"{sample.image_id} · {DATASETS[dataset]} {split} · heatmap: {heatmap.method} of "
+            st.caption(f"{sample.image_id} · {compare.DATASETS[dataset]} {split} · heatmap: {heatmap.method} of "
                        f"“{LESION_LABELS[output]}” (probability {result.probabilities[output]:.2f}) · "
                        f"contours: {view}" + (f" ≥ {threshold:.2f}" if view == compare.CONSENSUS else ""))
             figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
@@ -103,41 +75,6 @@ def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
                       help="ROC AUC of the heatmap for lesion vs other pixels inside the field of view.")
             st.markdown(f"**{len(judged.hits)}** of {len(spots)} hot spots on a lesion · "
                         f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
-
-
-
-def all_methods(chosen: tuple[str, str, Sample] | None, output: str) -> None:
-    """The photograph explained by the chosen heatmap methods, on one colour scale."""
-    st.caption("The same photograph and output explained by the heatmap methods you choose, in the model's input frame. "
-               "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
-               "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
-    preferred = [loaded.card.heatmap.get("method", DEFAULT_METHOD), DEFAULT_METHOD]
-    chosen_methods = st.multiselect(
-        "Methods", sorted(METHODS), default=sorted(set(preferred)), key="cmp_methods",
-        help="The model card's method and sensitivity by default; the Heatmap methods page shows every method "
-             "(on one CPU thread, per 512 px photograph: "
-             + ", ".join(f"{name} ~{seconds:g} s" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + ").",
-    )
-    if chosen is None:
-        st.info(NO_PHOTOGRAPH, icon=":material/info:")
-    else:
-        sample = chosen[2]
-        data = sample.image_path.read_bytes()
-        sha256 = review.Photograph(sample.image_id, data, "dataset").sha256
-        result = analysis.analyse(sha256, data, model_name)
-        columns = st.columns(3)
-        for index, method in enumerate(chosen_methods):
-            try:
-                with st.spinner(f"{method}…"):
-                    raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
-            except UnsupportedModel as error:
-                columns[index % 3].info(f"**{method}** is not available for this model: {verbatim(str(error))}",
-                                        icon=":material/block:")
-                continue
-            tile = blended_tile(result.prepared.display, raw, result.prepared.fov)
-            columns[index % 3].image(
-                tile, caption=f"{method} · full colour at |value| ≥ "
-                              f"{np.percentile(np.abs(raw[result.prepared.fov]), 99.5):.3g}", width="stretch")
 
 
 
@@ -165,7 +102,7 @@ if image_tab.open:
         one_image(chosen, output)
 if methods_tab.open:
     with methods_tab:
-        all_methods(chosen, output)
+        compare.methods_panel(chosen, output, model_name, loaded.card.heatmap.get("method", DEFAULT_METHOD))
 if dataset_tab.open:
     with dataset_tab:
         data_set()
