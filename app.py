@@ -25,7 +25,7 @@ with st.sidebar:
     card = resources.model(st.session_state["model_name"]).card
     st.caption(f"{card.architecture}, {card.input_size} px input · computing on **{resources.device()}**")
     if card.limitations:
-        st.warning(card.limitations, icon="⚠️")
+        st.warning(card.limitations, icon=":material/warning:")
 
 if user is None or user.must_change_password:
     pages = [st.Page("views/login.py", title="Log in", icon=":material/login:", default=True)]

@@ -67,6 +67,8 @@ ICDR_LABELS: dict[int, str] = {
     4: "4 · Proliferative DR",
 }
 ICDR_GRADES: tuple[int, ...] = tuple(ICDR_LABELS)
+#: The lowest ICDR grade that is referable by itself (below it, only macular oedema makes a photograph referable).
+REFERABLE_ICDR_GRADE = 2
 
 #: Account roles, least to most privileged: a reviewer may do what a grader may, an admin what a reviewer may.
 ROLES: tuple[str, ...] = ("grader", "reviewer", "admin")

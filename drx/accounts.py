@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import accounts
 from db.accounts import User
-from db.models import Image
+from db.models import Grade, Image
 from db.names import printable
 from db.session import run_in_transaction
 from db.work_queue import Progress, assign, progress
@@ -26,7 +26,8 @@ __all__ = ["AccountRow", "AdminOverview", "admin_overview", "assign_images", "cr
 
 @dataclass(frozen=True)
 class AccountRow:
-    """One account with its work queue's progress; ``shown`` is the name as a listing prints it."""
+    """One account with its work queue's progress and how many photographs it has graded (in its queue or not);
+    ``shown`` is the name as a listing prints it."""
 
     grader_id: int
     name: str
@@ -37,6 +38,7 @@ class AccountRow:
     created_at: datetime
     changed_at: datetime
     queue: Progress
+    graded: int
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,15 @@ class AdminOverview:
 
 
 def admin_overview(sessions: sessionmaker[Session]) -> AdminOverview:
-    """The accounts (with their queues' progress) and the photographs, read in one session."""
+    """The accounts (with their queues' progress and the photographs each graded) and the photographs, read in
+    one session."""
     with sessions() as session:
+        graded = dict(session.execute(select(Grade.grader_id, func.count(distinct(Grade.image_id)))
+                                      .group_by(Grade.grader_id)).all())
         rows = [AccountRow(info.grader_id, info.name, printable(info.name), info.role, info.disabled,
                            info.must_change_password, info.created_at, info.changed_at,
-                           progress(session, info.grader_id)) for info in accounts.list_accounts(session)]
+                           progress(session, info.grader_id), graded.get(info.grader_id, 0))
+                for info in accounts.list_accounts(session)]
         images = [(image_id, file_name) for image_id, file_name in
                   session.execute(select(Image.id, Image.file_name).order_by(Image.id))]
     return AdminOverview(rows, images)

@@ -1,5 +1,5 @@
 """Review of one photograph: decode and score it, explain one output, find the heatmap's hot spots, keep the
-photograph and the map, register them as the candidates graders decide on, and the grader's grade.
+photograph and the map, register them as the candidates graders decide on (the grade: :mod:`drx.grading`).
 
 The Review page calls these functions (through :mod:`drx.ui.analysis`, which caches them per content hash);
 the Compare and Heatmap methods pages use :func:`analyse`, :func:`explain` and :func:`method_map` too.
@@ -15,10 +15,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import repository
-from db.accounts import User
-from db.grading import grade_image
-from db.models import Grade, Grader, Image
-from db.session import run_in_transaction
+from db.models import Image
 from db.settings import Settings
 from drcore.candidates import HotSpot, find_hot_spots
 from drcore.device import default_device
@@ -33,7 +30,7 @@ from drx.candidates import ListedCandidate, register_spots
 from drx.records import register_model
 
 __all__ = ["Analysis", "HeatmapResult", "Photograph", "PhotographUnavailable", "ReviewRecord", "analyse",
-           "current_grade", "explain", "hot_spots", "method_map", "record_review", "save_grade", "stored_photograph"]
+           "explain", "hot_spots", "method_map", "record_review", "stored_photograph"]
 
 
 class PhotographUnavailable(DrxError):
@@ -155,18 +152,3 @@ def record_review(sessions: sessionmaker[Session], settings: Settings, loaded: L
         listed = register_spots(session, image_id=image.id, model_id=model.id, method=heatmap.method, output=output,
                                 spots=spots)
         return ReviewRecord(image.id, listed)
-
-
-def current_grade(sessions: sessionmaker[Session], user: User, image_id: int) -> Optional[Grade]:
-    """``user``'s current grade of the photograph (None: not graded yet)."""
-    with sessions() as session:
-        return repository.current_grade(session, session.get(Image, image_id), session.get(Grader, user.id))
-
-
-def save_grade(sessions: sessionmaker[Session], user: User, image_id: int, *, icdr_grade: int, referable: bool,
-               ungradable: bool, note: str) -> None:
-    """A new version of ``user``'s grade (an ungradable photograph has no ICDR grade); retried on a busy
-    database, and a user's own concurrent edit (two tabs) is superseded, never lost."""
-    run_in_transaction(sessions, lambda session: grade_image(
-        session, user, image_id, icdr_grade=None if ungradable else icdr_grade, referable=referable,
-        ungradable=ungradable, note=note))

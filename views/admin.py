@@ -59,15 +59,16 @@ with accounts_tab:
                     if attempt(lambda: accounts.set_disabled(sessions, admin, target, False),
                                "The account was not enabled:"):
                         done(f"{verbatim(info.shown)} can log in again.")
-            elif state_button.button("Disable", key="disable_account", type="primary"):
+            elif state_button.button("Disable", key="disable_account", icon=":material/block:"):
                 if attempt(lambda: accounts.set_disabled(sessions, admin, target, True),
                            "The account was not disabled:"):
                     done(f"{verbatim(info.shown)} can no longer log in.")
 
 with queue_tab:
     st.dataframe(
-        [{"name": info.shown, "role": info.role, "graded": info.queue.done, "assigned": info.queue.total,
-          "left": info.queue.left} for info in overview.accounts if not info.disabled],
+        [{"name": info.shown, "role": info.role, "photographs graded": info.graded, "in queue": info.queue.total,
+          "queue done": info.queue.done, "queue left": info.queue.left}
+         for info in overview.accounts if not info.disabled],
         hide_index=True, width="stretch",
     )
     if not overview.images:

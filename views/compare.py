@@ -1,121 +1,85 @@
 """Compare: the model's heatmap against expert lesion masks, image by image and over a data set."""
 
-import numpy as np
 import streamlit as st
 
-from drcore.errors import DrxError, UnsupportedModel
-from drcore.heatmaps import DEFAULT_METHOD, METHODS
+from drcore.datasets.base import Sample
+from drcore.heatmaps import DEFAULT_METHOD
 from drcore.models import DEFAULT_MODEL
-from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES, SLOW_METHOD_CPU_SECONDS
+from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES
 from drx import review
 from drx.dashboards import stored_evaluations
 from drx.evaluation_figures import evaluation_title, froc_figure
 from drx.ui import analysis, compare, resources
 from drx.ui.evaluation_history import evaluation_table
-from drx.ui.overlay import blended_tile, overlay_figure
-from drx.ui.text import verbatim
-
-DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
+from drx.ui.overlay import overlay_figure
 
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
 loaded = resources.model(model_name)
 st.title("Compare with experts")
-image_tab, methods_tab, dataset_tab = st.tabs(["One image", "All methods", "Data set"])
+chosen = compare.chosen_sample()
+output = st.selectbox("Heatmap of", list(LESION_TYPES), format_func=LESION_LABELS.get, key="cmp_output",
+                      index=LESION_TYPES.index("hard_exudate"))
 
-with image_tab:
-    chooser = st.columns([2, 1, 3])
-    dataset = chooser[0].selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="cmp_dataset")
-    try:
-        available = compare.samples(dataset)
-    except DrxError as error:
-        st.error(f"{DATASETS[dataset]} cannot be read: {error}", icon="🚫")
-        st.stop()
-    splits = sorted({sample.split for sample in available})
-    split = chooser[1].selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="cmp_split")
-    by_id = {item.image_id: item for item in available if item.split == split}
-    image_id = chooser[2].selectbox(
-        "Photograph", list(by_id), key="cmp_image",
-        format_func=lambda name: f"{name} · " + (", ".join(
-            LESION_LABELS[kind] for kind in LESION_TYPES if by_id[name].labels.get(kind)) or "no lesion"),
-    )
-    sample = by_id[image_id]
 
-    data = sample.image_path.read_bytes()
-    sha256 = review.Photograph(sample.image_id, data, "dataset").sha256
-    result = analysis.analyse(sha256, data, model_name)
-    field = compare.fov(dataset, sample.image_id)
+def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
+    """The photograph with its heatmap, the expert contours and the hot spots judged against them."""
+    if chosen is None:
+        st.info(compare.NO_PHOTOGRAPH, icon=":material/info:")
+    else:
+        dataset, split, sample = chosen
+        data = sample.image_path.read_bytes()
+        sha256 = review.Photograph(sample.image_id, data, "dataset").sha256
+        result = analysis.analyse(sha256, data, model_name)
+        field = compare.fov(dataset, sample.image_id)
 
-    figure_column, side_column = st.columns([5, 2], gap="medium")
-    with side_column:
-        output = st.selectbox("Heatmap of", list(LESION_TYPES), format_func=LESION_LABELS.get, key="cmp_output",
-                              index=LESION_TYPES.index("hard_exudate"))
-        shown_types = st.multiselect("Expert contours", list(LESION_TYPES), default=list(LESION_TYPES),
-                                     format_func=LESION_LABELS.get, key="cmp_types")
-        if dataset == "diaretdb1":
-            view = st.selectbox("Expert view", [compare.CONSENSUS] + [f"expert {n}" for n in range(1, 5)],
-                                key="cmp_view")
-            threshold = st.slider("Consensus confidence ≥", 0.25, 1.0, 0.75, 1 / 12, format="%.2f",
-                                  key="cmp_threshold", disabled=view != compare.CONSENSUS,
-                                  help="Mean over the 4 experts of High = 1, Medium = 2/3, Low = 1/3.")
-        else:
-            view, threshold = compare.CONSENSUS, 0.75
-        spot_count = st.slider("Hot spots", 0, 50, 15, key="cmp_spots")
-        smoothing = st.slider("Smoothing before peaks (px at 1500 px width)", 0.0, 20.0, 10.0, 1.0,
-                              key="cmp_smoothing")
-        opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="cmp_opacity")
+        figure_column, side_column = st.columns([5, 2], gap="medium")
+        with side_column:
+            shown_types = st.multiselect("Expert contours", list(LESION_TYPES), default=list(LESION_TYPES),
+                                         format_func=LESION_LABELS.get, key="cmp_types")
+            if dataset == "diaretdb1":
+                view = st.selectbox("Expert view", [compare.CONSENSUS] + [f"expert {n}" for n in range(1, 5)],
+                                    key="cmp_view")
+                threshold = st.slider("Consensus confidence ≥", 0.25, 1.0, 0.75, 1 / 12, format="%.2f",
+                                      key="cmp_threshold", disabled=view != compare.CONSENSUS,
+                                      help="Mean over the 4 experts of High = 1, Medium = 2/3, Low = 1/3.")
+            else:
+                view, threshold = compare.SINGLE_EXPERT, 0.75
+            spot_count = st.slider("Hot spots", 0, 50, 15, key="cmp_spots")
+            smoothing = st.slider("Smoothing before peaks (px at 1500 px width)", 0.0, 20.0, 10.0, 1.0,
+                                  key="cmp_smoothing")
+            opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="cmp_opacity")
 
-    heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
-    masks = {name: compare.expert_mask(dataset, sample.image_id, name, view, threshold) for name in LESION_TYPES}
-    spots = review.hot_spots(heatmap.values, field, spot_count, smoothing, 10.0) if spot_count else []
-    judged = compare.judge_spots(spots, masks[output])
+        heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
+        masks = {name: compare.expert_mask(dataset, sample.image_id, name, view, threshold) for name in LESION_TYPES}
+        spots = review.hot_spots(heatmap.values, field, spot_count, smoothing, 10.0) if spot_count else []
+        judged = compare.judge_spots(spots, masks[output])
 
-    with figure_column:
-        st.caption(f"{sample.image_id} · {DATASETS[dataset]} {split} · heatmap: {heatmap.method} of "
-                   f"“{LESION_LABELS[output]}” (probability {result.probabilities[output]:.2f}) · "
-                   f"contours: {view}" + (f" ≥ {threshold:.2f}" if view == compare.CONSENSUS and dataset == 'diaretdb1' else ""))
-        figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
-                                smoothing_px=4.0)
-        for name in shown_types:
-            figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], LESION_COLOURS[name]))
-        for trace in compare.spot_traces(judged):
-            figure.add_trace(trace)
-        figure.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.02, "x": 0})
-        st.plotly_chart(figure, width="stretch", theme=None, key="cmp_figure",
-                        config={"scrollZoom": True, "displaylogo": False})
+        with figure_column:
+            st.caption(f"{sample.image_id} · {compare.DATASETS[dataset]} {split} · heatmap: {heatmap.method} of "
+                       f"“{LESION_LABELS[output]}” (probability {result.probabilities[output]:.2f}) · "
+                       f"contours: {view}" + (f" ≥ {threshold:.2f}" if view == compare.CONSENSUS else ""))
+            figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
+                                    smoothing_px=4.0)
+            for name in shown_types:
+                figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], LESION_COLOURS[name]))
+            for trace in compare.spot_traces(judged):
+                figure.add_trace(trace)
+            figure.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.02, "x": 0})
+            st.plotly_chart(figure, width="stretch", theme=None, key="cmp_figure",
+                            config={"scrollZoom": True, "displaylogo": False})
 
-    with side_column:
-        st.subheader("This image")
-        auc = compare.image_pixel_auc(heatmap.values, masks[output], field)
-        st.metric("Pixel AUC", f"{auc:.3f}" if auc is not None else "n/a",
-                  help="ROC AUC of the heatmap for lesion vs other pixels inside the field of view.")
-        st.markdown(f"**{len(judged.hits)}** of {len(spots)} hot spots on a lesion · "
-                    f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
+        with side_column:
+            st.subheader("This image")
+            auc = compare.image_pixel_auc(heatmap.values, masks[output], field)
+            st.metric("Pixel AUC", f"{auc:.3f}" if auc is not None else "n/a",
+                      help="ROC AUC of the heatmap for lesion vs other pixels inside the field of view.")
+            st.markdown(f"**{len(judged.hits)}** of {len(spots)} hot spots on a lesion · "
+                        f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
 
-with methods_tab:
-    st.caption("The same photograph and output explained by the heatmap methods you choose, in the model's input frame. "
-               "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
-               "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
-    preferred = [loaded.card.heatmap.get("method", DEFAULT_METHOD), DEFAULT_METHOD]
-    chosen_methods = st.multiselect(
-        "Methods", sorted(METHODS), default=sorted(set(preferred)), key="cmp_methods",
-        help="The model card's method and sensitivity by default; the Heatmap methods page shows every method "
-             "(on one CPU thread, per 512 px photograph: "
-             + ", ".join(f"{name} ~{seconds:g} s" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + ").",
-    )
-    columns = st.columns(3)
-    for index, method in enumerate(chosen_methods):
-        try:
-            with st.spinner(f"{method}…"):
-                raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
-        except UnsupportedModel as error:
-            columns[index % 3].info(f"**{method}** is not available for this model: {verbatim(str(error))}",
-                                    icon=":material/block:")
-            continue
-        tile = blended_tile(result.prepared.display, raw, result.prepared.fov)
-        columns[index % 3].image(tile, caption=f"{method} · max |value| {np.abs(raw[result.prepared.fov]).max():.3g}",
-                                 width="stretch")
 
-with dataset_tab:
+
+def data_set() -> None:
+    """The stored runs of ``drx evaluate``: the per-lesion-type table and the FROC curves."""
     st.caption("Runs of `drx evaluate`, newest first. Run `drx evaluate --dataset diaretdb1 --split test` "
                "to add one.")
     runs = {run.run_id: run for run in stored_evaluations(resources.session_factory(resources.settings().database_url))}
@@ -128,3 +92,17 @@ with dataset_tab:
         st.dataframe(evaluation_table(run.rows), hide_index=True, width="stretch")
         st.plotly_chart(froc_figure(run.rows, evaluation_title(run.model, run.method, run.dataset, run.split)),
                         width="stretch", key="cmp_froc")
+
+
+# Only the open tab runs: the others cost nothing until they are opened.
+image_tab, methods_tab, dataset_tab = st.tabs(["One image", "All methods", "Data set"], key="cmp_tab",
+                                              on_change="rerun")
+if image_tab.open:
+    with image_tab:
+        one_image(chosen, output)
+if methods_tab.open:
+    with methods_tab:
+        compare.methods_panel(chosen, output, model_name, loaded.card.heatmap.get("method", DEFAULT_METHOD))
+if dataset_tab.open:
+    with dataset_tab:
+        data_set()

@@ -64,7 +64,7 @@ with model_tab:
                 references = resources.split_references(dataset, split)
             except DrxError as error:
                 st.warning(f"{dataset} cannot be read here ({error}), so its split is unknown: photographs of "
-                           "every split are listed.", icon="⚠️")
+                           "every split are listed.", icon=":material/warning:")
         for lesion_type in sorted({lesion_type for _, lesion_type in picked}):
             st.markdown(f"**{LESION_LABELS.get(lesion_type, lesion_type)}** · {dataset} {split}, most lesions first")
             entries = data.dataset_images(sessions, dataset, lesion_type, references)

@@ -43,7 +43,7 @@ try:
     result = discovery_run(state.session.run_folder)
 except (DrxError, OSError) as error:
     st.error(f"The run folder of this session cannot be read ({verbatim(state.session.run_folder)}): "
-             f"{verbatim(str(error))}", icon="🚫")
+             f"{verbatim(str(error))}", icon=":material/block:")
     st.stop()
 colour_by = st.session_state.get("disc_colour") or "group"
 by_grade = grade_labels(sessions, {spot.image_path for spot in state.hot_spots.values() if spot.image_path}) \

@@ -33,7 +33,7 @@ if source == "DiaretDB1":
     try:
         available = [sample for sample in compare.samples("diaretdb1") if sample.split == "test"]
     except DrxError as error:
-        st.error(f"DiaretDB1 cannot be read: {error}. Choose Demo images or Upload.", icon="🚫")
+        st.error(f"DiaretDB1 cannot be read: {error}. Choose Demo images or Upload.", icon=":material/block:")
         st.stop()
     by_id = {sample.image_id: sample for sample in available}
     names = list(by_id)
@@ -56,7 +56,7 @@ sha256 = review.Photograph(file_name, data, source).sha256
 try:
     result = analysis.analyse(sha256, data, model_name)
 except BadImage as error:
-    st.error(f"**{verbatim(file_name)}** cannot be explained. {verbatim(str(error))}", icon="🚫")
+    st.error(f"**{verbatim(file_name)}** cannot be explained. {verbatim(str(error))}", icon=":material/block:")
     st.stop()
 
 controls = st.columns([2, 4, 2])
@@ -81,13 +81,12 @@ tiles = method_tiles(sha256, result.prepared, model_name, output, methods, windo
                          done / max(len(methods), 1), text=f"Computing {method} ({done + 1} of {len(methods)})…"))
 progress.empty()
 
-st.image(colour_scale_strip(), caption="0 → 1 (= the map's 99.5th percentile of |value| in the field of view)",
-         width=400)
+st.image(colour_scale_strip(), caption="Colour scale of every tile: from 0 (the photograph alone) to full colour at "
+         "the |value| under the tile (its map's 99.5th percentile of |value| in the field of view)", width=400)
 columns = st.columns(COLUMNS)
 for index, tile in enumerate(tiles):
     if tile.tile is None:
-        columns[index % COLUMNS].info(f"**{tile.method}** is not available for this model: {verbatim(tile.note)}",
-                                      icon=":material/block:")
+        columns[index % COLUMNS].info(f"**{tile.method}** {verbatim(tile.note)}", icon=":material/block:")
     else:
-        columns[index % COLUMNS].image(tile.tile, caption=f"{tile.method} · 1 = {tile.peak:.3g}", width="stretch")
+        columns[index % COLUMNS].image(tile.tile, caption=tile.caption, width="stretch")
 st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {resources.device()}")

@@ -14,7 +14,7 @@ from drx.ui.history_panel import history_panel
 from drx.ui.overlay import overlay_figure
 from drx.ui.referral import referral_banner
 from drx.ui.review_link import InvalidReviewLink, read_review_target
-from drx.ui.review_panels import LINKED, choose_photograph, display_settings, grade_panel
+from drx.ui.review_panels import LINKED, canvas_controls, choose_photograph, display_settings, grade_panel
 from drx.ui.text import verbatim
 
 #: Below this output probability the candidates of its map are shown with a warning that the map is weak.
@@ -30,18 +30,18 @@ st.title("Review")
 try:
     target = read_review_target(st.query_params)  # a link from Discovery or Dashboards: one photograph, one spot
 except InvalidReviewLink as error:
-    st.warning(f"The link's photograph cannot be opened: {error}", icon="⚠️")
+    st.warning(f"The link's photograph cannot be opened: {error}", icon=":material/warning:")
     target = None
 source, photograph = choose_photograph(sessions, user, settings, target)
 sha256 = photograph.sha256
 try:
     result = analysis.analyse(sha256, photograph.data, model_name)
 except BadImage as error:
-    st.error(f"**{verbatim(photograph.file_name)}** cannot be reviewed. {error}", icon="🚫")
+    st.error(f"**{verbatim(photograph.file_name)}** cannot be reviewed. {error}", icon=":material/block:")
     st.stop()
 height, width = result.photograph.shape[:2]
 
-figure_column, side_column = st.columns([5, 2], gap="medium")
+figure_column, side_column = st.columns([3, 1], gap="medium")
 with side_column:
     candidates_tab, grade_tab, display_tab = st.tabs(["Candidates", "Grade", "Heatmap"])
 with display_tab:
@@ -59,7 +59,7 @@ with candidates_tab:
     if score < WEAK_MAP_SCORE:
         st.info(f"The model scores this photograph **{score:.2f}** for {LESION_LABELS[output].lower()} (below "
                 f"{WEAK_MAP_SCORE}): these candidates are only the strongest spots of a weak map, most likely not "
-                "lesions. Reject them, or draw what the model missed.", icon="ℹ️")
+                "lesions. Reject them, or draw what the model missed.", icon=":material/info:")
     selected = candidate_panel(sessions, user, record.image_id, record.candidates)
 with grade_tab:
     grade_panel(sessions, user, record.image_id, sha256)
@@ -69,24 +69,29 @@ with figure_column:
         referral_banner(loaded.card, result.probabilities[REFERABLE_DR])
     st.caption(f"{verbatim(photograph.file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
                f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
+    canvas = canvas_controls()
     figure_slot = st.container()
     if st.toggle("Draw missed lesions", key="drawing_on"):
         drawing_panel(sessions, user, record.image_id, result.photograph,
                       (selected.x, selected.y) if selected else None)
+    focus = ((selected.x, selected.y) if selected else (target.x, target.y)
+             if source == LINKED and target.x is not None else None)
+    window = candidates.zoom_window(*focus, (width, height), max(160, min(width, height) / 4)) if focus else None
     figure = overlay_figure(result.photograph, heatmap.values, opacity=shown.opacity, colormap=shown.colormap,
                             scale_title=heatmap.method.replace("_", " "),
-                            threshold_quantile=1 - shown.top_share / 100, smoothing_px=shown.smoothing)
+                            threshold_quantile=1 - shown.top_share / 100, smoothing_px=shown.smoothing,
+                            mode=canvas.mode, view=canvas.view, brightness=canvas.brightness,
+                            contrast=canvas.contrast,
+                            detail=(window[0][0], window[1][1], window[0][1], window[1][0]) if window else None)
     for trace in annotation_traces(my_annotations(sessions, user, record.image_id)):
         figure.add_trace(trace)
     figure.add_trace(candidates.candidate_trace(markers(record.candidates, my_decisions(sessions, user, record.image_id)),
-                                                selected.rank if selected else None))
+                                                selected.rank if selected else None,
+                                                candidates.LABEL_MERGE_SHARE * (window[0][1] - window[0][0] if window else width), canvas.numbered))
     figure.update_layout(showlegend=False)  # names show on hover; a legend would cover the colour bar
-    focus = ((selected.x, selected.y) if selected else (target.x, target.y)
-             if source == LINKED and target.x is not None else None)
-    if focus:
-        x_range, y_range = candidates.zoom_window(*focus, (width, height), max(160, min(width, height) / 4))
-        figure.update_xaxes(range=x_range)
-        figure.update_yaxes(range=y_range)
+    if window:
+        figure.update_xaxes(range=window[0])
+        figure.update_yaxes(range=window[1])
     figure_slot.plotly_chart(figure, width="stretch", theme=None, config={"scrollZoom": True, "displaylogo": False},
                              key="overlay")
     with st.expander("History of this photograph", icon=":material/history:"):

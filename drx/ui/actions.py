@@ -20,7 +20,7 @@ def attempt(action: Callable[[], Any], what: str) -> bool:
     try:
         action()
     except DbError as error:
-        st.error(f"{what} {verbatim(str(error))}", icon="🚫")
+        st.error(f"{what} {verbatim(str(error))}", icon=":material/block:")
         return False
     return True
 

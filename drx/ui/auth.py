@@ -60,7 +60,7 @@ def current_user(sessions: sessionmaker[Session]) -> Optional[User]:
             account = require_role(session, user)
     except PermissionDenied:
         st.session_state.pop(USER_KEY, None)
-        st.warning("Your account has been disabled: you were logged out.", icon="🔒")
+        st.warning("Your account has been disabled: you were logged out.", icon=":material/lock:")
         return None
     fresh = User(user.id, user.name, account.role, account.must_change_password)
     st.session_state[USER_KEY] = fresh
@@ -82,12 +82,12 @@ def login_form(sessions: sessionmaker[Session]) -> None:
             st.error(f"Login refused: {error}.", icon=":material/lock_clock:")
             return
         except InvalidValue as error:  # a password longer than any password: refused before it is hashed
-            st.error(f"Login refused: {error}.", icon="🚫")
+            st.error(f"Login refused: {error}.", icon=":material/block:")
             return
         except AuthenticationFailed as error:
             # Unknown name and wrong password read alike; a disabled account is told so.
             st.error("This account is disabled: ask an admin." if "disabled" in str(error)
-                     else "Unknown name or wrong password.", icon="🚫")
+                     else "Unknown name or wrong password.", icon=":material/block:")
             return
         st.session_state[USER_KEY] = user
         st.rerun()
@@ -120,7 +120,7 @@ def _single_sign_on(sessions: sessionmaker[Session]) -> None:
 
 def password_change_form(sessions: sessionmaker[Session], user: User) -> None:
     """The form a user with a one-time password must fill before anything else."""
-    st.info("Your password was set by someone else: choose your own before you go on.", icon="🔑")
+    st.info("Your password was set by someone else: choose your own before you go on.", icon=":material/key:")
     with st.form("change_password"):
         old = st.text_input("Current password", type="password", key="old_password", max_chars=MAX_PASSWORD_CHARS)
         new = st.text_input("New password", type="password", key="new_password", max_chars=MAX_PASSWORD_CHARS)
@@ -159,9 +159,9 @@ def require(sessions: sessionmaker[Session], role: str = "grader") -> User:
     """
     user = current_user(sessions)
     if user is None:
-        st.error("Log in first.", icon="🔒")
+        st.error("Log in first.", icon=":material/lock:")
         st.stop()
     if not role_at_least(user.role, role):
-        st.error(f"This page is for the {role} role and above; you are logged in as a {user.role}.", icon="🚫")
+        st.error(f"This page is for the {role} role and above; you are logged in as a {user.role}.", icon=":material/block:")
         st.stop()
     return user

@@ -18,6 +18,8 @@ from drx.ui.overlay import display_scale, downsample, image_data_uri
 
 #: marker colour of a candidate by its decision (no decision yet: undecided)
 DECISION_COLOURS = {"confirmed": "#2ecc40", "rejected": "#ff4136", "undecided": "#ffdc00"}
+#: Candidates closer than this share of the shown width (the photograph's, or the zoom window's) share one label.
+LABEL_MERGE_SHARE = 0.04
 
 
 @dataclass(frozen=True)
@@ -43,19 +45,40 @@ def zoom_window(x: float, y: float, image_size: tuple[int, int], side: float) ->
     return [cx - half, cx + half], [cy + half, cy - half]
 
 
-def candidate_trace(markers: Sequence[Marker], selected: int | None) -> go.Scatter:
-    """Candidates as numbered circles coloured by decision; the selected one drawn larger."""
+def merged_labels(markers: Sequence[Marker], radius: float) -> list[str]:
+    """One label per marker: the strongest marker of each group of markers within ``radius`` of it carries all
+    their ranks ("1·4·7"), the others none; with ``radius`` 0 every marker carries its own rank."""
+    labels = [""] * len(markers)
+    anchors: list[int] = []  # indices of the markers that carry a group's label
+    for index in sorted(range(len(markers)), key=lambda i: markers[i].rank):
+        marker = markers[index]
+        near = next((anchor for anchor in anchors if np.hypot(markers[anchor].x - marker.x,
+                                                              markers[anchor].y - marker.y) < radius), None)
+        if near is None:
+            anchors.append(index)
+            labels[index] = str(marker.rank)
+        else:
+            labels[near] += f"·{marker.rank}"
+    return labels
+
+
+def candidate_trace(markers: Sequence[Marker], selected: int | None, merge_radius: float = 0.0,
+                    numbered: bool = True) -> go.Scatter:
+    """Candidates as circles coloured by decision, the selected one drawn larger; numbered (labels of markers
+    closer than ``merge_radius`` original pixels merged, see :func:`merged_labels`) unless ``numbered`` is False."""
+    labels = merged_labels(markers, merge_radius) if numbered else [""] * len(markers)
     return go.Scatter(
         x=[marker.x for marker in markers], y=[marker.y for marker in markers], mode="markers+text",
-        text=[str(marker.rank) for marker in markers], textposition="top right",
-        textfont={"color": "#ffffff", "size": 12},
+        text=labels, textposition="top right",
+        textfont={"color": "#ffffff", "size": 13}, cliponaxis=False,
         marker={
             "symbol": "circle-open", "color": [DECISION_COLOURS[marker.decision] for marker in markers],
             "size": [22 if marker.rank == selected else 14 for marker in markers],
             "line": {"width": [4 if marker.rank == selected else 2 for marker in markers]},
         },
-        customdata=[[marker.decision, marker.detail] for marker in markers], name="candidates",
-        hovertemplate="candidate %{text}: %{customdata[0]} %{customdata[1]}<br>x %{x:.0f}, y %{y:.0f}<extra></extra>",
+        customdata=[[marker.rank, marker.decision, marker.detail] for marker in markers], name="candidates",
+        hovertemplate=("candidate %{customdata[0]}: %{customdata[1]} %{customdata[2]}<br>x %{x:.0f}, y %{y:.0f}"
+                       "<extra></extra>"),
     )
 
 

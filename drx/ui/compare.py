@@ -1,4 +1,5 @@
-"""Expert masks beside a heatmap: contours, hot spots judged against lesions, one image's metrics."""
+"""The Compare page's panels: the data-set photograph chosen, expert masks beside a heatmap (contours, hot spots
+judged against lesions, one image's metrics) and the photograph explained by several methods."""
 
 from dataclasses import dataclass
 
@@ -8,11 +9,22 @@ import streamlit as st
 from skimage.measure import find_contours, regionprops
 
 from drcore.candidates import HotSpot
+from drcore.errors import DrxError, UnsupportedModel
+from drcore.heatmaps import DEFAULT_METHOD, METHODS
 from drcore.datasets import diaretdb1, read
 from drcore.datasets.base import Sample
 from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES, SLOW_METHOD_CPU_SECONDS
+from drx import review
+from drx.ui import analysis
+from drx.ui.overlay import blended_tile
+from drx.ui.text import verbatim
 
+DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
+NO_PHOTOGRAPH = "Choose a data set that can be read above (or open the Data set tab)."
 CONSENSUS = "consensus of the 4 experts"
+#: The expert view of a data set with one mask per lesion type (IDRiD).
+SINGLE_EXPERT = "the expert's masks"
 
 
 @st.cache_resource
@@ -72,20 +84,29 @@ def judge_spots(spots: list[HotSpot], mask: np.ndarray) -> JudgedSpots:
     )
 
 
+#: Colours of judged hot spots, none of them a lesion type's colour (the contours beside them use those).
+JUDGEMENT_COLOURS = {"hit": "#3d5afe", "false_positive": "#ff1744", "missed": "#ffffff"}
+
+
 def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:
-    """Markers: hits (green circles), false positives (red crosses), missed lesions (orange squares)."""
-    def marker(points: list[tuple[float, float]], name: str, symbol: str, colour: str) -> go.Scatter:
+    """Markers: hits (blue circles), false positives (red crosses), missed lesions (small white squares, thin so
+    that many of them do not bury the photograph)."""
+    def marker(points: list[tuple[float, float]], name: str, symbol: str, colour: str, size: int,
+               width: float) -> go.Scatter:
         return go.Scatter(
             x=[col for _, col in points], y=[row for row, _ in points], mode="markers", name=name,
-            marker={"symbol": symbol, "size": 11, "color": colour, "line": {"color": colour, "width": 2}},
+            marker={"symbol": symbol, "size": size, "color": colour, "line": {"color": colour, "width": width}},
             hovertemplate=f"{name}<br>x %{{x:.0f}}, y %{{y:.0f}}<extra></extra>",
         )
 
     return [
-        marker([(spot.row, spot.col) for spot in judged.hits], f"hit ({len(judged.hits)})", "circle-open", "#2ecc40"),
+        marker([(spot.row, spot.col) for spot in judged.hits], f"hit ({len(judged.hits)})", "circle-open",
+               JUDGEMENT_COLOURS["hit"], 13, 2.5),
         marker([(spot.row, spot.col) for spot in judged.false_positives],
-               f"false positive ({len(judged.false_positives)})", "x-thin-open", "#ff4136"),
-        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open", "#ff851b"),
+               f"false positive ({len(judged.false_positives)})", "x-thin-open", JUDGEMENT_COLOURS["false_positive"],
+               11, 2),
+        marker(judged.missed_centres, f"missed lesion ({len(judged.missed_centres)})", "square-open",
+               JUDGEMENT_COLOURS["missed"], 6, 1),
     ]
 
 
@@ -95,3 +116,58 @@ def image_pixel_auc(heatmap: np.ndarray, mask: np.ndarray, field: np.ndarray) ->
         return pixel_auc(heatmap[::2, ::2], mask[::2, ::2], field[::2, ::2])
     except UndefinedMetric:
         return None
+
+
+def chosen_sample() -> tuple[str, str, Sample] | None:
+    """The data set, split and photograph chosen above the tabs (None, with a message, when it cannot be read)."""
+    chooser = st.columns([2, 1, 3])
+    dataset = chooser[0].selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="cmp_dataset")
+    try:
+        available = samples(dataset)
+    except DrxError as error:
+        st.error(f"{DATASETS[dataset]} cannot be read: {error}", icon=":material/block:")
+        return None
+    splits = sorted({sample.split for sample in available})
+    split = chooser[1].selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="cmp_split")
+    by_id = {item.image_id: item for item in available if item.split == split}
+    image_id = chooser[2].selectbox(
+        "Photograph", list(by_id), key="cmp_image",
+        format_func=lambda name: f"{name} · " + (", ".join(
+            LESION_LABELS[kind] for kind in LESION_TYPES if by_id[name].labels.get(kind)) or "no lesion"),
+    )
+    return dataset, split, by_id[image_id]
+
+
+def methods_panel(chosen: tuple[str, str, Sample] | None, output: str, model_name: str, card_method: str) -> None:
+    """The chosen photograph explained by the heatmap methods the user picks (the model card's ``card_method``
+    and sensitivity by default), on one colour scale."""
+    st.caption("The same photograph and output explained by the heatmap methods you choose, in the model's input frame. "
+               "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
+               "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
+    preferred = [card_method, DEFAULT_METHOD]
+    chosen_methods = st.multiselect(
+        "Methods", sorted(METHODS), default=sorted(set(preferred)), key="cmp_methods",
+        help="The model card's method and sensitivity by default; the Heatmap methods page shows every method "
+             "(on one CPU thread, per 512 px photograph: "
+             + ", ".join(f"{name} ~{seconds:g} s" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + ").",
+    )
+    if chosen is None:
+        st.info(NO_PHOTOGRAPH, icon=":material/info:")
+    else:
+        sample = chosen[2]
+        data = sample.image_path.read_bytes()
+        sha256 = review.Photograph(sample.image_id, data, "dataset").sha256
+        result = analysis.analyse(sha256, data, model_name)
+        columns = st.columns(3)
+        for index, method in enumerate(chosen_methods):
+            try:
+                with st.spinner(f"{method}…"):
+                    raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
+            except UnsupportedModel as error:
+                columns[index % 3].info(f"**{method}** is not available for this model: {verbatim(str(error))}",
+                                        icon=":material/block:")
+                continue
+            tile = blended_tile(result.prepared.display, raw, result.prepared.fov)
+            columns[index % 3].image(
+                tile, caption=f"{method} · full colour at |value| ≥ "
+                              f"{np.percentile(np.abs(raw[result.prepared.fov]), 99.5):.3g}", width="stretch")

@@ -24,7 +24,7 @@ def model_agreement_panel(sessions: sessionmaker[Session], grades: list[GradeRec
         scored = score_images(data.image_paths(sessions, graded_ids), model_name, output)
         if scored.failures:
             st.warning(f"{len(scored.failures)} photograph(s) could not be scored: "
-                       + "; ".join(sorted(scored.failures.values())[:5]), icon="⚠️")
+                       + "; ".join(sorted(scored.failures.values())[:5]), icon=":material/warning:")
         st.dataframe([{"grader": row.grader, "images": row.images, "referable": row.referable,
                        "AUC": row.auc, "note": row.note} for row in model_agreement(grades, scored.scores)],
                      hide_index=True, width="stretch", key="dash_model_table",

@@ -20,7 +20,7 @@ GALLERY_COLUMNS = 4
 
 
 def _refused(error: Exception) -> None:
-    st.error(verbatim(str(error)), icon="🚫")
+    st.error(verbatim(str(error)), icon=":material/block:")
 
 
 def group_forms(sessions: sessionmaker[Session], result: DiscoveryResult, state: SessionState, session_id: int,
@@ -106,6 +106,6 @@ def gallery(sessions: sessionmaker[Session], result: DiscoveryResult, state: Ses
                     try:
                         target = review_target(sessions, point["image_path"], point["row"], point["col"], run_output)
                     except OSError as error:
-                        st.error(f"The photograph cannot be read: {verbatim(str(error))}", icon="🚫")
+                        st.error(f"The photograph cannot be read: {verbatim(str(error))}", icon=":material/block:")
                     else:
                         open_in_review(target)

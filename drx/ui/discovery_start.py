@@ -96,5 +96,5 @@ def start_form(sessions: sessionmaker[Session], home: Path, researcher: str) -> 
                                n_resamples=int(resamples)),
             name=name or kind, researcher=researcher)
     except (DrxError, DbError, OSError) as error:
-        st.error(f"The session could not be started: {verbatim(str(error))}", icon="🚫")
+        st.error(f"The session could not be started: {verbatim(str(error))}", icon=":material/block:")
         return None

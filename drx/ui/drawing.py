@@ -31,6 +31,13 @@ from drcore.errors import DrxError
 
 #: the canvas tools offered, by label: Fabric drawing mode
 TOOLS = {"Polygon": "polygon", "Rectangle": "rect", "Circle": "circle", "Free draw": "freedraw"}
+#: How each drawing tool is used, shown under the canvas.
+TOOL_HINTS = {
+    "Polygon": "Polygon: click the vertices, then the first vertex again to close it.",
+    "Rectangle": "Rectangle: drag from one corner to the opposite corner.",
+    "Circle": "Circle: drag across the lesion; the circle grows with the drag.",
+    "Free draw": "Free draw: hold the mouse button down and trace along the lesion.",
+}
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
 _ELLIPSE_VERTICES = 64
 _CURVE_STEPS = 16

@@ -69,7 +69,7 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     st.caption(f"Photograph x {view.x0}–{view.x0 + view.width}, y {view.y0}–{view.y0 + view.height} at "
                f"{view.scale_x:.2f} screen px per photograph px"
                + (" (around the selected candidate)" if zoom > 1 and around_candidate else "")
-               + ". Polygon: click the vertices, then the first vertex again to close it.")
+               + ". " + drawing.TOOL_HINTS[tool])
     key = f"canvas_{image_id}_{view.x0}_{view.y0}_{view.width}_{st.session_state.setdefault(ROUND_KEY, 0)}"
     shapes, problems = drawing.shapes_from_canvas(
         drawing.read_canvas(photograph, view, tool, LESION_COLOURS[lesion_type], key), view, (width, height))

@@ -24,11 +24,11 @@ def history_panel(sessions: sessionmaker[Session], user: User, image_id: int) ->
     st.caption(f"{len(steps)} changes, oldest first. Revert takes a change back by adding a new version; "
                "you can revert your own changes (reviewers: consensus changes too).")
     for number, step in enumerate(steps, start=1):
-        when, who, what, button = st.columns([2, 2, 7, 1.4], vertical_alignment="center")
+        when, who, what, button = st.columns([2.2, 1.8, 6, 2.2], vertical_alignment="center")
         when.text(f"{number}. {step.at:%Y-%m-%d %H:%M:%S}")
         who.text(step.actor)
         what.text(f"{KIND_NAMES[step.kind]} · {step.action} · {step.summary}")
-        if step.revertible and button.button("Revert", key=f"revert_{step.kind}_{step.row.id}"):
+        if step.revertible and button.button("Revert", key=f"revert_{step.kind}_{step.row.id}", width="stretch"):
             if write(sessions, lambda session, row=step.row: revert(session, user, fresh(session, row)),
                      "Nothing was reverted:"):
                 st.rerun()

@@ -11,14 +11,20 @@ from drcore.vocabulary import OCCLUSION_WINDOWS
 from drx.ui import analysis
 from drx.ui.overlay import blended_tile, colour_map
 
+
 @dataclass(frozen=True)
 class MethodTile:
     """One method's heatmap blended on the photograph, and the value that maps to 1 on the shared scale."""
 
     method: str
-    tile: np.ndarray | None  # None where the method cannot explain this model (``note`` says why)
+    tile: np.ndarray | None  # None where there is nothing to show (``note`` says why)
     peak: float | None
     note: str = ""
+
+    @property
+    def caption(self) -> str:
+        """The tile's caption: the method and the |value| shown in full colour."""
+        return f"{self.method} · full colour at |value| ≥ {self.peak:.3g}"
 
 
 def method_parameters(method: str, occlusion_window: str) -> tuple[tuple[str, object], ...]:
@@ -40,7 +46,8 @@ def method_tiles(
 ) -> list[MethodTile]:
     """A tile per method (cached maps); ``on_progress(done, method)`` is called before each method is computed.
 
-    A method that cannot explain the model (e.g. LRP without rules for its layers) gets a tile without a map.
+    A method that cannot explain the model (e.g. LRP without rules for its layers), and a map that is zero in the
+    whole field of view (Grad-CAM keeps only positive evidence), get a tile without a map whose note says so.
 
     Each map is divided by the 99.5th percentile of its absolute value inside the field of view
     (:func:`drx.ui.overlay.blended_tile`), so every tile shares one 0-1 colour scale.
@@ -52,9 +59,13 @@ def method_tiles(
             raw = analysis.method_map(sha256, prepared, model_name, output, method,
                                       method_parameters(method, occlusion_window))
         except UnsupportedModel as error:
-            tiles.append(MethodTile(method, None, None, str(error)))
+            tiles.append(MethodTile(method, None, None, f"is not available for this model: {error}"))
             continue
         magnitude = np.abs(raw[prepared.fov])
+        if not magnitude.any():
+            tiles.append(MethodTile(method, None, None, "is zero everywhere in the field of view: it finds no "
+                                                        "evidence for this output in this photograph"))
+            continue
         tiles.append(MethodTile(method, blended_tile(prepared.display, raw, prepared.fov),
                                 float(np.percentile(magnitude, 99.5)) if magnitude.size else 0.0))
     return tiles

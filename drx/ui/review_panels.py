@@ -9,18 +9,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.accounts import User
 from db.settings import Settings
 from drcore.limits import MAX_NOTE_CHARS
-from drcore.vocabulary import ICDR_LABELS, LESION_LABELS, UPLOAD_TYPES
-from drx import review
+from drcore.vocabulary import ICDR_GRADES, ICDR_LABELS, LESION_LABELS, UPLOAD_TYPES
+from drx import grading, review
+from drx.grading import GradeChoice
 from drx.review import Photograph, PhotographUnavailable
 from drx.ui import resources
 from drx.ui.actions import attempt
-from drx.ui.overlay import COLORMAPS
+from drx.ui.overlay import COLORMAPS, COLOUR, HEATMAP_MODES, OVERLAY, VIEWS
 from drx.ui.queue_panel import has_queue, queue_picker
 from drx.ui.review_link import ReviewTarget
 from drx.ui.text import verbatim
 
 LINKED, QUEUE, DEMO, UPLOAD = "Linked photograph", "My queue", "Demo images", "Upload"
 GRADE_FLASH = "grade_saved"
+UNGRADABLE = "ungradable"
+#: The grade form's choices: the ICDR grades, then Ungradable (which has no ICDR grade).
+GRADE_OPTIONS: list[object] = [*ICDR_GRADES, UNGRADABLE]
+GRADE_LABELS: dict[object, str] = {**ICDR_LABELS, UNGRADABLE: "Ungradable (image quality too poor)"}
 
 
 def choose_photograph(sessions: sessionmaker[Session], user: User, settings: Settings,
@@ -35,7 +40,7 @@ def choose_photograph(sessions: sessionmaker[Session], user: User, settings: Set
                 return source, review.stored_photograph(sessions, image_id=queue_picker(sessions, user), origin="queue")
             return source, review.stored_photograph(sessions, sha256=target.image_sha256, origin="link")
         except PhotographUnavailable as error:
-            st.error(f"This photograph cannot be opened: {verbatim(str(error))}.", icon="🚫")
+            st.error(f"This photograph cannot be opened: {verbatim(str(error))}.", icon=":material/block:")
             st.stop()
     if source == DEMO:
         path = st.selectbox("Demo photograph", resources.demo_images(settings.demo_dir), format_func=lambda item: item.stem,
@@ -72,7 +77,8 @@ def display_settings(probabilities: dict[str, float], default_output: str) -> Di
     outputs = list(probabilities)
     output = st.selectbox("Heatmap of", outputs, format_func=LESION_LABELS.get, key="output",
                           index=outputs.index(default_output))
-    opacity = st.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="opacity")
+    opacity = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="opacity",
+                        help="At the map's maximum; the colour fades out towards the threshold.")
     colormap = st.selectbox("Colour map", COLORMAPS, key="colormap")
     top_share = st.slider(
         "Show the top share of the map", 0.5, 50.0, 3.0, 0.5, format="%.1f %%", key="top_share",
@@ -91,27 +97,75 @@ def display_settings(probabilities: dict[str, float], default_output: str) -> Di
     return Display(output, opacity, colormap, top_share, smoothing, spot_count, spot_smoothing, spot_spacing)
 
 
+@dataclass(frozen=True)
+class Canvas:
+    """How the photograph and its heatmap are drawn: the heatmap mode (Overlay, Contours, Off), the photograph's
+    view (Colour, Enhanced, Red-free), brightness and contrast, and whether candidates are numbered."""
+
+    mode: str
+    view: str
+    brightness: float
+    contrast: float
+    numbered: bool
+
+
+def canvas_controls() -> Canvas:
+    """The row of controls above the photograph."""
+    mode_column, view_column, tune_column = st.columns([3, 4, 2], vertical_alignment="bottom")
+    mode = mode_column.segmented_control("Heatmap", HEATMAP_MODES, default=OVERLAY, key="heatmap_mode",
+                                         help="Off shows the photograph alone.") or OVERLAY
+    view = view_column.segmented_control("Photograph", VIEWS, default=COLOUR, key="view",
+                                         help="Enhanced stretches the contrast; Red-free is the green channel.") or COLOUR
+    with tune_column.popover("Adjust", icon=":material/tune:"):
+        brightness = st.slider("Brightness", 0.5, 2.5, 1.0, 0.1, key="brightness")
+        contrast = st.slider("Contrast", 0.5, 2.5, 1.0, 0.1, key="contrast")
+        numbered = st.toggle("Numbers on the candidates", value=True, key="numbered",
+                             help="Off: unnumbered circles; the numbers are in the Candidates list. Numbers of "
+                                  "candidates close together are merged into one label.")
+    return Canvas(mode, view, brightness, contrast, numbered)
+
+
 def grade_panel(sessions: sessionmaker[Session], user: User, image_id: int, sha256: str) -> None:
-    """The user's grade of the photograph: a form that saves a new version."""
+    """The user's grade of the photograph: a form with no default grade; an inconsistent combination is saved
+    only after "Save anyway"; the message says whether a new version was written."""
     if GRADE_FLASH in st.session_state:
         st.success(st.session_state.pop(GRADE_FLASH))
-    current = review.current_grade(sessions, user, image_id)
+    current = grading.current_grade(sessions, user, image_id)
     form_key = f"grade_{sha256[:16]}_{user.id}"  # one form state per photograph and user
+    pending_key = f"{form_key}_pending"
     with st.form(form_key):
-        grade = st.selectbox("ICDR grade", list(ICDR_LABELS), format_func=ICDR_LABELS.get, key=f"{form_key}_icdr",
-                             index=current.icdr_grade if current and current.icdr_grade is not None else 0)
-        referable = st.checkbox("Referable DR", value=bool(current and current.referable), key=f"{form_key}_referable")
-        ungradable = st.checkbox("Ungradable (image quality too poor)", value=bool(current and current.ungradable),
-                                 key=f"{form_key}_ungradable")
+        shown = None if current is None else UNGRADABLE if current.ungradable else current.icdr_grade
+        choice = st.selectbox("ICDR grade", GRADE_OPTIONS, format_func=GRADE_LABELS.get, key=f"{form_key}_icdr",
+                              index=None if shown is None else GRADE_OPTIONS.index(shown), placeholder="Choose a grade")
+        referable = st.checkbox("Referable DR", value=bool(current and current.referable), key=f"{form_key}_referable",
+                                help="ICDR 2 or more, or macular oedema.")
         note = st.text_area("Note", value=current.note if current else "", height=90, key=f"{form_key}_note",
                             max_chars=MAX_NOTE_CHARS)
         saved = st.form_submit_button("Save grade", type="primary")
     if saved:
-        if attempt(lambda: review.save_grade(sessions, user, image_id, icdr_grade=grade, referable=referable,
-                                             ungradable=ungradable, note=note), "The grade was not saved:"):
-            # Rerun so that the queue's progress and the history include it; the message shows after the rerun.
-            st.session_state[GRADE_FLASH] = "Grade saved" + (" (the earlier version is kept in the history)."
-                                                             if current else ".")
-            st.rerun()
-    elif current:
+        st.session_state.pop(pending_key, None)
+        _save(sessions, user, image_id, GradeChoice(None if choice in (None, UNGRADABLE) else choice, referable,
+                                                    choice == UNGRADABLE, note), pending_key, confirmed=False)
+    pending: Optional[GradeChoice] = st.session_state.get(pending_key)
+    if pending is not None:
+        st.warning("Nothing saved yet. " + " ".join(grading.inconsistencies(pending)), icon=":material/warning:")
+        if st.button("Save anyway", key=f"{form_key}_confirm"):
+            st.session_state.pop(pending_key)
+            _save(sessions, user, image_id, pending, pending_key, confirmed=True)
+    elif current and not saved:
         st.caption(f"Your current grade was saved {current.created_at:%Y-%m-%d %H:%M} UTC.")
+
+
+def _save(sessions: sessionmaker[Session], user: User, image_id: int, choice: GradeChoice, pending_key: str, *,
+          confirmed: bool) -> None:
+    """Save ``choice``; keep it under ``pending_key`` when it needs a confirmation, else rerun with the message."""
+    outcomes: list[grading.GradeOutcome] = []
+    if not attempt(lambda: outcomes.append(grading.save_grade(sessions, user, image_id, choice, confirmed=confirmed)),
+                   "The grade was not saved:"):
+        return
+    if outcomes[0].status == grading.CONFIRM:
+        st.session_state[pending_key] = choice
+        return
+    # Rerun so that the queue's progress and the history include it; the message shows after the rerun.
+    st.session_state[GRADE_FLASH] = outcomes[0].message
+    st.rerun()

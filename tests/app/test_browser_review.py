@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from db.annotations import current_annotations, geometry_of
 from db.decisions import current_decisions
-from db.models import Image
+from db.models import Grade, Image
 from db.session import init_database
 from db.settings import Settings
 from strictness import unavailable
@@ -142,3 +142,42 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
     expected = [(u * 1024 / 760, v * 786 / 583) for u, v in CLICKS]
     for (x, y), (ex, ey) in zip(shape.points, expected):
         assert abs(x - ex) < 1.5 and abs(y - ey) < 1.5, (shape.points, expected)
+
+
+def test_the_grade_form_refuses_an_unchosen_grade_and_asks_before_icdr_0_with_referable(served_app: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        unavailable("no chromium on PATH (apt-get install -y chromium)")
+    sessions = init_database(Settings.from_env().database_url)
+
+    def grades() -> int:
+        with sessions() as session:
+            return len(session.scalars(select(Grade)).all())
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(served_app, timeout=120_000)
+        page.get_by_label("Name").fill("alice")
+        page.get_by_label("Password", exact=True).fill("a long enough password")
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("Candidates, strongest first").wait_for(timeout=240_000)
+        _settle(page)
+        page.get_by_role("tab", name="Grade").click()
+        page.get_by_role("button", name="Save grade").click()
+        page.get_by_text("choose an ICDR grade (or Ungradable) first").wait_for(timeout=60_000)
+        assert grades() == 0
+
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="ICDR grade").locator("input").click()
+        page.get_by_role("option", name="0 · No apparent retinopathy").click()
+        page.get_by_text("Referable DR", exact=True).click()
+        page.get_by_role("button", name="Save grade").click()
+        page.get_by_text("ICDR 0 (no apparent retinopathy) marked referable").wait_for(timeout=60_000)
+        _settle(page)
+        assert grades() == 0
+        page.get_by_role("button", name="Save anyway").click()
+        page.get_by_text("Grade saved.", exact=True).wait_for(timeout=60_000)
+        browser.close()
+    assert grades() == 1

@@ -24,9 +24,16 @@ def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_roo
     app.selectbox(key="cmp_view").set_value("expert 2").run()
     assert not app.exception, app.exception
     assert "contours: expert 2" in app.caption[0].value
+    assert not app.get("image") and not app.info  # the hidden tabs compute nothing
+    app.session_state["cmp_tab"] = "Data set"
+    app.run()
     assert app.info and "No evaluation has been stored yet" in app.info[0].value
+    assert not app.get("plotly_chart")  # the hidden One image tab draws nothing
     # The "All methods" tab: by default the model card's method and sensitivity; a method that cannot explain
     # the model says so instead of stopping the page.
+    app.session_state["cmp_tab"] = "All methods"
+    app.run()
+    assert not app.exception, app.exception
     captions = [image.proto.imgs[0].caption for image in app.get("image")]
     assert sorted(caption.split(" ·")[0] for caption in captions) == ["logit_map", "sensitivity"]
     app.multiselect(key="cmp_methods").set_value(["lrp_epsilon", "logit_map"]).run()
@@ -40,3 +47,11 @@ def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) 
     app.run()
     assert not app.exception, app.exception
     assert len(app.error) == 1 and "cannot be read" in app.error[0].value
+    assert [message.value for message in app.info] == [
+        "Choose a data set that can be read above (or open the Data set tab)."]
+    for tab, message in (("All methods", "Choose a data set that can be read above"),
+                         ("Data set", "No evaluation has been stored yet")):
+        app.session_state["cmp_tab"] = tab
+        app.run()
+        assert not app.exception, app.exception
+        assert any(info.value.startswith(message) for info in app.info), (tab, [info.value for info in app.info])

@@ -33,6 +33,8 @@ from db.models import Annotation, CandidateDecision, Grade, Image
 from db.repository import register_image
 from db.session import init_database, run_in_transaction
 from db.settings import Settings
+from drx import grading
+from drx.grading import GradeChoice
 from drx.ui import drawing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -311,3 +313,23 @@ def test_a_user_whose_account_is_disabled_is_logged_out_at_the_next_click(make_u
     assert [message.value for message in app.warning if "disabled" in message.value] == [
         "Your account has been disabled: you were logged out."]
     assert app.title[0].value == "drx · DR heatmap review" and "user" not in app.session_state
+
+
+def test_the_admin_page_counts_photographs_graded_outside_the_queue_and_disable_is_no_primary_button(
+        make_user) -> None:
+    admin: User = make_user("adam", role="admin")
+    alice: User = make_user("alice")
+    sessions = _sessions()
+    image_id = run_in_transaction(sessions, lambda session: register_image(
+        session, content_sha256="cd" * 32, file_name="eye.png", width=100, height=80, size_bytes=1,
+        source="upload").id)
+    grading.save_grade(sessions, alice, image_id, GradeChoice(1, False))
+    grading.save_grade(sessions, alice, image_id, GradeChoice(2, True))
+    app = AppTest.from_file(ADMIN_PAGE, default_timeout=60)
+    app.session_state["user"] = admin
+    _run(app)
+    (table,) = [frame.value.set_index("name") for frame in app.dataframe if "photographs graded" in frame.value]
+    assert table.loc["alice", "photographs graded"] == 1 and table.loc["alice", "in queue"] == 0
+    app.selectbox(key="target_account").set_value("alice")
+    _run(app)
+    assert app.button(key="disable_account").proto.type != "primary"

@@ -33,7 +33,11 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     app.multiselect(key="methods_chosen").set_value(list(METHODS)).run()
     assert not app.exception, app.exception
     shown = [caption.split(" ·")[0] for caption in tile_captions(app)]  # tiles come column by column
-    assert sorted(shown) == sorted(METHODS) and len(shown) == len(METHODS)
+    # grad_cam keeps only positive evidence: on the healthy demo photograph its map is zero, and the tile says so
+    zero = [message.value.replace("\\", "") for message in app.info if "zero everywhere" in message.value]
+    assert zero == ["**grad_cam** is zero everywhere in the field of view: it finds no evidence for this output in "
+                    "this photograph"]
+    assert sorted(shown + ["grad_cam"]) == sorted(METHODS) and len(shown) == len(METHODS) - 1
     app.segmented_control(key="methods_source").set_value("DiaretDB1").run()
     assert not app.exception, app.exception
     assert app.selectbox(key="methods_ddb1").value == "diaretdb1_image002"
@@ -47,7 +51,7 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     prepared = prepare(load_image(diaretdb1_root / "images" / "diaretdb1_image002.png"), loaded.card.input_size)
     raw = compute_heatmaps(loaded.model, batch_from_prepared([prepared]), OUTPUTS.index("hard_exudate"))[0].numpy()
     expected = np.percentile(np.abs(raw[prepared.fov]), 99.5)
-    assert captions[0] == f"sensitivity · 1 = {expected:.3g}"
+    assert captions[0] == f"sensitivity · full colour at |value| ≥ {expected:.3g}"
 
 
 def test_the_upload_source_asks_for_a_photograph_and_a_link_preselects_it() -> None:
@@ -66,5 +70,5 @@ def test_a_method_that_cannot_explain_the_default_says_so_and_the_others_still_s
     app.multiselect(key="methods_chosen").set_value(["lrp_epsilon", "logit_map"]).run()
     assert not app.exception, app.exception
     assert [caption.split(" ·")[0] for caption in tile_captions(app)] == ["logit_map"]
-    (note,) = [message.value for message in app.info if "not available" in message.value]
+    (note,) = [message.value.replace("\\", "") for message in app.info if "not available" in message.value]
     assert note.startswith("**lrp_epsilon** is not available for this model: LRP has no rule for")

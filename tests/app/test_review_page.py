@@ -69,6 +69,11 @@ def _photograph_caption(app: AppTest) -> str:
     return next(caption.value for caption in app.caption if " px · heatmap: " in caption.value)
 
 
+def _drawing_hint(app: AppTest) -> str:
+    """The caption under the drawing canvas: the window shown and how the chosen tool is used."""
+    return next(caption.value for caption in app.caption if "screen px per photograph px" in caption.value)
+
+
 def _labelled(elements, label: str):
     return next(element for element in elements if element.label == label)
 
@@ -111,13 +116,60 @@ def test_upload_shows_scores_and_heatmap_then_saves_and_edits_a_grade(fundus_png
     _labelled(app.selectbox, "ICDR grade").set_value(2)
     _labelled(app.button, "Save grade").click()
     app.run()
-    assert any("earlier version is kept" in message.value for message in app.success)
+    assert "Grade saved as a new version (the earlier one is kept in the history)." in [
+        message.value for message in app.success]
     sessions = init_database(Settings.from_env().database_url)
     with sessions() as session:
         grades = session.scalars(select(Grade).order_by(Grade.id)).all()
     assert [(grade.icdr_grade, grade.supersedes_id) for grade in grades] == [(3, None), (2, grades[0].id)]
     assert {grade.grader_id for grade in grades} == {grader.id}
     assert grades[0].note == "cotton-wool spots near the arcade" and grades[0].referable
+
+
+def test_the_grade_form_has_no_default_and_asks_before_saving_an_inconsistent_grade(grader) -> None:
+    app = _page(grader)
+    assert _labelled(app.selectbox, "ICDR grade").value is None  # no grade until the grader chooses one
+    _labelled(app.checkbox, "Referable DR").check()
+    _labelled(app.button, "Save grade").click()
+    app.run()
+    assert [message.value.replace("\\", "") for message in app.error] == [
+        "The grade was not saved: choose an ICDR grade (or Ungradable) first"]
+    assert _count(Grade) == 0
+
+    _labelled(app.selectbox, "ICDR grade").set_value(0)
+    _labelled(app.button, "Save grade").click()
+    app.run()
+    (warning,) = app.warning
+    assert warning.value.startswith("Nothing saved yet. ICDR 0 (no apparent retinopathy) marked referable")
+    assert warning.icon == ":material/warning:"
+    assert _count(Grade) == 0
+    _labelled(app.button, "Save anyway").click()
+    app.run()
+    assert "Grade saved." in [message.value for message in app.success] and not app.warning
+    assert _count(Grade) == 1
+
+    _labelled(app.button, "Save grade").click()  # the same values again: confirmed, then found unchanged
+    app.run()
+    _labelled(app.button, "Save anyway").click()
+    app.run()
+    assert [message.value for message in app.success] == ["Nothing changed: this is already your current grade."]
+    assert _count(Grade) == 1
+
+    _labelled(app.selectbox, "ICDR grade").set_value("ungradable")
+    _labelled(app.button, "Save grade").click()
+    app.run()
+    with init_database(Settings.from_env().database_url)() as session:
+        latest = session.scalars(select(Grade).order_by(Grade.id.desc())).first()
+    assert (latest.icdr_grade, latest.ungradable, latest.referable) == (None, True, True)
+
+
+def test_the_drawing_hint_describes_the_chosen_tool(grader) -> None:
+    app = _page(grader)
+    app.toggle(key="drawing_on").set_value(True).run()
+    assert _drawing_hint(app).endswith("Polygon: click the vertices, then the first vertex again to close it.")
+    app.segmented_control(key="draw_tool").set_value("Rectangle").run()
+    assert not app.exception, app.exception
+    assert _drawing_hint(app).endswith("Rectangle: drag from one corner to the opposite corner.")
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ from db.session import init_database, run_in_transaction
 from db.settings import Settings
 from drcore.models import load_model
 from drcore.synthetic import write_demo_images
-from drx import accounts, adjudication, review
+from drx import accounts, adjudication, grading, review
 from drx.candidates import decide
+from drx.grading import GradeChoice
 from drx.review import Photograph, PhotographUnavailable
 
 
@@ -73,10 +74,10 @@ def test_an_unknown_or_unreadable_photograph_is_a_typed_error(world, loaded) -> 
 def test_grades_and_the_consensus_of_two_graders(world, loaded) -> None:
     sessions, settings, _, (ann, bob, rita), path = world
     record = _review(sessions, settings, loaded, Photograph(path.name, path.read_bytes(), "demo", path))
-    review.save_grade(sessions, ann, record.image_id, icdr_grade=2, referable=True, ungradable=False, note="")
-    review.save_grade(sessions, ann, record.image_id, icdr_grade=3, referable=True, ungradable=True, note="blurred")
-    assert review.current_grade(sessions, bob, record.image_id) is None
-    mine = review.current_grade(sessions, ann, record.image_id)
+    grading.save_grade(sessions, ann, record.image_id, GradeChoice(2, True))
+    grading.save_grade(sessions, ann, record.image_id, GradeChoice(None, True, ungradable=True, note="blurred"))
+    assert grading.current_grade(sessions, bob, record.image_id) is None
+    mine = grading.current_grade(sessions, ann, record.image_id)
     assert (mine.icdr_grade, mine.ungradable, mine.note) == (None, True, "blurred")  # ungradable: no ICDR grade
     decide(sessions, bob, record.candidates[0].id, "rejected", lesion_type="haemorrhage", reason="vessel", note="")
 
@@ -96,11 +97,14 @@ def test_accounts_and_queues_as_the_admin_manages_them(world, loaded) -> None:
     sessions, settings, admin, (ann, bob, _), path = world
     record = _review(sessions, settings, loaded, Photograph(path.name, path.read_bytes(), "demo", path))
     assert accounts.assign_images(sessions, admin, ann.id, [record.image_id]) == 1
+    grading.save_grade(sessions, bob, record.image_id, GradeChoice(1, False))  # bob grades outside any queue
+    grading.save_grade(sessions, bob, record.image_id, GradeChoice(0, False))  # a second version, same photograph
     accounts.set_role(sessions, admin, "bob", "reviewer")
     accounts.set_disabled(sessions, admin, "bob", True)
     with pytest.raises(DbError):
         accounts.set_role(sessions, ann, "bob", "admin")  # a grader is no admin
     rows = {row.name: row for row in accounts.admin_overview(sessions).accounts}
-    assert (rows["ann"].queue.total, rows["ann"].queue.done) == (1, 0)
+    assert (rows["ann"].queue.total, rows["ann"].queue.done, rows["ann"].graded) == (1, 0, 0)
+    assert (rows["bob"].queue.total, rows["bob"].graded) == (0, 1)  # graded counts photographs, not versions
     assert (rows["bob"].role, rows["bob"].disabled) == ("reviewer", True)
     assert accounts.admin_overview(sessions).images == [(record.image_id, path.name)]
