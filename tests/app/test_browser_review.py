@@ -88,6 +88,18 @@ def _canvas_box(page, timeout_s: float = 60) -> dict:
         page.wait_for_timeout(500)
 
 
+def _review_as_alice(browser, served_app: str):
+    """A new page logged in as alice, on the Review page with its candidates drawn."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(served_app, timeout=120_000)
+    page.get_by_label("Name").fill("alice")
+    page.get_by_label("Password", exact=True).fill("a long enough password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Candidates, strongest first").wait_for(timeout=240_000)
+    _settle(page)
+    return page
+
+
 def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_app: str) -> None:
     from playwright.sync_api import sync_playwright  # a dev dependency: missing is an error, not a skip
 
@@ -96,13 +108,7 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
         unavailable("no chromium on PATH (apt-get install -y chromium)")
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(served_app, timeout=120_000)
-        page.get_by_label("Name").fill("alice")
-        page.get_by_label("Password", exact=True).fill("a long enough password")
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_text("Candidates, strongest first").wait_for(timeout=240_000)
-        _settle(page)
+        page = _review_as_alice(browser, served_app)
         assert page.get_by_text("Logged in as alice").is_visible()
 
         for rank, decision in ((1, "confirm"), (2, "confirm"), (3, "reject (false positive)")):
@@ -158,13 +164,7 @@ def test_the_grade_form_refuses_an_unchosen_grade_and_asks_before_icdr_0_with_re
 
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(served_app, timeout=120_000)
-        page.get_by_label("Name").fill("alice")
-        page.get_by_label("Password", exact=True).fill("a long enough password")
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_text("Candidates, strongest first").wait_for(timeout=240_000)
-        _settle(page)
+        page = _review_as_alice(browser, served_app)
         page.get_by_role("tab", name="Grade").click()
         page.get_by_role("button", name="Save grade").click()
         page.get_by_text("choose an ICDR grade (or Ungradable) first").wait_for(timeout=60_000)
