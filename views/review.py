@@ -50,8 +50,7 @@ with display_tab:
 output = shown.output
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
 spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
-                           analysis.field(sha256, result.photograph), shown.spot_count, shown.spot_smoothing,
-                           shown.spot_spacing)
+                           heatmap.fov, shown.spot_count, shown.spot_smoothing, shown.spot_spacing)
 record = review.record_review(sessions, settings, loaded, photograph, result, heatmap, output, spots)
 
 with candidates_tab:

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from drcore.candidates import find_hot_spots
 from drcore.datasets.base import Sample
 from drcore.errors import UnknownName
-from drcore.evaluation import METHOD_PARAMETERS, EvaluationSettings, evaluate, evaluate_many
+from drcore.evaluation import EvaluationSettings, evaluate, evaluate_many
 from drcore.evaluation_report import comparison_markdown, comparison_rows, format_estimate
 from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.imaging import load_image, prepare
@@ -133,8 +133,7 @@ def test_each_heatmap_is_computed_once_per_image_output_and_method(synthetic_sam
 def test_effective_method_parameters_are_kept_and_unknown_methods_refused(synthetic_samples) -> None:
     settings = dataclasses.replace(FAST_RESAMPLING, method="occlusion", method_parameters={"stride": 64,
                                                                                            "patch_size": 64})
-    assert settings.effective().method_parameters == {**METHOD_PARAMETERS["occlusion"], "stride": 64,
-                                                      "patch_size": 64}
+    assert settings.effective().method_parameters == {"patch_size": 64, "stride": 64, "perturbations_per_eval": 32}
     with pytest.raises(UnknownName):
         evaluate_many([(load_model("drx-synthetic-v1"), dataclasses.replace(FAST_RESAMPLING, method="nonsense"))], synthetic_samples,
                       dataset="synthetic", split="test", progress=False)
