@@ -39,7 +39,7 @@ outputs at once). ``internal_batch_size`` (SmoothGrad, integrated gradients) and
 Smoothing and suppression radius are in pixels at a 1500 px wide photograph
 and scale with each photograph's width. Confidence intervals are percentile
 bootstraps over images (:mod:`drcore.bootstrap`: the resamples of
-:func:`drcore.metrics.bootstrap_ci`, vectorised).
+:func:`~drcore.bootstrap.bootstrap_ci`, vectorised).
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Metrics for heatmaps and detections: AUC, FROC/CPM, pointing game, bootstrap.
+"""Metrics for heatmaps and detections: AUC, FROC/CPM, pointing game.
 
 Plain functions over numpy arrays, in the manner of ``sklearn.metrics``.
 
@@ -15,22 +15,13 @@ Conventions
 - Results are floats or small frozen dataclasses of plain Python numbers
   (``dataclasses.asdict`` gives a JSON-serialisable dict).
 
-Confidence intervals
---------------------
-:func:`bootstrap_ci` resamples images: ``metric(indices)`` computes the
-metric on the images ``indices`` (with repetitions). A pattern for any metric::
-
-    low, high = bootstrap_ci(lambda idx: pooled_pixel_auc(
-        [maps[i] for i in idx], [masks[i] for i in idx], [fovs[i] for i in idx]),
-        len(maps), n_resamples=200)
-
-:func:`cpm_with_ci` and :func:`image_auc_with_ci` do it for CPM and image AUC.
+Confidence intervals over images are in :mod:`drcore.bootstrap`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,18 +33,13 @@ from drcore.errors import DrxError
 
 __all__ = [
     "CPM_FP_RATES",
-    "ConfidenceInterval",
     "FrocCurve",
-    "MetricWithCI",
     "OperatingPoint",
     "PointingResult",
     "UndefinedMetric",
-    "bootstrap_ci",
     "cpm",
-    "cpm_with_ci",
     "froc_curve",
     "image_auc",
-    "image_auc_with_ci",
     "label_instances",
     "pixel_auc",
     "pointing_game",
@@ -527,176 +513,3 @@ def pointing_game(
     if total == 0:
         raise UndefinedMetric(f"pointing game is not defined: all {n} masks are empty")
     return PointingResult(hits=hits, total=total, rate=hits / total, excluded=excluded)
-
-
-# --------------------------------------------------------------------------- #
-# Bootstrap confidence intervals
-# --------------------------------------------------------------------------- #
-
-
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """Percentile bootstrap interval; unpacks as ``low, high``.
-
-    ``n_resamples`` resamples were drawn; ``n_skipped`` of them left the metric
-    undefined and were not used.
-    """
-
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int
-    n_skipped: int
-
-    def __iter__(self) -> Iterator[float]:
-        return iter((self.low, self.high))
-
-
-@dataclass(frozen=True)
-class MetricWithCI:
-    """A metric on all images and its bootstrap interval; unpacks as ``value, low, high``."""
-
-    value: float
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int
-    n_skipped: int
-
-    def __iter__(self) -> Iterator[float]:
-        return iter((self.value, self.low, self.high))
-
-
-def _resample_indices(
-    rng: np.random.Generator, n_images: int, n_resamples: int, strata: np.ndarray | None
-) -> np.ndarray:
-    if strata is None:
-        return rng.integers(0, n_images, size=(n_resamples, n_images))
-    blocks = []
-    for stratum in np.unique(strata):
-        members = np.flatnonzero(strata == stratum)
-        blocks.append(members[rng.integers(0, members.size, size=(n_resamples, members.size))])
-    return np.concatenate(blocks, axis=1)
-
-
-def bootstrap_ci(
-    metric: Callable[[np.ndarray], float],
-    n_images: int,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    strata: np.ndarray | None = None,
-) -> ConfidenceInterval:
-    """Percentile bootstrap confidence interval over images.
-
-    Each resample draws ``n_images`` image indices with replacement
-    (``numpy.random.default_rng(seed)``, so the result is reproducible) and
-    calls ``metric(indices)``. With ``strata`` (one value per image, e.g. the
-    class label) each stratum is resampled separately and keeps its size.
-    The interval is the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2``
-    percentiles (linear interpolation) of the metric over the resamples.
-
-    Resamples on which the metric is undefined (it returns NaN or raises
-    ValueError, e.g. :class:`UndefinedMetric` or scikit-learn's errors) are
-    skipped and counted in ``n_skipped``; the percentiles use the others.
-    Raises UndefinedMetric when every resample was skipped.
-
-    Returns a :class:`ConfidenceInterval`, which unpacks as ``low, high``.
-    """
-    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
-        raise ValueError(f"n_images must be an integer >= 1; got {n_images!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be an integer >= 1; got {n_resamples!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence!r}")
-    if strata is not None:
-        strata = np.asarray(strata)
-        if strata.shape != (n_images,):
-            raise ValueError(f"strata must hold one value per image ({n_images}); got shape {strata.shape}")
-
-    rng = np.random.default_rng(seed)
-    indices = _resample_indices(rng, int(n_images), int(n_resamples), strata)
-    values: list[float] = []
-    last_error: Exception | None = None
-    for row in indices:
-        try:
-            value = float(metric(row))
-        except ValueError as error:
-            last_error = error
-            continue
-        if np.isnan(value):
-            continue
-        values.append(value)
-    n_skipped = int(n_resamples) - len(values)
-    if not values:
-        raise UndefinedMetric(
-            f"the metric is undefined on all {n_resamples} bootstrap resamples"
-            + (f" (last error: {last_error})" if last_error is not None else "")
-        ) from last_error
-    alpha = 1.0 - confidence
-    low, high = np.percentile(np.asarray(values), [100.0 * alpha / 2.0, 100.0 * (1.0 - alpha / 2.0)])
-    return ConfidenceInterval(
-        low=float(low), high=float(high), confidence=float(confidence),
-        n_resamples=int(n_resamples), n_skipped=n_skipped,
-    )
-
-
-def cpm_with_ci(
-    detections_per_image: Sequence[Sequence[Any]],
-    instances_per_image: Sequence[np.ndarray],
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> MetricWithCI:
-    """CPM over all images and its percentile bootstrap interval (images resampled).
-
-    A resampled image keeps its own lesions and false positives; resamples
-    without any lesion are skipped (see :func:`bootstrap_ci`).
-    Returns a :class:`MetricWithCI`, which unpacks as ``value, low, high``.
-    """
-    return cpm_with_ci_from_matches(
-        _match_all(detections_per_image, instances_per_image),
-        n_resamples=n_resamples, confidence=confidence, seed=seed,
-    )
-
-
-def cpm_with_ci_from_matches(
-    matches: Sequence[ImageMatches], *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
-) -> MetricWithCI:
-    """:func:`cpm_with_ci` for images already matched with :func:`match_detections`."""
-    value = _cpm_from_matches(matches)
-    interval = bootstrap_ci(
-        lambda idx: _cpm_from_matches([matches[i] for i in idx]),
-        len(matches), n_resamples=n_resamples, confidence=confidence, seed=seed,
-    )
-    return MetricWithCI(value, interval.low, interval.high, interval.confidence,
-                        interval.n_resamples, interval.n_skipped)
-
-
-def image_auc_with_ci(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    stratified: bool = True,
-) -> MetricWithCI:
-    """Image AUC and its percentile bootstrap interval.
-
-    With ``stratified=True`` (default) positives and negatives are resampled
-    separately, keeping their counts, so every resample defines the AUC.
-    Returns a :class:`MetricWithCI`, which unpacks as ``value, low, high``.
-    """
-    scores = _real_array(scores, "scores", 1)
-    labels = _binary_labels(labels)
-    value = image_auc(scores, labels)
-    interval = bootstrap_ci(
-        lambda idx: image_auc(scores[idx], labels[idx]),
-        labels.size, n_resamples=n_resamples, confidence=confidence, seed=seed,
-        strata=labels if stratified else None,
-    )
-    return MetricWithCI(value, interval.low, interval.high, interval.confidence,
-                        interval.n_resamples, interval.n_skipped)

@@ -30,6 +30,9 @@ Each method is registered in :data:`REGISTRY` with what a run must know about it
 states with its results (their defaults are the function's own, :func:`method_parameters`) and, for
 methods that explain several outputs with one computation (occlusion), that function:
 ``f(model, batch, outputs: Sequence[int], **params) -> Tensor[N, K, H, W]``.
+
+May import torch, Captum, drcore.errors and drcore.models (the layer types the methods hook); never
+streamlit, SQLAlchemy, db or drx.
 """
 
 import inspect

@@ -12,12 +12,9 @@ from drcore.metrics import (
     FrocCurve,
     PointingResult,
     UndefinedMetric,
-    bootstrap_ci,
     cpm,
-    cpm_with_ci,
     froc_curve,
     image_auc,
-    image_auc_with_ci,
     label_instances,
     pixel_auc,
     pointing_game,
@@ -290,80 +287,6 @@ def test_pointing_game_tolerance_is_euclidean_distance_to_mask():
     assert pointing_game([diagonal], [mask], tolerance_px=3).hits == 1
     with pytest.raises(ValueError, match="tolerance_px"):
         pointing_game([diagonal], [mask], tolerance_px=-1)
-
-
-# --------------------------------------------------------------------------- #
-# Bootstrap
-# --------------------------------------------------------------------------- #
-
-
-def test_bootstrap_ci_of_a_mean():
-    rng = np.random.default_rng(4)
-    x = rng.normal(loc=2.0, size=400)
-    low, high = bootstrap_ci(lambda idx: x[idx].mean(), x.size, n_resamples=500, seed=1)
-    assert low < x.mean() < high
-    # standard error of the mean ~ 1/sqrt(400) = 0.05: the 95% interval is about 4 SE wide
-    assert 0.12 < high - low < 0.28
-    # deterministic for a seed, different for another
-    again = bootstrap_ci(lambda idx: x[idx].mean(), x.size, n_resamples=500, seed=1)
-    assert tuple(again) == (low, high)
-    assert tuple(bootstrap_ci(lambda idx: x[idx].mean(), x.size, n_resamples=500, seed=2)) != (low, high)
-    # the documented percentile rule, by hand
-    draws = np.random.default_rng(1).integers(0, x.size, size=(500, x.size))
-    means = x[draws].mean(axis=1)
-    assert (low, high) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
-    # more images: narrower
-    small = bootstrap_ci(lambda idx: x[:50][idx].mean(), 50, n_resamples=500)
-    assert (small.high - small.low) > 2 * (high - low)
-    assert json.loads(json.dumps(dataclasses.asdict(again)))["n_skipped"] == 0
-
-
-def test_bootstrap_skips_undefined_resamples():
-    labels = np.array([1, 0, 0, 0, 0, 0])
-    scores = np.array([0.9, 0.1, 0.2, 0.3, 0.4, 0.5])
-
-    def metric(idx):
-        return image_auc(scores[idx], labels[idx])
-
-    ci = bootstrap_ci(metric, labels.size, n_resamples=300)
-    # P(resample has no positive) = (5/6)^6 ~ 0.33
-    draws = np.random.default_rng(0).integers(0, 6, size=(300, 6))
-    assert ci.n_skipped == int((labels[draws].sum(axis=1) == 0).sum())
-    assert 50 < ci.n_skipped < 150
-    assert ci.low == ci.high == 1.0  # every defined resample ranks the positive first
-    # NaN results are skipped too
-    nan_ci = bootstrap_ci(lambda idx: np.nan if 0 not in idx else 1.0, 6, n_resamples=100)
-    assert 0 < nan_ci.n_skipped < 100
-    with pytest.raises(UndefinedMetric, match="all 20 bootstrap resamples"):
-        bootstrap_ci(lambda idx: image_auc(scores[idx], np.zeros(6)[idx]), 6, n_resamples=20)
-    with pytest.raises(ValueError, match="confidence"):
-        bootstrap_ci(metric, 6, confidence=1.0)
-
-
-def test_image_auc_with_ci_stratified():
-    rng = np.random.default_rng(5)
-    labels = np.r_[np.ones(3, dtype=int), np.zeros(30, dtype=int)]
-    scores = rng.normal(size=33) + 1.5 * labels
-    result = image_auc_with_ci(scores, labels, n_resamples=300)
-    value, low, high = result
-    assert value == image_auc(scores, labels)
-    assert low <= value <= high
-    assert result.n_skipped == 0  # every stratified resample keeps both classes
-    plain = image_auc_with_ci(scores, labels, n_resamples=300, stratified=False)
-    assert plain.value == value and plain.n_skipped > 0  # (30/33)^33 ~ 4% of resamples lack positives
-
-
-def test_cpm_with_ci():
-    dets, inst = two_image_case()
-    dets.append([(5, 5, 0.95)])
-    inst.append(np.zeros((10, 10), dtype=np.int64))
-    result = cpm_with_ci(dets, inst, n_resamples=200, seed=3)
-    value, low, high = result
-    assert value == pytest.approx(13 / 21)
-    assert 0.0 <= low <= value <= high <= 1.0
-    # resamples made of the lesion-free image only are undefined: (1/3)^3 ~ 4% of them
-    assert 0 < result.n_skipped < 30
-    assert tuple(cpm_with_ci(dets, inst, n_resamples=200, seed=3)) == (value, low, high)
 
 
 def test_cpm_fp_rates_are_niemeijer():
