@@ -80,13 +80,13 @@ def main() -> None:
     cases = {
         f"CPM + sens. @1, @8 FP ({r} resamples)": (loop_froc, fast_froc),
         f"pooled pixel AUC ({p} resamples)": (
-            lambda: tuple(bootstrap_ci(lambda idx: pooled_pixel_auc([maps[i] for i in idx], [masks[i] for i in idx],
+            lambda: tuple(bootstrap_ci(lambda idx: pooled_pixel_auc([masks[i] for i in idx], [maps[i] for i in idx],
                                                                      [fovs[i] for i in idx]), n, n_resamples=p))[1:],
-            lambda: (lambda i: (i.low, i.high))(pixel_auc_interval(maps, masks, fovs, n_resamples=p))),
+            lambda: (lambda i: (i.low, i.high))(pixel_auc_interval(masks, maps, fovs, n_resamples=p))),
         f"image AUC ({r} resamples)": (
-            lambda: tuple(bootstrap_ci(lambda idx: image_auc(scores[idx], labels[idx]), n, n_resamples=r,
+            lambda: tuple(bootstrap_ci(lambda idx: image_auc(labels[idx], scores[idx]), n, n_resamples=r,
                                        strata=labels)),
-            lambda: (lambda i: (i.value, i.low, i.high))(image_auc_interval(scores, labels, n_resamples=r))),
+            lambda: (lambda i: (i.value, i.low, i.high))(image_auc_interval(labels, scores, n_resamples=r))),
     }
     print(f"{n} images; seconds per interval, loop (bootstrap_ci) vs vectorised (drcore.bootstrap):")
     for name, (loop, fast) in cases.items():

@@ -7,7 +7,7 @@ and calls ``metric(indices)`` on every resample; the interval is the
 interpolation) of the defined resample values. A pattern for any metric::
 
     interval = bootstrap_ci(lambda idx: pooled_pixel_auc(
-        [maps[i] for i in idx], [masks[i] for i in idx], [fovs[i] for i in idx]),
+        [masks[i] for i in idx], [maps[i] for i in idx], [fovs[i] for i in idx]),
         len(maps), n_resamples=200)
 
 That re-pools, re-sorts and re-validates the data on each resample (pooled
@@ -151,7 +151,7 @@ def _interval(value: float, samples: np.ndarray, confidence: float, what: str) -
 
 
 def image_auc_interval(
-    scores: np.ndarray, labels: np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    labels: np.ndarray, scores: np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> Interval:
     """Image AUC with the stratified bootstrap (positives and negatives resampled separately, so every
     resample defines it): ``bootstrap_ci`` of :func:`~drcore.metrics.image_auc` with ``strata=labels``, every
@@ -162,7 +162,7 @@ def image_auc_interval(
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
-    value = image_auc(scores, labels)
+    value = image_auc(labels, scores)
     counts = resample_counts(labels.size, n_resamples, seed, strata=labels)
     positive, negative = scores[labels], scores[~labels]
     twice_wins = (2 * (positive[:, None] > negative[None, :]) + (positive[:, None] == negative[None, :])).astype(
@@ -174,8 +174,8 @@ def image_auc_interval(
 
 
 def pixel_auc_interval(
-    maps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    maps: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray],
     *,
     n_resamples: int = 100,
@@ -188,7 +188,7 @@ def pixel_auc_interval(
     other pixels ``n`` of image ``j`` (fields of view only) is counted once; a
     resample with multiplicities ``c`` has ``AUC = c W c / (2 (c . P) (c . N))``.
     """
-    value = pooled_pixel_auc(maps, masks, fovs)
+    value = pooled_pixel_auc(masks, maps, fovs)
     positives, negatives = [], []
     for heatmap, mask, fov in zip(maps, masks, fovs):
         inside, lesion = np.asarray(fov, bool), np.asarray(mask, bool)

@@ -66,6 +66,7 @@ from drcore.metrics import (
     froc_from_matches,
     label_instances,
     match_detections,
+    pointing_pixel,
     top_mass_share,
 )
 from drcore.models import LoadedModel
@@ -249,11 +250,11 @@ def _summarise(lesion_type: str, output: str, data: _TypeAccumulator, settings: 
         images=len(labels),
         images_with_lesion=int(labels.sum()),
         lesions=int(sum(match.lesion_scores.size for match in data.matches)),
-        image_auc_output=_estimate(image_auc_interval, np.array(data.output_scores), labels,
+        image_auc_output=_estimate(image_auc_interval, labels, np.array(data.output_scores),
                                    n_resamples=settings.n_resamples, seed=settings.seed),
-        image_auc_heatmap_max=_estimate(image_auc_interval, np.array(data.heatmap_maxima), labels,
+        image_auc_heatmap_max=_estimate(image_auc_interval, labels, np.array(data.heatmap_maxima),
                                         n_resamples=settings.n_resamples, seed=settings.seed),
-        pixel_auc=_estimate(pixel_auc_interval, data.pixel_maps, data.pixel_masks, data.pixel_fovs,
+        pixel_auc=_estimate(pixel_auc_interval, data.pixel_masks, data.pixel_maps, data.pixel_fovs,
                             n_resamples=settings.pixel_auc_resamples, seed=settings.seed),
         cpm=cpm,
         sensitivity_at_1fp=at_1,
@@ -281,14 +282,12 @@ def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: Evaluation
     heatmap, fov = original_map(raw, prepared, fov)
     spots = original_hot_spots(heatmap, fov, smoothing_px=settings.smoothing_sigma_px,
                                spacing_px=settings.nms_radius_px, max_spots=settings.max_spots)
-    flat = np.flatnonzero(fov.ravel())
-    best = int(flat[np.argmax(heatmap.ravel()[flat])])  # the pointing game's pixel: first maximum in raster order
     try:
         sparsity = top_mass_share(heatmap, fov, 0.01)
     except UndefinedMetric:  # an all-zero map (e.g. Grad-CAM's ReLU on a healthy image) has no mass to share
         sparsity = float("nan")
     return _OutputMap(heatmap[::stride, ::stride], spots, float(heatmap[fov].max()), sparsity,
-                      divmod(best, heatmap.shape[1]))
+                      pointing_pixel(heatmap, fov))
 
 
 def _map_key(loaded: LoadedModel, settings: EvaluationSettings) -> tuple:
@@ -387,7 +386,7 @@ def evaluate_many(
     for key, state in states.items():
         settings = state.settings
         rows = tuple(_summarise(name, state.output_of[name], state.types[name], settings) for name in LESION_TYPES)
-        any_auc = (_estimate(image_auc_interval, np.array(state.any_scores), np.array(state.any_labels),
+        any_auc = (_estimate(image_auc_interval, np.array(state.any_labels), np.array(state.any_scores),
                              n_resamples=settings.n_resamples, seed=settings.seed)
                    if state.any_scores else Estimate(None, note=f"the model has no {ANY_LESION} output"))
         card = state.loaded.card

@@ -1,6 +1,8 @@
 """Metrics for heatmaps and detections: AUC, FROC/CPM, pointing game.
 
-Plain functions over numpy arrays, in the manner of ``sklearn.metrics``.
+Plain functions over numpy arrays, in the manner of ``sklearn.metrics``: the
+truth comes first (``image_auc(labels, scores)``, ``pixel_auc(mask, heatmap)``),
+as in ``roc_auc_score(y_true, y_score)``.
 
 Conventions
 -----------
@@ -43,6 +45,7 @@ __all__ = [
     "label_instances",
     "pixel_auc",
     "pointing_game",
+    "pointing_pixel",
     "pooled_pixel_auc",
     "sensitivity_at_fp",
     "threshold_at_sensitivity",
@@ -112,14 +115,31 @@ def _count_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
     return float(wins / (2.0 * positives.size * negatives.size))
 
 
-def pixel_auc(heatmap: np.ndarray, mask: np.ndarray, fov: np.ndarray | None = None) -> float:
+def pixel_auc(mask: np.ndarray, heatmap: np.ndarray, fov: np.ndarray | None = None) -> float:
     """ROC AUC of heatmap values: lesion pixels vs other pixels inside the FOV.
 
     ``AUC = P(h(p) > h(n)) + 0.5 P(h(p) = h(n))`` for a lesion pixel ``p`` and a
     non-lesion pixel ``n``, both inside the FOV; pixels outside are ignored.
     Computed exactly by ``sklearn.metrics.roc_auc_score``.
 
-    Raises UndefinedMetric when the FOV holds no lesion pixel or only lesion pixels.
+    Parameters
+    ----------
+    mask : (H, W) array, the truth: non-zero = lesion.
+    heatmap : (H, W) array of finite reals, higher = more likely lesion.
+    fov : (H, W) array, optional. Field of view (non-zero = inside); default: the whole image.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    UndefinedMetric : the FOV holds no lesion pixel or only lesion pixels.
+
+    References
+    ----------
+    J. A. Hanley and B. J. McNeil, "The meaning and use of the area under a receiver operating
+    characteristic (ROC) curve", Radiology 143(1), 1982.
     """
     heatmap, mask, fov = _map_mask_fov(heatmap, mask, fov)
     labels = mask[fov]
@@ -133,8 +153,8 @@ def pixel_auc(heatmap: np.ndarray, mask: np.ndarray, fov: np.ndarray | None = No
 
 
 def pooled_pixel_auc(
-    heatmaps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    heatmaps: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None] | None = None,
 ) -> float:
     """Pixel ROC AUC over the FOV pixels of several images pooled together.
@@ -144,9 +164,21 @@ def pooled_pixel_auc(
     Exact; computed by counting with sorted negatives (equal to scikit-learn's
     ``roc_auc_score`` on the concatenated pixels, with less memory).
 
-    Raises UndefinedMetric when the pooled pixels hold one class only.
+    Parameters
+    ----------
+    masks : sequence of (H_i, W_i) arrays, the truth: non-zero = lesion.
+    heatmaps : sequence of (H_i, W_i) arrays of finite reals, one per mask.
+    fovs : sequence of (H_i, W_i) arrays or None, optional. Fields of view; default: whole images.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    UndefinedMetric : the pooled pixels hold one class only.
     """
-    n = _same_length(heatmaps=heatmaps, masks=masks, fovs=fovs)
+    n = _same_length(masks=masks, heatmaps=heatmaps, fovs=fovs)
     positives, negatives = [], []
     for i in range(n):
         heatmap, mask, fov = _map_mask_fov(heatmaps[i], masks[i], None if fovs is None else fovs[i], f"[{i}]")
@@ -197,14 +229,27 @@ def top_mass_share(heatmap: np.ndarray, fov: np.ndarray | None = None, fraction:
     return float(np.partition(values, values.size - k)[-k:].sum() / total)
 
 
-def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+def image_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Image-level ROC AUC (``sklearn.metrics.roc_auc_score``).
 
-    ``AUC = P(s_pos > s_neg) + 0.5 P(s_pos = s_neg)``. ``labels`` are bool or
-    0/1 (1 = positive, e.g. referable DR); ``scores`` finite, higher = more
-    likely positive.
+    ``AUC = P(s_pos > s_neg) + 0.5 P(s_pos = s_neg)``.
 
-    Raises UndefinedMetric when the labels hold one class only.
+    Parameters
+    ----------
+    labels : (N,) bool or 0/1 array, the truth (1 = positive, e.g. referable DR).
+    scores : (N,) array of finite reals, higher = more likely positive.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    UndefinedMetric : the labels hold one class only.
+
+    References
+    ----------
+    J. A. Hanley and B. J. McNeil, Radiology 143(1), 1982.
     """
     scores = _real_array(scores, "scores", 1)
     labels = _binary_labels(labels)
@@ -472,16 +517,24 @@ class PointingResult:
     excluded: int = 0
 
 
+def pointing_pixel(heatmap: np.ndarray, fov: np.ndarray) -> tuple[int, int]:
+    """(row, col) of the heatmap's highest value inside the FOV (ties: the first in raster order, as
+    ``numpy.argmax``): where the map points. ``fov`` must hold a pixel."""
+    flat = np.flatnonzero(np.asarray(fov).ravel())
+    best = int(flat[np.argmax(np.asarray(heatmap).ravel()[flat])])
+    return divmod(best, np.shape(heatmap)[1])
+
+
 def pointing_game(
-    heatmaps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    heatmaps: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None] | None = None,
     tolerance_px: int = 0,
 ) -> PointingResult:
     """Share of images whose heatmap maximum falls on a lesion.
 
-    For each image, the pixel of highest heatmap value inside the FOV (ties:
-    the first in raster order, as ``numpy.argmax``) is a hit when it lies on
+    For each image, the pixel of highest heatmap value inside the FOV
+    (:func:`pointing_pixel`) is a hit when it lies on
     the mask or within ``tolerance_px`` pixels of it (Euclidean distance,
     i.e. the mask dilated by a disk of that radius). Images whose mask is
     empty are excluded: neither hits nor misses.
@@ -490,7 +543,7 @@ def pointing_game(
     """
     if isinstance(tolerance_px, bool) or not isinstance(tolerance_px, (int, np.integer)) or tolerance_px < 0:
         raise ValueError(f"tolerance_px must be an integer >= 0; got {tolerance_px!r}")
-    n = _same_length(heatmaps=heatmaps, masks=masks, fovs=fovs)
+    n = _same_length(masks=masks, heatmaps=heatmaps, fovs=fovs)
     hits = total = excluded = 0
     for i in range(n):
         heatmap, mask, fov = _map_mask_fov(heatmaps[i], masks[i], None if fovs is None else fovs[i], f"[{i}]")
@@ -499,9 +552,7 @@ def pointing_game(
             continue
         if not fov.any():
             raise ValueError(f"fov[{i}] is empty: the heatmap has no maximum to point with")
-        flat = np.flatnonzero(fov.ravel())
-        best = flat[np.argmax(heatmap.ravel()[flat])]
-        row, col = divmod(int(best), heatmap.shape[1])
+        row, col = pointing_pixel(heatmap, fov)
         if tolerance_px == 0:
             hit = bool(mask[row, col])
         else:

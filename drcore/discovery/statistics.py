@@ -86,7 +86,7 @@ def statistics_of(hot_spots: HotSpotSet, members: np.ndarray, group: int, medoid
     labelled = images[~images["referable"].isna()]
     has_spot = labelled["image"].isin(spots["image"]).to_numpy().astype(float)
     try:
-        auc = image_auc_interval(has_spot, labelled["referable"].to_numpy(), n_resamples=n_resamples, seed=seed)
+        auc = image_auc_interval(labelled["referable"].to_numpy(), has_spot, n_resamples=n_resamples, seed=seed)
         auc_values = (auc.value, auc.low, auc.high)
     except (UndefinedMetric, ValueError):
         auc_values = (math.nan, math.nan, math.nan)

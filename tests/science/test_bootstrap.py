@@ -86,10 +86,10 @@ def test_pixel_auc_equals_the_loop_bit_for_bit() -> None:
     fovs = [rng.random((30, 20)) < 0.8 for _ in range(9)]
     for i in range(9):
         maps[i][masks[i]] += 0.5
-    fast = pixel_auc_interval(maps, masks, fovs, n_resamples=80, seed=4)
-    interval = bootstrap_ci(lambda idx: pooled_pixel_auc([maps[i] for i in idx], [masks[i] for i in idx],
+    fast = pixel_auc_interval(masks, maps, fovs, n_resamples=80, seed=4)
+    interval = bootstrap_ci(lambda idx: pooled_pixel_auc([masks[i] for i in idx], [maps[i] for i in idx],
                                                          [fovs[i] for i in idx]), 9, n_resamples=80, seed=4)
-    assert fast.value == pooled_pixel_auc(maps, masks, fovs)
+    assert fast.value == pooled_pixel_auc(masks, maps, fovs)
     assert (fast.low, fast.high, fast.n_skipped) == (interval.low, interval.high, interval.n_skipped)
     assert 0.5 < fast.low < fast.high < 1.0
 
@@ -98,8 +98,8 @@ def test_image_auc_equals_scikit_learn_based_interval() -> None:
     rng = np.random.default_rng(6)
     labels = rng.random(40) < 0.4
     scores = np.round(rng.normal(size=40) + labels, 1)
-    fast = image_auc_interval(scores, labels, n_resamples=500, seed=9)
-    value, low, high = bootstrap_ci(lambda idx: image_auc(scores[idx], labels[idx]), 40, n_resamples=500, seed=9,
+    fast = image_auc_interval(labels, scores, n_resamples=500, seed=9)
+    value, low, high = bootstrap_ci(lambda idx: image_auc(labels[idx], scores[idx]), 40, n_resamples=500, seed=9,
                                     strata=labels)
     assert fast.value == value
     assert fast.low == pytest.approx(low, abs=1e-12) and fast.high == pytest.approx(high, abs=1e-12)
@@ -154,7 +154,7 @@ def test_bootstrap_skips_undefined_resamples():
     scores = np.array([0.9, 0.1, 0.2, 0.3, 0.4, 0.5])
 
     def metric(idx):
-        return image_auc(scores[idx], labels[idx])
+        return image_auc(labels[idx], scores[idx])
 
     ci = bootstrap_ci(metric, labels.size, n_resamples=300)
     # P(resample has no positive) = (5/6)^6 ~ 0.33
@@ -166,7 +166,7 @@ def test_bootstrap_skips_undefined_resamples():
     nan_ci = bootstrap_ci(lambda idx: np.nan if 0 not in idx else 1.0, 6, n_resamples=100)
     assert 0 < nan_ci.n_skipped < 100
     with pytest.raises(UndefinedMetric, match="all 20 bootstrap resamples"):
-        bootstrap_ci(lambda idx: image_auc(scores[idx], np.zeros(6)[idx]), 6, n_resamples=20)
+        bootstrap_ci(lambda idx: image_auc(np.zeros(6)[idx], scores[idx]), 6, n_resamples=20)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_ci(metric, 6, confidence=1.0)
 
@@ -175,12 +175,12 @@ def test_image_auc_interval_is_stratified():
     rng = np.random.default_rng(5)
     labels = np.r_[np.ones(3, dtype=int), np.zeros(30, dtype=int)]
     scores = rng.normal(size=33) + 1.5 * labels
-    result = image_auc_interval(scores, labels, n_resamples=300)
+    result = image_auc_interval(labels, scores, n_resamples=300)
     value, low, high = result
-    assert value == image_auc(scores, labels)
+    assert value == image_auc(labels, scores)
     assert low <= value <= high
     assert result.n_skipped == 0  # every stratified resample keeps both classes
-    plain = bootstrap_ci(lambda idx: image_auc(scores[idx], labels[idx]), 33, n_resamples=300)
+    plain = bootstrap_ci(lambda idx: image_auc(labels[idx], scores[idx]), 33, n_resamples=300)
     assert plain.value == value and plain.n_skipped > 0  # (30/33)^33 ~ 4% of resamples lack positives
 
 

@@ -71,7 +71,7 @@ def test_rows_agree_with_metrics_computed_directly(synthetic_samples, result) ->
         assert row.lesions == curve.n_lesions
         assert row.cpm.value == pytest.approx(cpm(curve), abs=1e-9)
         if labels.any():
-            assert row.pointing_game.value == pytest.approx(pointing_game(maps, masks, fovs).rate)
+            assert row.pointing_game.value == pytest.approx(pointing_game(masks, maps, fovs).rate)
 
 
 def test_markdown_table_has_a_row_per_lesion_type(result) -> None:
