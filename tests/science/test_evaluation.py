@@ -18,7 +18,7 @@ from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
-from drcore.metrics import cpm, froc_curve, label_instances, pointing_game
+from drcore.metrics import cpm, froc_curve, label_instances, pointing_game, pooled_pixel_auc
 from drcore.models import build_model, load_model
 from drcore.synthetic import generate_fundus
 
@@ -72,6 +72,9 @@ def test_rows_agree_with_metrics_computed_directly(synthetic_samples, result) ->
         assert row.cpm.value == pytest.approx(cpm(curve), abs=1e-9)
         if labels.any():
             assert row.pointing_game.value == pytest.approx(pointing_game(masks, maps, fovs).rate)
+            every = max(1, round(8 * scale))  # the pooled pixel AUC's stride: 8 px at 1500 px width
+            pooled = pooled_pixel_auc(*([item[::every, ::every] for item in items] for items in (masks, maps, fovs)))
+            assert row.pixel_auc.value == pytest.approx(pooled, abs=0.01)
 
 
 def test_markdown_table_has_a_row_per_lesion_type(result) -> None:
