@@ -1,4 +1,4 @@
-"""Seconds of the evaluation's bootstrap intervals: the per-resample loop (drcore.metrics) vs drcore.bootstrap.
+"""Seconds of the evaluation's bootstrap intervals: the per-resample loop (bootstrap_ci) vs the vectorised forms.
 
     python benchmarks/evaluation_bootstrap.py [--images 61] [--resamples 1000] [--pixel-resamples 100]
 
@@ -13,12 +13,11 @@ import time
 
 import numpy as np
 
-from drcore.bootstrap import froc_intervals, image_auc_interval, pixel_auc_interval
+from drcore.bootstrap import bootstrap_ci, froc_intervals, image_auc_interval, pixel_auc_interval
 from drcore.metrics import (
-    bootstrap_ci,
-    cpm_with_ci_from_matches,
+    cpm,
     froc_from_matches,
-    image_auc_with_ci,
+    image_auc,
     label_instances,
     match_detections,
     pooled_pixel_auc,
@@ -69,8 +68,9 @@ def main() -> None:
     def loop_froc():
         def at(rate):
             return lambda idx: float(sensitivity_at_fp(froc_from_matches([matches[i] for i in idx]), [rate])[0])
-        return (tuple(cpm_with_ci_from_matches(matches, n_resamples=r)),
-                tuple(bootstrap_ci(at(1.0), n, n_resamples=r)), tuple(bootstrap_ci(at(8.0), n, n_resamples=r)))
+        cpm_interval = bootstrap_ci(lambda idx: cpm(froc_from_matches([matches[i] for i in idx])), n, n_resamples=r)
+        return (tuple(cpm_interval), tuple(bootstrap_ci(at(1.0), n, n_resamples=r))[1:],
+                tuple(bootstrap_ci(at(8.0), n, n_resamples=r))[1:])
 
     def fast_froc():
         result = froc_intervals(matches, (1.0, 8.0), n_resamples=r)
@@ -80,14 +80,15 @@ def main() -> None:
     cases = {
         f"CPM + sens. @1, @8 FP ({r} resamples)": (loop_froc, fast_froc),
         f"pooled pixel AUC ({p} resamples)": (
-            lambda: tuple(bootstrap_ci(lambda idx: pooled_pixel_auc([maps[i] for i in idx], [masks[i] for i in idx],
-                                                                     [fovs[i] for i in idx]), n, n_resamples=p)),
-            lambda: (lambda i: (i.low, i.high))(pixel_auc_interval(maps, masks, fovs, n_resamples=p))),
+            lambda: tuple(bootstrap_ci(lambda idx: pooled_pixel_auc([masks[i] for i in idx], [maps[i] for i in idx],
+                                                                     [fovs[i] for i in idx]), n, n_resamples=p))[1:],
+            lambda: (lambda i: (i.low, i.high))(pixel_auc_interval(masks, maps, fovs, n_resamples=p))),
         f"image AUC ({r} resamples)": (
-            lambda: tuple(image_auc_with_ci(scores, labels, n_resamples=r)),
-            lambda: (lambda i: (i.value, i.low, i.high))(image_auc_interval(scores, labels, n_resamples=r))),
+            lambda: tuple(bootstrap_ci(lambda idx: image_auc(labels[idx], scores[idx]), n, n_resamples=r,
+                                       strata=labels)),
+            lambda: (lambda i: (i.value, i.low, i.high))(image_auc_interval(labels, scores, n_resamples=r))),
     }
-    print(f"{n} images; seconds per interval, loop (drcore.metrics) vs vectorised (drcore.bootstrap):")
+    print(f"{n} images; seconds per interval, loop (bootstrap_ci) vs vectorised (drcore.bootstrap):")
     for name, (loop, fast) in cases.items():
         (expected, loop_s), (got, fast_s) = timed(loop), timed(fast)
         difference = float(np.max(np.abs(flatten(expected) - flatten(got))))

@@ -88,7 +88,7 @@ def summarise(folds: list[dict]) -> dict:
     half = stats.t.ppf(0.975, len(aucs) - 1) * aucs.std(ddof=1) / np.sqrt(len(aucs)) if len(aucs) > 1 else np.nan
     scores = np.concatenate([fold["probabilities"] for fold in folds])
     labels = np.concatenate([fold["labels"] for fold in folds])
-    pooled = image_auc_interval(scores, labels, n_resamples=2000, seed=0)
+    pooled = image_auc_interval(labels, scores, n_resamples=2000, seed=0)
     return {"mean_auc": float(aucs.mean()), "t_interval": [float(aucs.mean() - half), float(aucs.mean() + half)],
             "pooled_auc": pooled.value, "pooled_interval": [pooled.low, pooled.high], "folds": len(aucs)}
 
@@ -122,7 +122,7 @@ def main() -> None:
                 continue
             probabilities = run_fold(name, config, data, features, train_index, test_index, out / name / f"fold{number}")
             labels = referable[test_index]
-            folds.append({"fold": number, "auc": image_auc(probabilities, labels),
+            folds.append({"fold": number, "auc": image_auc(labels, probabilities),
                           "probabilities": probabilities.tolist(), "labels": labels.tolist()})
             record_path.write_text(json.dumps(record))
             print(f"{name} fold {number}: referable-DR AUC {folds[-1]['auc']:.4f}")

@@ -52,7 +52,7 @@ def build_parser(prog: str = "python -m db") -> argparse.ArgumentParser:
 
 def next_revision_id() -> str:
     """The next four-digit revision id (``0002`` after ``0001``)."""
-    from db.session import _scripts
+    from db.schema import _scripts
 
     numbers = [int(rev.revision) for rev in _scripts().walk_revisions() if rev.revision.isdigit()]
     return f"{max(numbers, default=0) + 1:04d}"

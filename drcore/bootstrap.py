@@ -1,20 +1,32 @@
-"""Vectorised bootstrap intervals for the evaluation: the same resamples as :func:`drcore.metrics.bootstrap_ci`.
+"""Bootstrap intervals over images: the one resampling module, with one interval type (:class:`Interval`).
 
-:func:`drcore.metrics.bootstrap_ci` calls a metric on every resample of image
-indices, which re-pools, re-sorts and re-validates the data each time (pooled
-pixel AUC: about 0.15 s per resample on DiaretDB1). Here a resample is
-instead a vector of image multiplicities ``counts[i]`` (how often image ``i``
-was drawn), and each resample's metric is a weighted sum of quantities
-counted once (pair counts between images, FROC histograms). The resampled indices come from the same
-``numpy.random.default_rng(seed)`` draws, so the intervals are those of
-``bootstrap_ci`` with the same seed: bit for bit for the FROC sensitivities,
-CPM and pooled pixel AUC (integer counts, same divisions), and to within
-floating-point rounding (~1e-15) for the image AUC (an exact pair count here,
-scikit-learn's trapezoids there). Undefined resamples (one class only, no
-lesion) are skipped and counted, as there.
+:func:`bootstrap_ci` is the definition: it draws image indices with replacement
+(``numpy.random.default_rng(seed)``; with ``strata``, each stratum separately)
+and calls ``metric(indices)`` on every resample; the interval is the
+``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` percentiles (linear
+interpolation) of the defined resample values. A pattern for any metric::
+
+    interval = bootstrap_ci(lambda idx: pooled_pixel_auc(
+        [masks[i] for i in idx], [maps[i] for i in idx], [fovs[i] for i in idx]),
+        len(maps), n_resamples=200)
+
+That re-pools, re-sorts and re-validates the data on each resample (pooled
+pixel AUC: about 0.15 s per resample on DiaretDB1), so the evaluation's
+metrics have vectorised forms here: a resample is a vector of image
+multiplicities ``counts[i]`` (how often image ``i`` was drawn), and each
+resample's metric is a weighted sum of quantities counted once (pair counts
+between images, FROC histograms). They draw the same resamples, so their
+intervals are those of :func:`bootstrap_ci` with the same seed: bit for bit
+for the FROC sensitivities, CPM and pooled pixel AUC (integer counts, same
+divisions), and to within floating-point rounding (~1e-15) for the image AUC
+(an exact pair count here, scikit-learn's trapezoids there). Undefined
+resamples (one class only, no lesion) are skipped and counted, as there.
+
+Reference: B. Efron and R. J. Tibshirani, *An Introduction to the Bootstrap*,
+Chapman & Hall, 1993, chapter 13 (percentile intervals).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,30 +35,109 @@ from drcore.metrics import (
     CPM_FP_RATES,
     ImageMatches,
     UndefinedMetric,
-    _resample_indices,
     image_auc,
     pooled_pixel_auc,
 )
 
+__all__ = ["FrocIntervals", "Interval", "bootstrap_ci", "froc_intervals", "image_auc_interval",
+           "paired_cpm_difference", "pixel_auc_interval", "resample_counts", "resample_indices"]
+
 
 @dataclass(frozen=True)
 class Interval:
-    """A value on all images and its percentile bootstrap interval."""
+    """A value on all images and its percentile bootstrap interval; unpacks as ``value, low, high``.
+
+    ``n_skipped`` resamples left the metric undefined and were not used.
+    """
 
     value: float
     low: float
     high: float
     n_skipped: int
 
+    def __iter__(self) -> Iterator[float]:
+        return iter((self.value, self.low, self.high))
+
+
+def resample_indices(
+    rng: np.random.Generator, n_images: int, n_resamples: int, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """``(n_resamples, n_images)`` image indices drawn with replacement (within each stratum when given)."""
+    if strata is None:
+        return rng.integers(0, n_images, size=(n_resamples, n_images))
+    blocks = []
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        blocks.append(members[rng.integers(0, members.size, size=(n_resamples, members.size))])
+    return np.concatenate(blocks, axis=1)
+
 
 def resample_counts(
     n_images: int, n_resamples: int, seed: int, strata: np.ndarray | None = None
 ) -> np.ndarray:
     """``(n_resamples, n_images)`` multiplicities of the resamples ``bootstrap_ci(..., seed=seed)`` draws."""
-    indices = _resample_indices(np.random.default_rng(seed), n_images, n_resamples, strata)
+    indices = resample_indices(np.random.default_rng(seed), n_images, n_resamples, strata)
     counts = np.zeros((n_resamples, n_images), dtype=np.int64)
     np.add.at(counts, (np.arange(n_resamples)[:, None], indices), 1)
     return counts
+
+
+def bootstrap_ci(
+    metric: Callable[[np.ndarray], float],
+    n_images: int,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    strata: np.ndarray | None = None,
+) -> Interval:
+    """Percentile bootstrap interval of ``metric`` over images.
+
+    Parameters
+    ----------
+    metric : ``metric(indices) -> float``, the metric on the images ``indices`` (with repetitions).
+    n_images : int >= 1. How many images there are.
+    n_resamples : int >= 1. How many resamples to draw.
+    confidence : float in (0, 1). The interval's coverage.
+    seed : seed of ``numpy.random.default_rng``: the result is reproducible.
+    strata : (n_images,) array, optional. One value per image (e.g. the class label); each stratum is
+        resampled separately and keeps its size.
+
+    Returns
+    -------
+    Interval : ``value`` is ``metric`` on all images once; ``low`` and ``high`` the percentiles of the
+    resamples on which the metric is defined. A resample on which it returns NaN or raises
+    ``ValueError`` (e.g. :class:`~drcore.metrics.UndefinedMetric`, scikit-learn's errors) is skipped and
+    counted in ``n_skipped``.
+
+    Raises
+    ------
+    UndefinedMetric : every resample was skipped.
+    """
+    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
+        raise ValueError(f"n_images must be an integer >= 1; got {n_images!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be an integer >= 1; got {n_resamples!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence!r}")
+    if strata is not None:
+        strata = np.asarray(strata)
+        if strata.shape != (n_images,):
+            raise ValueError(f"strata must hold one value per image ({n_images}); got shape {strata.shape}")
+    samples = np.full(int(n_resamples), np.nan)
+    last_error: Exception | None = None
+    for row, indices in enumerate(resample_indices(np.random.default_rng(seed), int(n_images), int(n_resamples),
+                                                   strata)):
+        try:
+            samples[row] = float(metric(indices))
+        except ValueError as error:
+            last_error = error
+    if np.isnan(samples).all():
+        raise UndefinedMetric(
+            f"the metric is undefined on all {n_resamples} bootstrap resamples"
+            + (f" (last error: {last_error})" if last_error is not None else "")
+        ) from last_error
+    return _interval(float(metric(np.arange(n_images))), samples, confidence, "the metric")
 
 
 def _interval(value: float, samples: np.ndarray, confidence: float, what: str) -> Interval:
@@ -60,16 +151,18 @@ def _interval(value: float, samples: np.ndarray, confidence: float, what: str) -
 
 
 def image_auc_interval(
-    scores: np.ndarray, labels: np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    labels: np.ndarray, scores: np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> Interval:
-    """:func:`drcore.metrics.image_auc_with_ci` (stratified): every resample's AUC from one pair matrix.
+    """Image AUC with the stratified bootstrap (positives and negatives resampled separately, so every
+    resample defines it): ``bootstrap_ci`` of :func:`~drcore.metrics.image_auc` with ``strata=labels``, every
+    resample's AUC from one pair matrix.
 
     ``AUC = sum_ij c_i c_j [s_i > s_j] + 0.5 [s_i = s_j] / (sum_i c_i sum_j c_j)`` over positives ``i``
     and negatives ``j`` with multiplicities ``c``.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
-    value = image_auc(scores, labels)
+    value = image_auc(labels, scores)
     counts = resample_counts(labels.size, n_resamples, seed, strata=labels)
     positive, negative = scores[labels], scores[~labels]
     twice_wins = (2 * (positive[:, None] > negative[None, :]) + (positive[:, None] == negative[None, :])).astype(
@@ -81,8 +174,8 @@ def image_auc_interval(
 
 
 def pixel_auc_interval(
-    maps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    maps: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray],
     *,
     n_resamples: int = 100,
@@ -95,7 +188,7 @@ def pixel_auc_interval(
     other pixels ``n`` of image ``j`` (fields of view only) is counted once; a
     resample with multiplicities ``c`` has ``AUC = c W c / (2 (c . P) (c . N))``.
     """
-    value = pooled_pixel_auc(maps, masks, fovs)
+    value = pooled_pixel_auc(masks, maps, fovs)
     positives, negatives = [], []
     for heatmap, mask, fov in zip(maps, masks, fovs):
         inside, lesion = np.asarray(fov, bool), np.asarray(mask, bool)
@@ -172,7 +265,8 @@ def froc_intervals(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> FrocIntervals:
-    """CPM and sensitivities at ``rates`` FP/image, as :func:`drcore.metrics.cpm_with_ci_from_matches` gives them."""
+    """CPM and sensitivities at ``rates`` FP/image with their bootstrap intervals (images resampled; a resampled
+    image keeps its own lesions and false positives; resamples without any lesion are skipped)."""
     n_images = len(matches)
     at_rates = _sensitivity_function(matches, np.asarray(CPM_FP_RATES + tuple(rates), dtype=np.float64))
     observed = at_rates(np.ones(n_images, dtype=np.int64))

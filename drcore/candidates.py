@@ -1,13 +1,17 @@
-"""Hot spots (candidate lesions) from a heatmap.
+"""Hot spots (candidate lesions) from a heatmap: the one path from a model's map to candidates.
 
 A hot spot is a local maximum of the heatmap, found after an optional Gaussian
 smoothing, with non-maximum suppression. The smoothing is part of the
 detection method: a lesion-level score (FROC, CPM) depends on it as much as on
 the heatmap, so always report ``smoothing_sigma`` and ``min_distance`` with it.
 
-The heatmap is expected in the original photograph's pixel grid (the heatmap
-module maps it back through the PreparedImage), so the rows and columns of a
-:class:`HotSpot` are original-image pixel coordinates.
+Evaluation, mining, heatmap export and the Review page all take the same two
+steps: :func:`original_map` maps a prepared-frame heatmap back to the original
+photograph's pixels (with the photograph's field of view), and
+:func:`original_hot_spots` finds its hot spots there, with smoothing and
+spacing given in pixels at :data:`~drcore.vocabulary.REFERENCE_WIDTH` and
+scaled to the photograph's width. The rows and columns of a :class:`HotSpot`
+are then original-image pixel coordinates.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
 
-__all__ = ["HotSpot", "find_hot_spots"]
+from drcore.imaging import PreparedImage
+from drcore.vocabulary import REFERENCE_WIDTH
+
+__all__ = ["HotSpot", "find_hot_spots", "original_hot_spots", "original_map"]
 
 
 @dataclass(frozen=True)
@@ -141,3 +148,50 @@ def find_hot_spots(
     ]
     spots.sort(key=lambda s: (-s.value, s.row, s.col))
     return spots
+
+
+def original_map(
+    heatmap: np.ndarray, prepared: PreparedImage, fov: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A prepared-frame ``(S, S)`` heatmap and its field of view in the original photograph's pixels.
+
+    Parameters
+    ----------
+    heatmap : (S, S) array, the map of ``prepared``'s model input.
+    prepared : the prepared photograph (its geometry leads back to the original).
+    fov : (H, W) bool array, optional. The photograph's own field of view where known (e.g. a data
+        set's mask); default: the prepared field of view mapped back (:meth:`PreparedImage.original_fov`).
+
+    Returns
+    -------
+    (values, fov): float32 (H, W) map, 0 outside the field of view, and the bool (H, W) field of view.
+    """
+    fov = prepared.original_fov() if fov is None else np.asarray(fov, dtype=bool)
+    return prepared.to_original(heatmap, original_fov=fov), fov
+
+
+def original_hot_spots(
+    heatmap: np.ndarray,
+    fov: np.ndarray | None,
+    *,
+    smoothing_px: float,
+    spacing_px: float,
+    max_spots: int | None,
+) -> list[HotSpot]:
+    """:func:`find_hot_spots` of a map in original pixels, with distances given at ``REFERENCE_WIDTH``.
+
+    Parameters
+    ----------
+    heatmap : (H, W) map in the original photograph's pixels (:func:`original_map`).
+    fov : (H, W) field of view, or None for the whole image.
+    smoothing_px : Gaussian sigma, pixels at a ``REFERENCE_WIDTH`` wide photograph.
+    spacing_px : suppression radius, pixels at a ``REFERENCE_WIDTH`` wide photograph (at least 1 px once scaled).
+    max_spots : keep at most this many, the strongest (None: all).
+
+    Returns
+    -------
+    list of HotSpot in original pixels, strongest first.
+    """
+    scale = np.shape(heatmap)[1] / REFERENCE_WIDTH
+    return find_hot_spots(heatmap, fov=fov, min_distance=max(1, round(spacing_px * scale)),
+                          smoothing_sigma=smoothing_px * scale, max_spots=max_spots)

@@ -25,7 +25,8 @@ model, and each heatmap is computed once per (model, photograph, output,
 method) and shared by the lesion types that use that output (occlusion
 explains all outputs with the same forward passes).
 
-Method parameters: ``METHOD_PARAMETERS`` holds the evaluation's defaults,
+Method parameters: the parameters each method states with its results
+(:func:`drcore.heatmaps.method_parameters`, declared where the method is registered),
 which a run's ``EvaluationSettings.method_parameters`` override; the
 effective parameters are kept in the result. Seconds per output of one
 512 px photograph with the bundled model on one CPU thread: sensitivity,
@@ -38,7 +39,7 @@ outputs at once). ``internal_batch_size`` (SmoothGrad, integrated gradients) and
 Smoothing and suppression radius are in pixels at a 1500 px wide photograph
 and scale with each photograph's width. Confidence intervals are percentile
 bootstraps over images (:mod:`drcore.bootstrap`: the resamples of
-:func:`drcore.metrics.bootstrap_ci`, vectorised).
+:func:`~drcore.bootstrap.bootstrap_ci`, vectorised).
 """
 
 import json
@@ -52,10 +53,9 @@ import torch
 from tqdm.auto import tqdm
 
 from drcore.bootstrap import froc_intervals, image_auc_interval, pixel_auc_interval
-from drcore.candidates import find_hot_spots
+from drcore.candidates import original_hot_spots, original_map
 from drcore.datasets.base import Sample
-from drcore.heatmaps import compute_heatmaps, get_method
-from drcore.heatmaps.occlusion import occlusion_outputs
+from drcore.heatmaps import REGISTRY, compute_heatmaps, method_parameters
 from drcore.imaging import prepare
 from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.lesions import ANY_LESION, LESION_LABELS, LESION_TYPES
@@ -66,21 +66,11 @@ from drcore.metrics import (
     froc_from_matches,
     label_instances,
     match_detections,
+    pointing_pixel,
     top_mass_share,
 )
 from drcore.models import LoadedModel
-
-REFERENCE_WIDTH = 1500
-
-#: The evaluation's parameters per heatmap method (others use the method's own defaults, see drcore.heatmaps).
-METHOD_PARAMETERS: dict[str, dict[str, Any]] = {
-    "smoothgrad": {"n_samples": 16, "noise_level": 0.15, "internal_batch_size": 8},
-    "integrated_gradients": {"n_steps": 32, "internal_batch_size": 16},
-    "occlusion": {"patch_size": 32, "stride": 16, "perturbations_per_eval": 32},
-}
-
-#: Methods that explain several outputs with one computation: ``f(model, batch, outputs, **params) -> (N, K, H, W)``.
-MULTI_OUTPUT_METHODS = {"occlusion": occlusion_outputs}
+from drcore.vocabulary import REFERENCE_WIDTH
 
 
 @dataclass(frozen=True)
@@ -98,9 +88,9 @@ class EvaluationSettings:
     seed: int = 0
 
     def effective(self) -> "EvaluationSettings":
-        """These settings with ``METHOD_PARAMETERS`` filled in under the given method parameters."""
-        get_method(self.method)
-        return replace(self, method_parameters={**METHOD_PARAMETERS.get(self.method, {}), **self.method_parameters})
+        """These settings with the method's stated parameters (:func:`method_parameters`) filled in under the
+        given ones."""
+        return replace(self, method_parameters={**method_parameters(self.method), **self.method_parameters})
 
 
 @dataclass(frozen=True)
@@ -260,11 +250,11 @@ def _summarise(lesion_type: str, output: str, data: _TypeAccumulator, settings: 
         images=len(labels),
         images_with_lesion=int(labels.sum()),
         lesions=int(sum(match.lesion_scores.size for match in data.matches)),
-        image_auc_output=_estimate(image_auc_interval, np.array(data.output_scores), labels,
+        image_auc_output=_estimate(image_auc_interval, labels, np.array(data.output_scores),
                                    n_resamples=settings.n_resamples, seed=settings.seed),
-        image_auc_heatmap_max=_estimate(image_auc_interval, np.array(data.heatmap_maxima), labels,
+        image_auc_heatmap_max=_estimate(image_auc_interval, labels, np.array(data.heatmap_maxima),
                                         n_resamples=settings.n_resamples, seed=settings.seed),
-        pixel_auc=_estimate(pixel_auc_interval, data.pixel_maps, data.pixel_masks, data.pixel_fovs,
+        pixel_auc=_estimate(pixel_auc_interval, data.pixel_masks, data.pixel_maps, data.pixel_fovs,
                             n_resamples=settings.pixel_auc_resamples, seed=settings.seed),
         cpm=cpm,
         sensitivity_at_1fp=at_1,
@@ -280,26 +270,24 @@ def _raw_maps(loaded: LoadedModel, batch: torch.Tensor, outputs: list[str], sett
     """``(len(outputs), S, S)`` raw maps of one prepared photograph, one computation per output (or one in all)."""
     indices = [loaded.card.outputs.index(name) for name in outputs]
     params = dict(settings.method_parameters)
-    if settings.method in MULTI_OUTPUT_METHODS:
+    several_outputs = REGISTRY[settings.method].several_outputs
+    if several_outputs is not None:
         device = next(loaded.model.parameters()).device
-        return MULTI_OUTPUT_METHODS[settings.method](loaded.model, batch.to(device), indices, **params)[0].cpu().numpy()
+        return several_outputs(loaded.model, batch.to(device), indices, **params)[0].cpu().numpy()
     return np.stack([compute_heatmaps(loaded.model, batch, index, settings.method, **params)[0].numpy()
                      for index in indices])
 
 
 def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: EvaluationSettings, stride: int) -> _OutputMap:
-    heatmap = prepared.to_original(raw, original_fov=fov)
-    scale = fov.shape[1] / REFERENCE_WIDTH
-    spots = find_hot_spots(heatmap, fov=fov, min_distance=max(1, round(settings.nms_radius_px * scale)),
-                           smoothing_sigma=settings.smoothing_sigma_px * scale, max_spots=settings.max_spots)
-    flat = np.flatnonzero(fov.ravel())
-    best = int(flat[np.argmax(heatmap.ravel()[flat])])  # the pointing game's pixel: first maximum in raster order
+    heatmap, fov = original_map(raw, prepared, fov)
+    spots = original_hot_spots(heatmap, fov, smoothing_px=settings.smoothing_sigma_px,
+                               spacing_px=settings.nms_radius_px, max_spots=settings.max_spots)
     try:
         sparsity = top_mass_share(heatmap, fov, 0.01)
     except UndefinedMetric:  # an all-zero map (e.g. Grad-CAM's ReLU on a healthy image) has no mass to share
         sparsity = float("nan")
     return _OutputMap(heatmap[::stride, ::stride], spots, float(heatmap[fov].max()), sparsity,
-                      divmod(best, heatmap.shape[1]))
+                      pointing_pixel(heatmap, fov))
 
 
 def _map_key(loaded: LoadedModel, settings: EvaluationSettings) -> tuple:
@@ -398,7 +386,7 @@ def evaluate_many(
     for key, state in states.items():
         settings = state.settings
         rows = tuple(_summarise(name, state.output_of[name], state.types[name], settings) for name in LESION_TYPES)
-        any_auc = (_estimate(image_auc_interval, np.array(state.any_scores), np.array(state.any_labels),
+        any_auc = (_estimate(image_auc_interval, np.array(state.any_labels), np.array(state.any_scores),
                              n_resamples=settings.n_resamples, seed=settings.seed)
                    if state.any_scores else Estimate(None, note=f"the model has no {ANY_LESION} output"))
         card = state.loaded.card
@@ -423,6 +411,6 @@ def evaluate(
 
 
 __all__ = [
-    "CPM_FP_RATES", "METHOD_PARAMETERS", "EvaluationResult", "EvaluationSettings", "Estimate", "LesionTypeResult",
+    "CPM_FP_RATES", "EvaluationResult", "EvaluationSettings", "Estimate", "LesionTypeResult",
     "evaluate", "evaluate_many", "output_for",
 ]

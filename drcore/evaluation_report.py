@@ -9,9 +9,9 @@ together with :func:`comparison_markdown`.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from drcore.evaluation import REFERENCE_WIDTH, EvaluationResult
+from drcore.evaluation import EvaluationResult
 from drcore.heatmaps import METHODS
-from drcore.vocabulary import LESION_LABELS, LESION_TYPES
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES, REFERENCE_WIDTH
 
 #: The metric columns of a row, in table order, with their Markdown headers.
 METRIC_COLUMNS: dict[str, str] = {

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from drcore.atomic import atomic_write
+from drcore.candidates import original_map
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
@@ -119,7 +120,7 @@ def export_heatmaps(
             }
             if REFERABLE_DR in outputs:
                 record[REFERABLE_DR] = referral(loaded.card, float(scores[outputs.index(REFERABLE_DR)]))
-            _write(out, image, prepared.to_original(heatmap), record)
+            _write(out, image, original_map(heatmap, prepared)[0], record)
         bar.update(len(batch))
     bar.update(len(images) - bar.n)  # the photographs that failed
     bar.close()

@@ -566,14 +566,21 @@ class PreparedImage:
         pt, pl = self.pad
         if original_fov is not None and original_fov.shape != self.original_shape:
             raise ValueError(f"original_fov must have shape {self.original_shape}")
-        rows, cols = slice(pt, pt + bottom - top), slice(pl, pl + right - left)
-        crop = self._square(pm)[rows, cols]
-        if original_fov is None:
-            fov_crop = self._square(self.fov.astype(np.float32))[rows, cols] >= 0.5
-        else:
-            fov_crop = np.asarray(original_fov, dtype=bool)[top:bottom, left:right]
+        crop = self._square(pm)[pt : pt + bottom - top, pl : pl + right - left]
+        fov = self.original_fov() if original_fov is None else np.asarray(original_fov, dtype=bool)
+        fov_crop = fov[top:bottom, left:right]
         out = np.full(self.original_shape, fill, dtype=np.float32)
         out[top:bottom, left:right] = np.where(fov_crop, crop, np.float32(fill))
+        return out
+
+    def original_fov(self) -> np.ndarray:
+        """The prepared ``fov`` mapped back to a bool (H, W) mask of the original (about one prepared pixel
+        accurate; False outside ``crop_box``)."""
+        top, left, bottom, right = self.crop_box
+        pt, pl = self.pad
+        out = np.zeros(self.original_shape, dtype=bool)
+        out[top:bottom, left:right] = self._square(self.fov.astype(np.float32))[pt : pt + bottom - top,
+                                                                                  pl : pl + right - left] >= 0.5
         return out
 
     def _square(self, a: np.ndarray) -> np.ndarray:

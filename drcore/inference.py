@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from drcore.candidates import original_map
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage
 
@@ -30,6 +31,7 @@ def original_heatmaps(
     method: str = DEFAULT_METHOD,
     **params: object,
 ) -> list[np.ndarray]:
-    """Heatmaps of ``output`` mapped back to each original photograph's pixels (raw values)."""
+    """Heatmaps of ``output`` mapped back to each original photograph's pixels (raw values,
+    :func:`drcore.candidates.original_map`)."""
     maps = compute_heatmaps(model, batch_from_prepared(prepared), output, method, **params).numpy()
-    return [image.to_original(heatmap) for image, heatmap in zip(prepared, maps)]
+    return [original_map(heatmap, image)[0] for image, heatmap in zip(prepared, maps)]

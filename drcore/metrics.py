@@ -1,6 +1,8 @@
-"""Metrics for heatmaps and detections: AUC, FROC/CPM, pointing game, bootstrap.
+"""Metrics for heatmaps and detections: AUC, FROC/CPM, pointing game.
 
-Plain functions over numpy arrays, in the manner of ``sklearn.metrics``.
+Plain functions over numpy arrays, in the manner of ``sklearn.metrics``: the
+truth comes first (``image_auc(labels, scores)``, ``pixel_auc(mask, heatmap)``),
+as in ``roc_auc_score(y_true, y_score)``.
 
 Conventions
 -----------
@@ -15,22 +17,13 @@ Conventions
 - Results are floats or small frozen dataclasses of plain Python numbers
   (``dataclasses.asdict`` gives a JSON-serialisable dict).
 
-Confidence intervals
---------------------
-:func:`bootstrap_ci` resamples images: ``metric(indices)`` computes the
-metric on the images ``indices`` (with repetitions). A pattern for any metric::
-
-    low, high = bootstrap_ci(lambda idx: pooled_pixel_auc(
-        [maps[i] for i in idx], [masks[i] for i in idx], [fovs[i] for i in idx]),
-        len(maps), n_resamples=200)
-
-:func:`cpm_with_ci` and :func:`image_auc_with_ci` do it for CPM and image AUC.
+Confidence intervals over images are in :mod:`drcore.bootstrap`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,21 +35,17 @@ from drcore.errors import DrxError
 
 __all__ = [
     "CPM_FP_RATES",
-    "ConfidenceInterval",
     "FrocCurve",
-    "MetricWithCI",
     "OperatingPoint",
     "PointingResult",
     "UndefinedMetric",
-    "bootstrap_ci",
     "cpm",
-    "cpm_with_ci",
     "froc_curve",
     "image_auc",
-    "image_auc_with_ci",
     "label_instances",
     "pixel_auc",
     "pointing_game",
+    "pointing_pixel",
     "pooled_pixel_auc",
     "sensitivity_at_fp",
     "threshold_at_sensitivity",
@@ -126,14 +115,31 @@ def _count_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
     return float(wins / (2.0 * positives.size * negatives.size))
 
 
-def pixel_auc(heatmap: np.ndarray, mask: np.ndarray, fov: np.ndarray | None = None) -> float:
+def pixel_auc(mask: np.ndarray, heatmap: np.ndarray, fov: np.ndarray | None = None) -> float:
     """ROC AUC of heatmap values: lesion pixels vs other pixels inside the FOV.
 
     ``AUC = P(h(p) > h(n)) + 0.5 P(h(p) = h(n))`` for a lesion pixel ``p`` and a
     non-lesion pixel ``n``, both inside the FOV; pixels outside are ignored.
     Computed exactly by ``sklearn.metrics.roc_auc_score``.
 
-    Raises UndefinedMetric when the FOV holds no lesion pixel or only lesion pixels.
+    Parameters
+    ----------
+    mask : (H, W) array, the truth: non-zero = lesion.
+    heatmap : (H, W) array of finite reals, higher = more likely lesion.
+    fov : (H, W) array, optional. Field of view (non-zero = inside); default: the whole image.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    UndefinedMetric : the FOV holds no lesion pixel or only lesion pixels.
+
+    References
+    ----------
+    J. A. Hanley and B. J. McNeil, "The meaning and use of the area under a receiver operating
+    characteristic (ROC) curve", Radiology 143(1), 1982.
     """
     heatmap, mask, fov = _map_mask_fov(heatmap, mask, fov)
     labels = mask[fov]
@@ -147,8 +153,8 @@ def pixel_auc(heatmap: np.ndarray, mask: np.ndarray, fov: np.ndarray | None = No
 
 
 def pooled_pixel_auc(
-    heatmaps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    heatmaps: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None] | None = None,
 ) -> float:
     """Pixel ROC AUC over the FOV pixels of several images pooled together.
@@ -158,9 +164,21 @@ def pooled_pixel_auc(
     Exact; computed by counting with sorted negatives (equal to scikit-learn's
     ``roc_auc_score`` on the concatenated pixels, with less memory).
 
-    Raises UndefinedMetric when the pooled pixels hold one class only.
+    Parameters
+    ----------
+    masks : sequence of (H_i, W_i) arrays, the truth: non-zero = lesion.
+    heatmaps : sequence of (H_i, W_i) arrays of finite reals, one per mask.
+    fovs : sequence of (H_i, W_i) arrays or None, optional. Fields of view; default: whole images.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    UndefinedMetric : the pooled pixels hold one class only.
     """
-    n = _same_length(heatmaps=heatmaps, masks=masks, fovs=fovs)
+    n = _same_length(masks=masks, heatmaps=heatmaps, fovs=fovs)
     positives, negatives = [], []
     for i in range(n):
         heatmap, mask, fov = _map_mask_fov(heatmaps[i], masks[i], None if fovs is None else fovs[i], f"[{i}]")
@@ -211,14 +229,27 @@ def top_mass_share(heatmap: np.ndarray, fov: np.ndarray | None = None, fraction:
     return float(np.partition(values, values.size - k)[-k:].sum() / total)
 
 
-def image_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+def image_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Image-level ROC AUC (``sklearn.metrics.roc_auc_score``).
 
-    ``AUC = P(s_pos > s_neg) + 0.5 P(s_pos = s_neg)``. ``labels`` are bool or
-    0/1 (1 = positive, e.g. referable DR); ``scores`` finite, higher = more
-    likely positive.
+    ``AUC = P(s_pos > s_neg) + 0.5 P(s_pos = s_neg)``.
 
-    Raises UndefinedMetric when the labels hold one class only.
+    Parameters
+    ----------
+    labels : (N,) bool or 0/1 array, the truth (1 = positive, e.g. referable DR).
+    scores : (N,) array of finite reals, higher = more likely positive.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    UndefinedMetric : the labels hold one class only.
+
+    References
+    ----------
+    J. A. Hanley and B. J. McNeil, Radiology 143(1), 1982.
     """
     scores = _real_array(scores, "scores", 1)
     labels = _binary_labels(labels)
@@ -486,16 +517,24 @@ class PointingResult:
     excluded: int = 0
 
 
+def pointing_pixel(heatmap: np.ndarray, fov: np.ndarray) -> tuple[int, int]:
+    """(row, col) of the heatmap's highest value inside the FOV (ties: the first in raster order, as
+    ``numpy.argmax``): where the map points. ``fov`` must hold a pixel."""
+    flat = np.flatnonzero(np.asarray(fov).ravel())
+    best = int(flat[np.argmax(np.asarray(heatmap).ravel()[flat])])
+    return divmod(best, np.shape(heatmap)[1])
+
+
 def pointing_game(
-    heatmaps: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    heatmaps: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None] | None = None,
     tolerance_px: int = 0,
 ) -> PointingResult:
     """Share of images whose heatmap maximum falls on a lesion.
 
-    For each image, the pixel of highest heatmap value inside the FOV (ties:
-    the first in raster order, as ``numpy.argmax``) is a hit when it lies on
+    For each image, the pixel of highest heatmap value inside the FOV
+    (:func:`pointing_pixel`) is a hit when it lies on
     the mask or within ``tolerance_px`` pixels of it (Euclidean distance,
     i.e. the mask dilated by a disk of that radius). Images whose mask is
     empty are excluded: neither hits nor misses.
@@ -504,7 +543,7 @@ def pointing_game(
     """
     if isinstance(tolerance_px, bool) or not isinstance(tolerance_px, (int, np.integer)) or tolerance_px < 0:
         raise ValueError(f"tolerance_px must be an integer >= 0; got {tolerance_px!r}")
-    n = _same_length(heatmaps=heatmaps, masks=masks, fovs=fovs)
+    n = _same_length(masks=masks, heatmaps=heatmaps, fovs=fovs)
     hits = total = excluded = 0
     for i in range(n):
         heatmap, mask, fov = _map_mask_fov(heatmaps[i], masks[i], None if fovs is None else fovs[i], f"[{i}]")
@@ -513,9 +552,7 @@ def pointing_game(
             continue
         if not fov.any():
             raise ValueError(f"fov[{i}] is empty: the heatmap has no maximum to point with")
-        flat = np.flatnonzero(fov.ravel())
-        best = flat[np.argmax(heatmap.ravel()[flat])]
-        row, col = divmod(int(best), heatmap.shape[1])
+        row, col = pointing_pixel(heatmap, fov)
         if tolerance_px == 0:
             hit = bool(mask[row, col])
         else:
@@ -527,176 +564,3 @@ def pointing_game(
     if total == 0:
         raise UndefinedMetric(f"pointing game is not defined: all {n} masks are empty")
     return PointingResult(hits=hits, total=total, rate=hits / total, excluded=excluded)
-
-
-# --------------------------------------------------------------------------- #
-# Bootstrap confidence intervals
-# --------------------------------------------------------------------------- #
-
-
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """Percentile bootstrap interval; unpacks as ``low, high``.
-
-    ``n_resamples`` resamples were drawn; ``n_skipped`` of them left the metric
-    undefined and were not used.
-    """
-
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int
-    n_skipped: int
-
-    def __iter__(self) -> Iterator[float]:
-        return iter((self.low, self.high))
-
-
-@dataclass(frozen=True)
-class MetricWithCI:
-    """A metric on all images and its bootstrap interval; unpacks as ``value, low, high``."""
-
-    value: float
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int
-    n_skipped: int
-
-    def __iter__(self) -> Iterator[float]:
-        return iter((self.value, self.low, self.high))
-
-
-def _resample_indices(
-    rng: np.random.Generator, n_images: int, n_resamples: int, strata: np.ndarray | None
-) -> np.ndarray:
-    if strata is None:
-        return rng.integers(0, n_images, size=(n_resamples, n_images))
-    blocks = []
-    for stratum in np.unique(strata):
-        members = np.flatnonzero(strata == stratum)
-        blocks.append(members[rng.integers(0, members.size, size=(n_resamples, members.size))])
-    return np.concatenate(blocks, axis=1)
-
-
-def bootstrap_ci(
-    metric: Callable[[np.ndarray], float],
-    n_images: int,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    strata: np.ndarray | None = None,
-) -> ConfidenceInterval:
-    """Percentile bootstrap confidence interval over images.
-
-    Each resample draws ``n_images`` image indices with replacement
-    (``numpy.random.default_rng(seed)``, so the result is reproducible) and
-    calls ``metric(indices)``. With ``strata`` (one value per image, e.g. the
-    class label) each stratum is resampled separately and keeps its size.
-    The interval is the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2``
-    percentiles (linear interpolation) of the metric over the resamples.
-
-    Resamples on which the metric is undefined (it returns NaN or raises
-    ValueError, e.g. :class:`UndefinedMetric` or scikit-learn's errors) are
-    skipped and counted in ``n_skipped``; the percentiles use the others.
-    Raises UndefinedMetric when every resample was skipped.
-
-    Returns a :class:`ConfidenceInterval`, which unpacks as ``low, high``.
-    """
-    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
-        raise ValueError(f"n_images must be an integer >= 1; got {n_images!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be an integer >= 1; got {n_resamples!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence!r}")
-    if strata is not None:
-        strata = np.asarray(strata)
-        if strata.shape != (n_images,):
-            raise ValueError(f"strata must hold one value per image ({n_images}); got shape {strata.shape}")
-
-    rng = np.random.default_rng(seed)
-    indices = _resample_indices(rng, int(n_images), int(n_resamples), strata)
-    values: list[float] = []
-    last_error: Exception | None = None
-    for row in indices:
-        try:
-            value = float(metric(row))
-        except ValueError as error:
-            last_error = error
-            continue
-        if np.isnan(value):
-            continue
-        values.append(value)
-    n_skipped = int(n_resamples) - len(values)
-    if not values:
-        raise UndefinedMetric(
-            f"the metric is undefined on all {n_resamples} bootstrap resamples"
-            + (f" (last error: {last_error})" if last_error is not None else "")
-        ) from last_error
-    alpha = 1.0 - confidence
-    low, high = np.percentile(np.asarray(values), [100.0 * alpha / 2.0, 100.0 * (1.0 - alpha / 2.0)])
-    return ConfidenceInterval(
-        low=float(low), high=float(high), confidence=float(confidence),
-        n_resamples=int(n_resamples), n_skipped=n_skipped,
-    )
-
-
-def cpm_with_ci(
-    detections_per_image: Sequence[Sequence[Any]],
-    instances_per_image: Sequence[np.ndarray],
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> MetricWithCI:
-    """CPM over all images and its percentile bootstrap interval (images resampled).
-
-    A resampled image keeps its own lesions and false positives; resamples
-    without any lesion are skipped (see :func:`bootstrap_ci`).
-    Returns a :class:`MetricWithCI`, which unpacks as ``value, low, high``.
-    """
-    return cpm_with_ci_from_matches(
-        _match_all(detections_per_image, instances_per_image),
-        n_resamples=n_resamples, confidence=confidence, seed=seed,
-    )
-
-
-def cpm_with_ci_from_matches(
-    matches: Sequence[ImageMatches], *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
-) -> MetricWithCI:
-    """:func:`cpm_with_ci` for images already matched with :func:`match_detections`."""
-    value = _cpm_from_matches(matches)
-    interval = bootstrap_ci(
-        lambda idx: _cpm_from_matches([matches[i] for i in idx]),
-        len(matches), n_resamples=n_resamples, confidence=confidence, seed=seed,
-    )
-    return MetricWithCI(value, interval.low, interval.high, interval.confidence,
-                        interval.n_resamples, interval.n_skipped)
-
-
-def image_auc_with_ci(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    stratified: bool = True,
-) -> MetricWithCI:
-    """Image AUC and its percentile bootstrap interval.
-
-    With ``stratified=True`` (default) positives and negatives are resampled
-    separately, keeping their counts, so every resample defines the AUC.
-    Returns a :class:`MetricWithCI`, which unpacks as ``value, low, high``.
-    """
-    scores = _real_array(scores, "scores", 1)
-    labels = _binary_labels(labels)
-    value = image_auc(scores, labels)
-    interval = bootstrap_ci(
-        lambda idx: image_auc(scores[idx], labels[idx]),
-        labels.size, n_resamples=n_resamples, confidence=confidence, seed=seed,
-        strata=labels if stratified else None,
-    )
-    return MetricWithCI(value, interval.low, interval.high, interval.confidence,
-                        interval.n_resamples, interval.n_skipped)

@@ -96,6 +96,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .lesions import ANY_LESION, LESION_TYPES, OUTPUTS
+from .vocabulary import REFERENCE_WIDTH  # every size in this module is specified at this width (DiaretDB1)
 
 __all__ = [
     "BACKGROUNDS",
@@ -112,8 +113,6 @@ BACKGROUNDS: tuple[str, ...] = ("procedural", "retina")
 #: Name of the planted, unnamed pattern (not a lesion type, see the module docstring).
 PLANTED_PATTERN = "pale_ring"
 
-#: Width at which every size in this module is specified (DiaretDB1).
-REFERENCE_WIDTH = 1500
 #: Default height / width (DiaretDB1: 1152 / 1500).
 DEFAULT_ASPECT = 0.768
 #: Field-of-view radius / image width (DiaretDB1), for both backgrounds.

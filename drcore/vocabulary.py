@@ -91,7 +91,8 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 #: The same as the file types of an upload widget.
 UPLOAD_TYPES: tuple[str, ...] = tuple(suffix[1:] for suffix in IMAGE_SUFFIXES)
 
-#: Hot-spot smoothing and spacing are given in pixels of a photograph this wide, and scaled to the actual width.
+#: DiaretDB1's width: hot-spot smoothing and spacing, and the sizes of synthetic photographs, are given in pixels of
+#: a photograph this wide and scaled to the actual width.
 REFERENCE_WIDTH = 1500
 
 #: Occlusion windows offered in the app, label -> (patch_size, stride) in model-input pixels.

@@ -1,11 +1,11 @@
-"""Accounts and work queues, as the Admin page and ``drx user`` manage them.
+"""Accounts and work queues, as the Admin page and ``drx user`` manage them, and logging in (the login gate).
 
 Every write is one retried transaction (:func:`db.run_in_transaction`). ``admin`` is the logged-in admin
 (db checks the role) or None for the command line, which is trusted (whoever runs it owns the database);
 a refusal is a :class:`db.errors.DbError` whose message says why.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import accounts
 from db.accounts import User
+from db.errors import PermissionDenied
 from db.models import Grade, Image
-from db.names import printable
+from db.names import clean_name, printable
 from db.session import run_in_transaction
 from db.work_queue import Progress, assign, progress
 
-__all__ = ["AccountRow", "AdminOverview", "admin_overview", "assign_images", "create_account", "reset_password",
+__all__ = ["AccountRow", "AdminOverview", "admin_overview", "assign_images", "change_own_password", "create_account",
+           "current_account", "first_admin", "log_in", "organisation_account", "organisation_name", "reset_password",
            "set_disabled", "set_role", "unlock_logins"]
 
 
@@ -100,3 +102,46 @@ def assign_images(sessions: sessionmaker[Session], admin: User, grader_id: int, 
         return len(image_ids)
 
     return run_in_transaction(sessions, assign_all)
+
+
+def first_admin(sessions: sessionmaker[Session], announce: Callable[[str], object]) -> Optional[str]:
+    """On a first start with no enabled admin, make one with a one-time password, which ``announce`` is given
+    (and which is returned, for tests); None when there is an admin."""
+    return accounts.ensure_first_admin(sessions, announce=announce)
+
+
+def log_in(sessions: sessionmaker[Session], name: str, password: str) -> User:
+    """The user called ``name`` when ``password`` is right (the attempt is recorded). Raises
+    :class:`db.errors.AuthenticationFailed` (unknown name or wrong password alike; a disabled account says so),
+    :class:`db.errors.TooManyAttempts` and :class:`db.errors.InvalidValue` (a password longer than any)."""
+    return accounts.authenticate(sessions, name, password)
+
+
+def current_account(sessions: sessionmaker[Session], user: User) -> Optional[User]:
+    """``user`` as the database has them now (role, must change password); None when the account is disabled or
+    gone."""
+    try:
+        with sessions() as session:
+            account = accounts.require_role(session, user)
+    except PermissionDenied:
+        return None
+    return User(user.id, user.name, account.role, account.must_change_password)
+
+
+def organisation_name(email: str) -> str:
+    """The account name an organisation's e-mail address gives (single sign-on), by the rules of every name.
+    Raises :class:`db.errors.InvalidValue` for an address no account could be named (e.g. control characters)."""
+    return clean_name(email, "the organisation's e-mail address")
+
+
+def organisation_account(sessions: sessionmaker[Session], name: str) -> Optional[User]:
+    """The enabled account called ``name`` (:func:`organisation_name`); None when there is none."""
+    with sessions() as session:
+        match = next((info for info in accounts.list_accounts(session) if info.name == name and not info.disabled),
+                     None)
+    return None if match is None else User(match.grader_id, match.name, match.role)
+
+
+def change_own_password(sessions: sessionmaker[Session], user: User, old: str, new: str) -> User:
+    """``user`` changes their own password (``old`` must be right); returns the user, no longer bound to change it."""
+    return run_in_transaction(sessions, lambda session: accounts.change_password(session, user, old, new))

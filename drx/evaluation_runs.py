@@ -42,7 +42,7 @@ def evaluate_pairs(
 
     ``dataset`` is ``"diaretdb1"`` (default split ``test``) or ``"idrid"`` (all
     the segmentation photographs present); ``method_parameters`` maps a method
-    to parameters that override ``METHOD_PARAMETERS``; ``settings`` gives the
+    to parameters that override its stated ones (:func:`drcore.heatmaps.method_parameters`); ``settings`` gives the
     detection and bootstrap settings (its ``method`` is ignored); ``limit``
     keeps the first photographs only; ``workers`` threads map heatmaps back to
     the photographs and find hot spots (the CPU-bound part: use most cores on a

@@ -169,7 +169,7 @@ def model_agreement(grades: Iterable[GradeRecord], scores: Mapping[int, float]) 
         scored = [grade for image, grade in by_image.items() if image in scores]
         calls = np.array([grade.referable for grade in scored], dtype=bool)
         try:
-            auc, note = image_auc(np.array([scores[grade.image_id] for grade in scored], dtype=float), calls), ""
+            auc, note = image_auc(calls, np.array([scores[grade.image_id] for grade in scored], dtype=float)), ""
         except UndefinedMetric as error:
             auc, note = None, str(error)
         results.append(ModelAgreement(grader, len(scored), int(calls.sum()), auc, note))

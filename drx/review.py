@@ -17,14 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import repository
 from db.models import Image
 from db.settings import Settings
-from drcore.candidates import HotSpot, find_hot_spots
+from drcore.candidates import HotSpot, original_hot_spots, original_map
 from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, image_sha256, load_image, prepare
-from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
+from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.models import LoadedModel
-from drcore.vocabulary import REFERENCE_WIDTH
 from drx import storage
 from drx.candidates import ListedCandidate, register_spots
 from drx.records import register_model
@@ -64,9 +63,10 @@ class Analysis:
 
 @dataclass(frozen=True)
 class HeatmapResult:
-    """A heatmap in original pixels and how it was made."""
+    """A heatmap in original pixels, its field of view there (the prepared one mapped back) and how it was made."""
 
     values: np.ndarray
+    fov: np.ndarray
     method: str
     device: str
     duration_s: float
@@ -107,8 +107,8 @@ def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> Heatma
     """The heatmap of one output in original photograph pixels, by the model card's method (else the default)."""
     method = loaded.card.heatmap.get("method", DEFAULT_METHOD)
     started = time.perf_counter()
-    (values,) = original_heatmaps(loaded.model, [prepared], loaded.card.outputs.index(output), method)
-    return HeatmapResult(values, method, str(default_device()), time.perf_counter() - started)
+    values, fov = original_map(method_map(prepared, loaded, output, method), prepared)
+    return HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started)
 
 
 def method_map(prepared: PreparedImage, loaded: LoadedModel, output: str, method: str,
@@ -121,11 +121,10 @@ def method_map(prepared: PreparedImage, loaded: LoadedModel, output: str, method
 
 def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: float,
               spacing_px: float) -> list[HotSpot]:
-    """The ``count`` strongest hot spots of a map in original pixels; smoothing and spacing in pixels at
-    :data:`~drcore.vocabulary.REFERENCE_WIDTH` (the method and parameters of ``drx evaluate``)."""
-    scale = heatmap.shape[1] / REFERENCE_WIDTH
-    return find_hot_spots(heatmap, fov=field, min_distance=max(1, round(spacing_px * scale)),
-                          smoothing_sigma=smoothing_px * scale, max_spots=count)
+    """The ``count`` strongest hot spots of a map in original pixels inside ``field``; smoothing and spacing in
+    pixels at :data:`~drcore.vocabulary.REFERENCE_WIDTH` (:func:`drcore.candidates.original_hot_spots`, the path
+    of ``drx evaluate`` and ``drx mine``)."""
+    return original_hot_spots(heatmap, field, smoothing_px=smoothing_px, spacing_px=spacing_px, max_spots=count)
 
 
 def record_review(sessions: sessionmaker[Session], settings: Settings, loaded: LoadedModel, photograph: Photograph,

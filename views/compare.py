@@ -70,7 +70,7 @@ def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
 
         with side_column:
             st.subheader("This image")
-            auc = compare.image_pixel_auc(heatmap.values, masks[output], field)
+            auc = compare.image_pixel_auc(masks[output], heatmap.values, field)
             st.metric("Pixel AUC", f"{auc:.3f}" if auc is not None else "n/a",
                       help="ROC AUC of the heatmap for lesion vs other pixels inside the field of view.")
             st.markdown(f"**{len(judged.hits)}** of {len(spots)} hot spots on a lesion · "

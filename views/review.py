@@ -5,11 +5,11 @@ import streamlit as st
 from drcore.errors import BadImage
 from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import LESION_LABELS, REFERABLE_DR
-from drx import review
+from drx import drawings, review
 from drx.candidates import my_decisions
 from drx.ui import analysis, auth, candidates, resources
 from drx.ui.candidate_panel import candidate_panel, markers
-from drx.ui.drawing_panel import annotation_traces, drawing_panel, my_annotations
+from drx.ui.drawing_panel import annotation_traces, drawing_panel
 from drx.ui.history_panel import history_panel
 from drx.ui.overlay import overlay_figure
 from drx.ui.referral import referral_banner
@@ -50,8 +50,7 @@ with display_tab:
 output = shown.output
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
 spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
-                           analysis.field(sha256, result.photograph), shown.spot_count, shown.spot_smoothing,
-                           shown.spot_spacing)
+                           heatmap.fov, shown.spot_count, shown.spot_smoothing, shown.spot_spacing)
 record = review.record_review(sessions, settings, loaded, photograph, result, heatmap, output, spots)
 
 with candidates_tab:
@@ -83,7 +82,7 @@ with figure_column:
                             mode=canvas.mode, view=canvas.view, brightness=canvas.brightness,
                             contrast=canvas.contrast,
                             detail=(window[0][0], window[1][1], window[0][1], window[1][0]) if window else None)
-    for trace in annotation_traces(my_annotations(sessions, user, record.image_id)):
+    for trace in annotation_traces(drawings.my_drawings(sessions, user, record.image_id)):
         figure.add_trace(trace)
     figure.add_trace(candidates.candidate_trace(markers(record.candidates, my_decisions(sessions, user, record.image_id)),
                                                 selected.rank if selected else None,

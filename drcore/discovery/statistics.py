@@ -5,7 +5,7 @@ For a group g (:func:`group_statistics`):
 - ``auc``: ROC AUC of the image-level score "the image has a hot spot of g" (1 / 0) against the referable
   label, over the images whose label is known; for a binary score it equals
   ``(1 + sensitivity - (1 - specificity)) / 2``. ``auc_low`` / ``auc_high``: stratified percentile
-  bootstrap interval (:func:`drcore.metrics.image_auc_with_ci`). NaN when one class is missing.
+  bootstrap interval (:func:`drcore.bootstrap.image_auc_interval`). NaN when one class is missing.
 - ``lesion_shares[t]``: share of g's hot spots (in images with masks) inside lesion type t's mask
   (within the run's ``mask_tolerance``); NaN when none of its images has masks.
 - ``known_share``: share of g's hot spots inside the mask of at least one lesion type; ``dominant_type``:
@@ -32,7 +32,8 @@ import numpy as np
 from drcore.discovery.grouping import medoids
 from drcore.discovery.hotspots import HotSpotSet
 from drcore.vocabulary import LESION_TYPES
-from drcore.metrics import UndefinedMetric, image_auc_with_ci
+from drcore.bootstrap import image_auc_interval
+from drcore.metrics import UndefinedMetric
 
 __all__ = ["DOMINANT_SHARE", "UNEXPLAINED_MIN_AUC_LOW", "GroupStatistics", "group_statistics",
            "planted_coverage", "statistics_of"]
@@ -85,7 +86,7 @@ def statistics_of(hot_spots: HotSpotSet, members: np.ndarray, group: int, medoid
     labelled = images[~images["referable"].isna()]
     has_spot = labelled["image"].isin(spots["image"]).to_numpy().astype(float)
     try:
-        auc = image_auc_with_ci(has_spot, labelled["referable"].to_numpy(), n_resamples=n_resamples, seed=seed)
+        auc = image_auc_interval(labelled["referable"].to_numpy(), has_spot, n_resamples=n_resamples, seed=seed)
         auc_values = (auc.value, auc.low, auc.high)
     except (UndefinedMetric, ValueError):
         auc_values = (math.nan, math.nan, math.nan)

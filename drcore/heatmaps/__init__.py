@@ -25,9 +25,20 @@ name                        module                     per-pixel map (default re
 
 Methods with channels accept ``channel_reduction`` (``"max_abs"``, ``"l2"``,
 ``"sum_abs"``, ``"sum"``).
+
+Each method is registered in :data:`REGISTRY` with what a run must know about it: the parameters it
+states with its results (their defaults are the function's own, :func:`method_parameters`) and, for
+methods that explain several outputs with one computation (occlusion), that function:
+``f(model, batch, outputs: Sequence[int], **params) -> Tensor[N, K, H, W]``.
+
+May import torch, Captum, drcore.errors and drcore.models (the layer types the methods hook); never
+streamlit, SQLAlchemy, db or drx.
 """
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,28 +49,41 @@ from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smo
 from drcore.heatmaps.guided import deconvnet, guided_backprop
 from drcore.heatmaps.logit_map import logit_map
 from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
-from drcore.heatmaps.occlusion import occlusion
+from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.heatmaps.sensitivity import sensitivity
 
 HeatmapMethod = Callable[..., torch.Tensor]
 
-METHODS: dict[str, HeatmapMethod] = {
-    "sensitivity": sensitivity,
-    "gradient_x_input": gradient_x_input,
-    "smoothgrad": smoothgrad,
-    "integrated_gradients": integrated_gradients,
-    "guided_backprop": guided_backprop,
-    "deconvnet": deconvnet,
-    "lrp_epsilon": lrp_epsilon,
-    "lrp_alpha_beta": lrp_alpha_beta,
-    "grad_cam": grad_cam,
-    "occlusion": occlusion,
-    "logit_map": logit_map,
+
+@dataclass(frozen=True)
+class Registered:
+    """A heatmap method, the parameters a run states with its results, and its several-outputs form if any."""
+
+    function: HeatmapMethod
+    stated: tuple[str, ...] = ()
+    several_outputs: Callable[..., torch.Tensor] | None = None
+
+
+REGISTRY: dict[str, Registered] = {
+    "sensitivity": Registered(sensitivity),
+    "gradient_x_input": Registered(gradient_x_input),
+    "smoothgrad": Registered(smoothgrad, ("n_samples", "noise_level", "internal_batch_size")),
+    "integrated_gradients": Registered(integrated_gradients, ("n_steps", "internal_batch_size")),
+    "guided_backprop": Registered(guided_backprop),
+    "deconvnet": Registered(deconvnet),
+    "lrp_epsilon": Registered(lrp_epsilon),
+    "lrp_alpha_beta": Registered(lrp_alpha_beta),
+    "grad_cam": Registered(grad_cam),
+    "occlusion": Registered(occlusion, ("patch_size", "stride", "perturbations_per_eval"), occlusion_outputs),
+    "logit_map": Registered(logit_map),
 }
+#: The method functions by name.
+METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REGISTRY.items()}
 
 DEFAULT_METHOD = "sensitivity"
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "HeatmapMethod", "UnsupportedModel", "compute_heatmaps", "get_method"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "REGISTRY", "HeatmapMethod", "Registered", "UnsupportedModel",
+           "compute_heatmaps", "get_method", "method_parameters"]
 
 
 def get_method(name: str) -> HeatmapMethod:
@@ -68,6 +92,14 @@ def get_method(name: str) -> HeatmapMethod:
         return METHODS[name]
     except KeyError:
         raise UnknownName(f"unknown heatmap method {name!r}; known: {', '.join(sorted(METHODS))}") from None
+
+
+def method_parameters(name: str) -> dict[str, Any]:
+    """The parameters method ``name`` states with its results, at the function's own defaults."""
+    get_method(name)
+    entry = REGISTRY[name]
+    signature = inspect.signature(entry.function).parameters
+    return {parameter: signature[parameter].default for parameter in entry.stated}
 
 
 def compute_heatmaps(

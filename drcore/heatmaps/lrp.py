@@ -13,8 +13,9 @@ How relevance moves through the model, layer by layer (top to bottom):
    weight, ``R_p = w_p R``: it credits positions whose logit is negative
    whenever ``R > 0``, and relevance given to a position whose logit map has
    no active input (``s_p`` = its bias, 0 without biases) is lost below.
-3. ``Conv2d`` / ``Linear``: the rule of the method (``lrp_rules``); the
-   first one in module order (the pixels' layer) may use its own: ``first_layer="same"``
+3. ``Conv2d`` / ``Linear``: the rule the :class:`Composite` gives the layer's
+   type (``lrp_rules``; the methods use one rule everywhere); the first one in
+   module order (the pixels' layer) may use its own: ``first_layer="same"``
    (default), ``"epsilon"`` or ``"zb"`` (z^B with ``low``/``high``, default
    -1/1: drx inputs are clipped to [-1, 1] by colour normalisation). z^B
    sends relevance to pixels that are 0 (the field-of-view's outside) too,
@@ -35,6 +36,7 @@ model: the caller's model never carries a hook or a changed module.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -50,6 +52,25 @@ Rule = Callable[[Form, torch.Tensor, torch.Tensor], torch.Tensor]
 PASS_THROUGH = (nn.ReLU, nn.MaxPool2d, nn.Identity, nn.Flatten, nn.Dropout)
 POOL_RULES = ("contribution", "softmax")
 FIRST_LAYER_RULES = ("same", "epsilon", "zb")
+
+
+@dataclass(frozen=True)
+class Composite:
+    """Which rule each layer gets, in zennit's manner: a rule per layer type (the first matching entry of
+    ``layer_rules``), and ``first_layer``'s rule, when given, for the first ``Conv2d``/``Linear`` in module
+    order (the pixels' layer). A layer whose type has no rule is refused with ``UnsupportedModel``."""
+
+    layer_rules: tuple[tuple[type[nn.Module], Rule], ...]
+    first_layer: Rule | None = None
+
+    @classmethod
+    def uniform(cls, rule: Rule, first_layer: Rule | None = None) -> "Composite":
+        """``rule`` for every ``Conv2d``, ``Linear`` and ``LogSumExpPool`` head (``first_layer``: see the class)."""
+        return cls(((nn.Conv2d, rule), (nn.Linear, rule), (LogSumExpPool, rule)), first_layer)
+
+    def rule_for(self, module: nn.Module) -> Rule | None:
+        """The rule of ``module``'s type (None: no rule)."""
+        return next((rule for layer_type, rule in self.layer_rules if isinstance(module, layer_type)), None)
 
 
 class _Relevance(torch.autograd.Function):
@@ -107,25 +128,25 @@ class PoolLayer(nn.Module):
         return self.rule(form, maps, relevance)
 
 
-def relevance_model(
-    model: nn.Module, rule: Rule, first_rule: Rule | None = None, pool_rule: str = "contribution"
-) -> nn.Module:
-    """A folded private copy of ``model`` whose backward pass carries LRP relevance."""
+def relevance_model(model: nn.Module, composite: Composite, pool_rule: str = "contribution") -> nn.Module:
+    """A folded private copy of ``model`` whose backward pass carries LRP relevance by ``composite``'s rules."""
     if pool_rule not in POOL_RULES:
         raise ValueError(f"pool_rule must be one of {POOL_RULES}, not {pool_rule!r}")
     net = fold_batchnorm(model)
     unsupported = sorted({type(module).__name__ for module in net.modules()
-                          if not list(module.children())
-                          and not isinstance(module, (nn.Conv2d, nn.Linear, LogSumExpPool, *PASS_THROUGH))})
+                          if not list(module.children()) and not isinstance(module, PASS_THROUGH)
+                          and (not isinstance(module, (nn.Conv2d, nn.Linear, LogSumExpPool))
+                               or composite.rule_for(module) is None)})
     if unsupported:
         raise UnsupportedModel(f"LRP has no rule for {', '.join(unsupported)} (a BatchNorm must follow a Conv2d)")
     layers = [name for name, module in net.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear))]
 
     def swap(name: str, module: nn.Module) -> nn.Module | None:
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            return RuleLayer(module, first_rule if first_rule is not None and name == layers[0] else rule)
+            first = composite.first_layer is not None and name == layers[0]
+            return RuleLayer(module, composite.first_layer if first else composite.rule_for(module))
         if isinstance(module, LogSumExpPool):
-            return PoolLayer(module, rule, pool_rule)
+            return PoolLayer(module, composite.rule_for(module), pool_rule)
         return None
 
     replace_modules(net, swap)
@@ -141,6 +162,20 @@ def propagate_relevance(net: nn.Module, batch: torch.Tensor, output: int) -> tor
         top[:, output] = logits[:, output].detach()
         (relevance,) = torch.autograd.grad(logits, inputs, top)
     return relevance.detach()
+
+
+def lrp(
+    model: nn.Module,
+    batch: torch.Tensor,
+    output: int,
+    composite: Composite,
+    *,
+    pool_rule: str = "contribution",
+    channel_reduction: str = "sum",
+) -> torch.Tensor:
+    """LRP maps ``(N, H, W)`` with any :class:`Composite` (e.g. epsilon on ``Linear``, alpha-beta on ``Conv2d``)."""
+    net = relevance_model(model, composite, pool_rule)
+    return reduce_channels(propagate_relevance(net, batch, output), channel_reduction)
 
 
 def _first_rule(first_layer: str, epsilon: float, low: float, high: float) -> Rule | None:
@@ -176,9 +211,8 @@ def lrp_epsilon(
     ``low``/``high``; ``pool_rule``: ``"contribution"`` (default) or ``"softmax"``;
     ``channel_reduction``: signed ``"sum"`` (default). See the module doc.
     """
-    rule = Epsilon(epsilon)
-    net = relevance_model(model, rule, _first_rule(first_layer, epsilon, low, high), pool_rule)
-    return reduce_channels(propagate_relevance(net, batch, output), channel_reduction)
+    composite = Composite.uniform(Epsilon(epsilon), _first_rule(first_layer, epsilon, low, high))
+    return lrp(model, batch, output, composite, pool_rule=pool_rule, channel_reduction=channel_reduction)
 
 
 def lrp_alpha_beta(
@@ -202,6 +236,5 @@ def lrp_alpha_beta(
     ``"contribution"`` (alpha-beta on the linear-in-softmax head, default) or
     ``"softmax"``; ``channel_reduction``: signed ``"sum"`` (default).
     """
-    rule = AlphaBeta(alpha, beta)
-    net = relevance_model(model, rule, _first_rule(first_layer, epsilon, low, high), pool_rule)
-    return reduce_channels(propagate_relevance(net, batch, output), channel_reduction)
+    composite = Composite.uniform(AlphaBeta(alpha, beta), _first_rule(first_layer, epsilon, low, high))
+    return lrp(model, batch, output, composite, pool_rule=pool_rule, channel_reduction=channel_reduction)

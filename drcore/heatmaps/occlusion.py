@@ -17,7 +17,7 @@ a full-size mask per window.
 
 Defaults ``patch_size=32, stride=16`` suit 512 px inputs: 961 forward
 passes per image, about 40 s per 512 px image with the bundled model on one
-CPU thread (``stride=32``: 256 passes, a quarter of that). ``perturbations_per_eval`` (default 16) occluded copies of an
+CPU thread (``stride=32``: 256 passes, a quarter of that). ``perturbations_per_eval`` (default 32) occluded copies of an
 image go through the model per forward pass. ``occlusion_outputs`` explains several
 outputs with the same forward passes (the evaluation uses it: four lesion maps for the
 price of one).
@@ -43,7 +43,7 @@ def occlusion(
     patch_size: int = 32,
     stride: int = 16,
     baseline: float = 0.0,
-    perturbations_per_eval: int = 16,
+    perturbations_per_eval: int = 32,
 ) -> torch.Tensor:
     """Occlusion maps ``(N, H, W)``: mean logit drop over the patches covering each pixel."""
     return occlusion_outputs(model, batch, [output], patch_size=patch_size, stride=stride, baseline=baseline,
@@ -58,7 +58,7 @@ def occlusion_outputs(
     patch_size: int = 32,
     stride: int = 16,
     baseline: float = 0.0,
-    perturbations_per_eval: int = 16,
+    perturbations_per_eval: int = 32,
 ) -> torch.Tensor:
     """Occlusion maps of several outputs at once, ``(N, len(outputs), H, W)``: one forward pass serves them all."""
     height, width = batch.shape[-2:]

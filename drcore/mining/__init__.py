@@ -7,6 +7,9 @@ Parquet parts, the final tables, the errors file and the run manifest
 (:mod:`.results`). The engines that drive them: :mod:`.local` (one machine,
 worker processes for decoding) and :mod:`.ray_engine` (Ray Data, one model per
 actor). Both write the same files with the same values.
+
+May import numpy, torch, pyarrow, Ray (the Ray engine only) and the rest of drcore; never streamlit,
+SQLAlchemy, db or drx.
 """
 
 from drcore.mining.inputs import archive_files

@@ -3,10 +3,11 @@
 :func:`read_record` runs in worker processes (decoding and preparation are
 CPU work that overlaps with the model); :class:`Miner` holds one model and
 turns a batch of records into result rows (scores, hot spots, heatmap key)
-and heatmap store entries. Hot spots are found on the prepared-frame map with
-the evaluation's settings (Gaussian sigma and non-maximum suppression radius
-in pixels at a 1500 px wide photograph, scaled to the prepared frame) and
-their positions mapped back to the original photograph's pixels.
+and heatmap store entries. Hot spots are found as the evaluation and the Review
+page find them (:func:`drcore.candidates.original_map` then
+:func:`~drcore.candidates.original_hot_spots`): on the map in the original
+photograph's pixels, Gaussian sigma and non-maximum suppression radius in
+pixels at ``REFERENCE_WIDTH``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drcore.candidates import find_hot_spots
+from drcore.candidates import original_hot_spots, original_map
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, image_sha256, load_prepared
@@ -28,7 +29,6 @@ from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.mining.store import encode_heatmap, heatmap_key
 from drcore.models import LoadedModel
 
-REFERENCE_WIDTH = 1500  # hot-spot settings are in pixels at this photograph width, as in drcore.evaluation
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 #: Mixed precision is accepted when, on the first batch, it stays this close to float32:
@@ -59,8 +59,8 @@ class MiningSettings:
     method: str = "sensitivity"
     output: str | None = None  # model output to explain (None: the first, any_lesion)
     method_params: dict = field(default_factory=dict)
-    smoothing_px: float = 10.0  # hot spots: Gaussian sigma, px at REFERENCE_WIDTH
-    nms_radius_px: float = 10.0  # hot spots: suppression radius, px at REFERENCE_WIDTH
+    smoothing_px: float = 10.0  # hot spots: Gaussian sigma, px at drcore.vocabulary.REFERENCE_WIDTH
+    nms_radius_px: float = 10.0  # hot spots: suppression radius, px at drcore.vocabulary.REFERENCE_WIDTH
     max_spots: int = 100
     batch_size: int = 8
     precision: str = "float32"  # float32, or bfloat16 / float16 autocast on CUDA
@@ -192,13 +192,9 @@ class Miner:
 
     def _row(self, record: Record, scores: np.ndarray, key: str, heatmap: np.ndarray) -> dict:
         prepared, settings = record.prepared, self.settings
-        to_prepared = prepared.original_shape[1] / REFERENCE_WIDTH * prepared.scale
-        spots = find_hot_spots(heatmap, fov=prepared.fov, min_distance=max(1, round(settings.nms_radius_px * to_prepared)),
-                               smoothing_sigma=settings.smoothing_px * to_prepared, max_spots=settings.max_spots)
-        hot_spots = []
-        for spot in spots:
-            row, col = prepared.point_to_original(spot.row, spot.col)
-            hot_spots.append({"row": int(round(row)), "col": int(round(col)), "value": spot.value})
+        spots = original_hot_spots(*original_map(heatmap, prepared), smoothing_px=settings.smoothing_px,
+                                   spacing_px=settings.nms_radius_px, max_spots=settings.max_spots)
+        hot_spots = [{"row": spot.row, "col": spot.col, "value": spot.value} for spot in spots]
         top, left, bottom, right = prepared.crop_box
         return {
             "path": record.path, "image_sha256": record.sha256, "status": "ok", "error_type": None, "error": None,

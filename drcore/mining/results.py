@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from drcore.atomic import atomic_write
+from drcore.candidates import original_map
 from drcore.errors import DrxError
 from drcore.imaging import PreparedImage
 from drcore.mining.store import HeatmapStore
@@ -172,4 +173,4 @@ def heatmap_in_original(store: HeatmapStore, row: dict) -> np.ndarray:
         crop_box=(row["crop_top"], row["crop_left"], row["crop_bottom"], row["crop_right"]),
         pad=(row["pad_top"], row["pad_left"]), side=row["side"], scale=size / row["side"],
     )
-    return geometry.to_original(entry.heatmap)
+    return original_map(entry.heatmap, geometry)[0]

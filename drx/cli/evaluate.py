@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drcore.evaluation import METHOD_PARAMETERS, EvaluationSettings
+from drcore.evaluation import EvaluationSettings
 from drcore.evaluation_report import comparison_markdown
-from drcore.heatmaps import METHODS
+from drcore.heatmaps import METHODS, method_parameters
 from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import OCCLUSION_CPU_SECONDS
 from drx.evaluation_runs import EVALUATION_DATASETS, evaluate_pairs, read_rows, write_report
@@ -23,8 +23,8 @@ DESCRIPTION = (
     "bootstrap intervals over images. Writes OUT/table.md, OUT/table.json (the rows) and OUT/froc.html (one "
     "FROC figure per lesion type, self-contained), and stores every (model, method) as an evaluation run in the "
     "database. Method defaults: "
-    + "; ".join(f"{name} {', '.join(f'{k}={v}' for k, v in params.items())}"
-                for name, params in METHOD_PARAMETERS.items())
+    + "; ".join(f"{name} {', '.join(f'{k}={v}' for k, v in method_parameters(name).items())}"
+                for name in METHODS if method_parameters(name))
     + " (override with --param METHOD.NAME=VALUE; on a CPU occlusion takes "
     + ", ".join(f"~{seconds:g} s ({window})" for window, seconds in OCCLUSION_CPU_SECONDS.items())
     + " per 512 px photograph)."

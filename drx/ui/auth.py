@@ -20,13 +20,10 @@ from typing import Optional
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.accounts import (
-    User, authenticate, change_password, ensure_first_admin, list_accounts, require_role, role_at_least,
-)
+from db.accounts import User, role_at_least
 from db.errors import AuthenticationFailed, InvalidValue, PermissionDenied, TooManyAttempts
-from db.names import clean_name
-from db.session import run_in_transaction
 from drcore.limits import MAX_NAME_CHARS, MAX_PASSWORD_CHARS
+from drx import accounts
 
 USER_KEY = "user"
 ROLE_NAMES = {"grader": "grader", "reviewer": "reviewer", "admin": "admin"}
@@ -47,7 +44,7 @@ def first_start(database_url: str, _sessions: sessionmaker[Session]) -> Optional
     The one-time password is printed to the server's console, flushed at once
     (never shown in a page nor logged); the function returns it only for tests.
     """
-    return ensure_first_admin(_sessions, announce=lambda line: print(line, flush=True))
+    return accounts.first_admin(_sessions, lambda line: print(line, flush=True))
 
 
 def current_user(sessions: sessionmaker[Session]) -> Optional[User]:
@@ -55,14 +52,11 @@ def current_user(sessions: sessionmaker[Session]) -> Optional[User]:
     user = st.session_state.get(USER_KEY)
     if user is None:
         return None
-    try:
-        with sessions() as session:
-            account = require_role(session, user)
-    except PermissionDenied:
+    fresh = accounts.current_account(sessions, user)
+    if fresh is None:
         st.session_state.pop(USER_KEY, None)
         st.warning("Your account has been disabled: you were logged out.", icon=":material/lock:")
         return None
-    fresh = User(user.id, user.name, account.role, account.must_change_password)
     st.session_state[USER_KEY] = fresh
     return fresh
 
@@ -77,7 +71,7 @@ def login_form(sessions: sessionmaker[Session]) -> None:
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         try:
-            user = authenticate(sessions, name, password)
+            user = accounts.log_in(sessions, name, password)
         except TooManyAttempts as error:  # the same for names with and without an account
             st.error(f"Login refused: {error}.", icon=":material/lock_clock:")
             return
@@ -102,19 +96,18 @@ def _single_sign_on(sessions: sessionmaker[Session]) -> None:
         return
     email = str(st.user.get("email") or "")
     try:  # the names rules of every account: an address holding control characters names none
-        name = clean_name(email, "the organisation's e-mail address")
+        name = accounts.organisation_name(email)
     except InvalidValue as error:
         st.error(f"Your organisation account cannot log in here: {error}.")
         st.button("Log out of your organisation", on_click=st.logout)
         return
-    with sessions() as session:
-        match = next((info for info in list_accounts(session) if info.name == name and not info.disabled), None)
+    match = accounts.organisation_account(sessions, name)
     if match is None:
         st.error("Your organisation account has no drx account here: ask an admin to create one named:")
         st.text(name)
         st.button("Log out of your organisation", on_click=st.logout)
         return
-    st.session_state[USER_KEY] = User(match.grader_id, match.name, match.role)
+    st.session_state[USER_KEY] = match
     st.rerun()
 
 
@@ -133,7 +126,7 @@ def password_change_form(sessions: sessionmaker[Session], user: User) -> None:
         st.error("The two new passwords differ.")
         return
     try:
-        st.session_state[USER_KEY] = run_in_transaction(sessions, lambda session: change_password(session, user, old, new))
+        st.session_state[USER_KEY] = accounts.change_own_password(sessions, user, old, new)
     except (AuthenticationFailed, InvalidValue, PermissionDenied) as error:
         st.error(f"The password was not changed: {error}")
         return

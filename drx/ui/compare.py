@@ -110,10 +110,10 @@ def spot_traces(judged: JudgedSpots) -> list[go.Scatter]:
     ]
 
 
-def image_pixel_auc(heatmap: np.ndarray, mask: np.ndarray, field: np.ndarray) -> float | None:
+def image_pixel_auc(mask: np.ndarray, heatmap: np.ndarray, field: np.ndarray) -> float | None:
     """Pixel AUC of one image inside its field of view; None when the mask is empty."""
     try:
-        return pixel_auc(heatmap[::2, ::2], mask[::2, ::2], field[::2, ::2])
+        return pixel_auc(mask[::2, ::2], heatmap[::2, ::2], field[::2, ::2])
     except UndefinedMetric:
         return None
 

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from drcore.errors import DrxError
+from drx.drawings import DrawnShape
 
 #: the canvas tools offered, by label: Fabric drawing mode
 TOOLS = {"Polygon": "polygon", "Rectangle": "rect", "Circle": "circle", "Free draw": "freedraw"}
@@ -94,20 +95,6 @@ def background(photograph: np.ndarray, view: CanvasView) -> PILImage.Image:
     """The window of the photograph (uint8 RGB, rows x columns) resized to the canvas."""
     window = photograph[view.y0:view.y0 + view.height, view.x0:view.x0 + view.width]
     return PILImage.fromarray(window).resize((view.canvas_width, view.canvas_height), PILImage.Resampling.BILINEAR)
-
-
-@dataclass(frozen=True)
-class DrawnShape:
-    """One shape in original photograph pixels, in :mod:`db.geometry`'s terms.
-
-    ``kind`` is polygon (vertices), rectangle (two opposite corners), circle
-    (centre and ``radius``) or path (free draw: points and stroke ``width``).
-    """
-
-    kind: str
-    points: tuple[tuple[float, float], ...]
-    radius: float = 0.0
-    width: float = 0.0
 
 
 def _origin(value: Any) -> float:

@@ -7,13 +7,11 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
-from db.annotations import add_annotation, current_annotations, delete_annotation, edit_annotation, geometry_of
-from db.geometry import Geometry
-from db.history import undo_last
 from db.models import Annotation
 from drcore.vocabulary import ANNOTATION_TYPES, LESION_COLOURS, LESION_NAMES
+from drx import drawings
 from drx.ui import drawing
-from drx.ui.actions import write
+from drx.ui.actions import attempt
 from drx.ui.candidates import outline_trace
 
 CANVAS_WIDTH = 760
@@ -22,23 +20,12 @@ FLASH_KEY = "drawing_saved"
 ZOOMS = [1, 2, 4, 8]
 
 
-def geometry(shape: drawing.DrawnShape, image_size: tuple[int, int]) -> Geometry:
-    """A drawn shape as the database's geometry (checked inside the photograph)."""
-    return Geometry.create(shape.kind, shape.points, radius=shape.radius, width=shape.width, image_size=image_size)
-
-
-def my_annotations(sessions: sessionmaker[Session], user: User, image_id: int) -> list[Annotation]:
-    """``user``'s current (not deleted) drawn lesions on the image, oldest first."""
-    with sessions() as session:
-        return current_annotations(session, image_id, user.id)
-
-
 def annotation_traces(annotations: list[Annotation]) -> list:
     """Outlines of drawn lesions for the figure, numbered as in the panel's list."""
     traces = []
     for number, row in enumerate(annotations, start=1):
-        shape = geometry_of(row)
-        traces.append(outline_trace(shape.outline(), shape.kind != "path", row.lesion_type,
+        shape = drawings.outline(row)
+        traces.append(outline_trace(shape.points, shape.closed, row.lesion_type,
                                     f"drawn {number}: {LESION_NAMES[row.lesion_type]}"))
     return traces
 
@@ -76,27 +63,24 @@ def drawing_panel(sessions: sessionmaker[Session], user: User, image_id: int, ph
     for problem in problems:
         st.warning(problem)
 
-    def add_all(session: Session) -> None:
-        for shape in shapes:
-            add_annotation(session, user, image_id, geometry(shape, (width, height)), lesion_type)
-
     save_column, undo_column = st.columns(2)
     save_column.caption(f"{len(shapes)} shape(s) on the canvas, to be saved as {LESION_NAMES[lesion_type]}.")
     if save_column.button("Save the drawn shapes", type="primary", disabled=not shapes, key="save_drawn"):
-        if write(sessions, add_all, "The drawing was not saved:"):
+        if attempt(lambda: drawings.save_shapes(sessions, user, image_id, shapes, lesion_type, (width, height)),
+                   "The drawing was not saved:"):
             st.session_state[ROUND_KEY] += 1  # a new canvas: the saved shapes now show on the figure
             _saved(f"{len(shapes)} lesion(s) saved.")
     if undo_column.button("Undo my last action on this photograph", key="undo_last",
                           help="Takes back your last drawing or candidate decision here (the history keeps both)."):
-        if write(sessions, lambda session: undo_last(session, user, image_id), "Nothing was undone:"):
+        if attempt(lambda: drawings.undo_last_action(sessions, user, image_id), "Nothing was undone:"):
             _saved("Your last action was undone.")
     _edit_own(sessions, user, image_id, shapes, (width, height))
 
 
-def _edit_own(sessions: sessionmaker[Session], user: User, image_id: int, shapes: list[drawing.DrawnShape],
+def _edit_own(sessions: sessionmaker[Session], user: User, image_id: int, shapes: list[drawings.DrawnShape],
               image_size: tuple[int, int]) -> None:
     """Change the type or outline of, or delete, one of the user's own drawn lesions."""
-    mine = my_annotations(sessions, user, image_id)
+    mine = drawings.my_drawings(sessions, user, image_id)
     if not mine:
         return
     labels = {row.uid: f"{number}. {row.kind} · {LESION_NAMES[row.lesion_type]}"
@@ -106,15 +90,14 @@ def _edit_own(sessions: sessionmaker[Session], user: User, image_id: int, shapes
     lesion_type = new_type.selectbox("New lesion type", ANNOTATION_TYPES, format_func=LESION_NAMES.get, key="own_type")
     retype, reshape, remove = st.columns(3)
     if retype.button("Change its type", key="own_retype"):
-        if write(sessions, lambda session: edit_annotation(session, user, uid, lesion_type=lesion_type),
-                 "The lesion was not changed:"):
+        if attempt(lambda: drawings.change_type(sessions, user, uid, lesion_type), "The lesion was not changed:"):
             _saved(f"{labels[uid]}: now {LESION_NAMES[lesion_type]}.")
     if reshape.button("Replace its outline with the drawn shape", key="own_reshape", disabled=len(shapes) != 1,
                       help="Draw exactly one shape on the canvas first."):
-        if write(sessions, lambda session: edit_annotation(session, user, uid, geometry=geometry(shapes[0], image_size)),
-                 "The outline was not replaced:"):
+        if attempt(lambda: drawings.replace_outline(sessions, user, uid, shapes[0], image_size),
+                   "The outline was not replaced:"):
             st.session_state[ROUND_KEY] += 1
             _saved(f"{labels[uid]}: outline replaced.")
     if remove.button("Delete it", key="own_delete"):
-        if write(sessions, lambda session: delete_annotation(session, user, uid), "The lesion was not deleted:"):
+        if attempt(lambda: drawings.delete_drawing(sessions, user, uid), "The lesion was not deleted:"):
             _saved(f"{labels[uid]} deleted (the history keeps it).")

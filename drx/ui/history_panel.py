@@ -4,8 +4,8 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
-from db.history import image_timeline, revert
-from drx.ui.actions import fresh, write
+from drx import history
+from drx.ui.actions import attempt
 
 KIND_NAMES = {"grade": "grade", "decision": "candidate", "annotation": "drawing", "adjudication": "consensus",
               "assignment": "work queue"}
@@ -16,8 +16,7 @@ def history_panel(sessions: sessionmaker[Session], user: User, image_id: int) ->
 
     Names and notes are shown with ``st.text``: verbatim, never Markdown or HTML.
     """
-    with sessions() as session:
-        steps = image_timeline(session, image_id)
+    steps = history.timeline(sessions, image_id)
     if not steps:
         st.caption("Nothing has been recorded for this photograph yet.")
         return
@@ -29,6 +28,5 @@ def history_panel(sessions: sessionmaker[Session], user: User, image_id: int) ->
         who.text(step.actor)
         what.text(f"{KIND_NAMES[step.kind]} · {step.action} · {step.summary}")
         if step.revertible and button.button("Revert", key=f"revert_{step.kind}_{step.row.id}", width="stretch"):
-            if write(sessions, lambda session, row=step.row: revert(session, user, fresh(session, row)),
-                     "Nothing was reverted:"):
+            if attempt(lambda step=step: history.revert_change(sessions, user, step), "Nothing was reverted:"):
                 st.rerun()

@@ -6,32 +6,21 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
-from db.work_queue import QueueItem, next_image, previous_image, progress, work_queue
+from drx import work_queue
 
 PICK_KEY = "queue_pick"
 
 
-def has_queue(sessions: sessionmaker[Session], user: User) -> bool:
-    """Whether images are assigned to ``user``."""
-    with sessions() as session:
-        return bool(work_queue(session, user.id))
-
-
 def _step(sessions: sessionmaker[Session], user: User, forward: bool) -> None:
-    current = st.session_state.get(PICK_KEY)
-    with sessions() as session:
-        target = (next_image(session, user.id, current, skip_done=False) if forward
-                  else previous_image(session, user.id, current))
+    target = work_queue.step(sessions, user, st.session_state.get(PICK_KEY), forward)
     if target is not None:
         st.session_state[PICK_KEY] = target
 
 
 def queue_picker(sessions: sessionmaker[Session], user: User) -> Optional[int]:
     """Progress bar, the chosen queue image and previous/next buttons; the chosen image id (None: empty queue)."""
-    with sessions() as session:
-        items: list[QueueItem] = work_queue(session, user.id)
-        done = progress(session, user.id)
-        first_open = next_image(session, user.id)
+    queue = work_queue.queue_view(sessions, user)
+    items, done, first_open = queue.items, queue.progress, queue.first_open
     if not items:
         st.info("No photograph is assigned to you. Choose **Demo images** or **Upload**.")
         return None

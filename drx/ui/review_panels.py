@@ -16,9 +16,10 @@ from drx.review import Photograph, PhotographUnavailable
 from drx.ui import resources
 from drx.ui.actions import attempt
 from drx.ui.overlay import COLORMAPS, COLOUR, HEATMAP_MODES, OVERLAY, VIEWS
-from drx.ui.queue_panel import has_queue, queue_picker
+from drx.ui.queue_panel import queue_picker
 from drx.ui.review_link import ReviewTarget
 from drx.ui.text import verbatim
+from drx.work_queue import has_queue
 
 LINKED, QUEUE, DEMO, UPLOAD = "Linked photograph", "My queue", "Demo images", "Upload"
 GRADE_FLASH = "grade_saved"

@@ -19,6 +19,7 @@ from drcore.mining.results import MiningMismatch, heatmap_in_original
 from drcore.mining.store import FLOAT16_RELATIVE_TOLERANCE, HeatmapStore
 from drcore.models import load_model
 from drcore.synthetic import write_demo_images
+from drx import review
 from drx.cli import main
 from strictness import unavailable
 
@@ -91,6 +92,23 @@ def test_local_engine_writes_scores_hot_spots_and_heatmaps_that_match_direct_com
         original = heatmap_in_original(store, row)
         spot = strongest.loc[row["path"]]
         assert original[spot["row"], spot["col"]] > np.quantile(original[original > 0], 0.9)
+
+
+def test_mine_and_the_review_page_find_the_same_hot_spots(archive: Path, tmp_path: Path) -> None:
+    """`drx mine` and the Review page's functions run one heatmap -> original pixels -> hot spots path."""
+    loaded = load_model()
+    method = loaded.card.heatmap["method"]  # the Review page explains with the card's method
+    photograph = sorted((archive / "clinic").glob("*.png"))[1]
+    assert main(["mine", str(photograph.parent), "--out", str(tmp_path), "--method", method, "--output",
+                 "haemorrhage", "--max-spots", "30", "--smoothing", "6", "--workers", "0", "--threads", "1"]) == 0
+    mined = _table(tmp_path, "hot_spots.parquet")
+    mined = mined[mined["path"] == str(photograph)].sort_values("rank")
+    analysis = review.analyse(photograph.read_bytes(), loaded)
+    heatmap = review.explain(analysis.prepared, loaded, "haemorrhage")
+    shown = review.hot_spots(heatmap.values, heatmap.fov, 30, 6.0, 10.0)
+    assert len(shown) == len(mined) > 5
+    assert [(spot.row, spot.col) for spot in shown] == list(zip(mined["row"], mined["col"]))
+    np.testing.assert_allclose([spot.value for spot in shown], mined["value"], rtol=1e-5)
 
 
 def test_unreadable_and_non_image_files_are_listed_with_the_reason(archive: Path, local_run: Path) -> None:

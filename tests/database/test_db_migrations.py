@@ -24,7 +24,6 @@ from db.repository import grade_history, _save_grade
 from db.session import (
     INITIAL_REVISION,
     MIGRATIONS_DIR,
-    _PG_MIGRATION_LOCK_KEY,
     alembic_config,
     current_revision,
     head_revision,
@@ -33,6 +32,7 @@ from db.session import (
     schema_differences,
     upgrade,
 )
+from db.schema import _PG_MIGRATION_LOCK_KEY
 from db.settings import sqlite_url_for
 
 DRX_TABLES = {

@@ -12,13 +12,13 @@ from sklearn.metrics import roc_auc_score
 from drcore.candidates import find_hot_spots
 from drcore.datasets.base import Sample
 from drcore.errors import UnknownName
-from drcore.evaluation import METHOD_PARAMETERS, EvaluationSettings, evaluate, evaluate_many
+from drcore.evaluation import EvaluationSettings, evaluate, evaluate_many
 from drcore.evaluation_report import comparison_markdown, comparison_rows, format_estimate
 from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
-from drcore.metrics import cpm, froc_curve, label_instances, pointing_game
+from drcore.metrics import cpm, froc_curve, label_instances, pointing_game, pooled_pixel_auc
 from drcore.models import build_model, load_model
 from drcore.synthetic import generate_fundus
 
@@ -71,7 +71,10 @@ def test_rows_agree_with_metrics_computed_directly(synthetic_samples, result) ->
         assert row.lesions == curve.n_lesions
         assert row.cpm.value == pytest.approx(cpm(curve), abs=1e-9)
         if labels.any():
-            assert row.pointing_game.value == pytest.approx(pointing_game(maps, masks, fovs).rate)
+            assert row.pointing_game.value == pytest.approx(pointing_game(masks, maps, fovs).rate)
+            every = max(1, round(8 * scale))  # the pooled pixel AUC's stride: 8 px at 1500 px width
+            pooled = pooled_pixel_auc(*([item[::every, ::every] for item in items] for items in (masks, maps, fovs)))
+            assert row.pixel_auc.value == pytest.approx(pooled, abs=0.01)
 
 
 def test_markdown_table_has_a_row_per_lesion_type(result) -> None:
@@ -133,8 +136,7 @@ def test_each_heatmap_is_computed_once_per_image_output_and_method(synthetic_sam
 def test_effective_method_parameters_are_kept_and_unknown_methods_refused(synthetic_samples) -> None:
     settings = dataclasses.replace(FAST_RESAMPLING, method="occlusion", method_parameters={"stride": 64,
                                                                                            "patch_size": 64})
-    assert settings.effective().method_parameters == {**METHOD_PARAMETERS["occlusion"], "stride": 64,
-                                                      "patch_size": 64}
+    assert settings.effective().method_parameters == {"patch_size": 64, "stride": 64, "perturbations_per_eval": 32}
     with pytest.raises(UnknownName):
         evaluate_many([(load_model("drx-synthetic-v1"), dataclasses.replace(FAST_RESAMPLING, method="nonsense"))], synthetic_samples,
                       dataset="synthetic", split="test", progress=False)

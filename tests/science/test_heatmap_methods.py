@@ -28,7 +28,8 @@ from drcore.heatmaps.cam import default_layer, grad_cam
 from drcore.heatmaps.canonizers import fold_batchnorm
 from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smoothgrad
 from drcore.heatmaps.guided import deconvnet, guided_backprop
-from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
+from drcore.heatmaps.lrp import Composite, lrp, lrp_alpha_beta, lrp_epsilon
+from drcore.heatmaps.lrp_rules import AlphaBeta, Epsilon, ZBox
 from drcore.heatmaps.occlusion import occlusion
 from drcore.heatmaps.sensitivity import sensitivity
 from drcore.imaging import prepare
@@ -322,8 +323,10 @@ def zb_rule(matrix, x, relevance, low, high, tiny=1e-12):
     return (contributions / stab(contributions.sum(axis=1), tiny)[:, None] * relevance[:, None]).sum(axis=0)
 
 
-def numpy_lrp(net: TinyLRPNet, x: torch.Tensor, output: int, rule, first_rule, pool_rule: str) -> np.ndarray:
-    """LRP through TinyLRPNet with explicit z_ij matrices; ``rule(matrix, bias, a, R)``."""
+def numpy_lrp(net: TinyLRPNet, x: torch.Tensor, output: int, rule, first_rule, pool_rule: str,
+              head_rule=None) -> np.ndarray:
+    """LRP through TinyLRPNet with explicit z_ij matrices; ``rule(matrix, bias, a, R)`` (``head_rule`` at the head,
+    default ``rule``)."""
     x0 = x[0].numpy()
     a1_matrix, b1 = dense_conv(net.conv1, (3, 6, 6))
     a1 = np.maximum(a1_matrix @ x0.ravel() + b1, 0).reshape(4, 6, 6)
@@ -341,7 +344,7 @@ def numpy_lrp(net: TinyLRPNet, x: torch.Tensor, output: int, rule, first_rule, p
     if pool_rule == "softmax":
         relevance_s[output] = w[output] * y[output]
     else:
-        relevance_s[output] = rule(w[output][None, :], np.zeros(1), s[output], np.array([y[output]]))
+        relevance_s[output] = (head_rule or rule)(w[output][None, :], np.zeros(1), s[output], np.array([y[output]]))
     relevance_a2 = rule(a3_matrix, b3, a2, relevance_s.ravel())  # ReLU: relevance passes
     relevance_p1 = rule(a2_matrix, b2, p1.ravel(), relevance_a2).reshape(4, 3, 3)
     relevance_windows = np.zeros((4, 3, 3, 4))
@@ -384,6 +387,19 @@ def test_lrp_equals_numpy_rules_on_a_tiny_net(case) -> None:
         hand = numpy_lrp(net, x, output, rule, first_rule or rule, pool_rule)
         ours = method(net, x, output, **params)
         agree(ours[0], torch.from_numpy(hand.sum(axis=0)), f"LRP {name}, output {output}, vs numpy rules")
+
+
+def test_a_composite_gives_each_layer_type_its_rule() -> None:
+    """zennit's manner: epsilon at the smooth-max head, alpha-beta at the convolutions, z^B at the pixels."""
+    net = TinyLRPNet()
+    x = torch.rand(1, 3, 6, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 2 - 1
+    composite = Composite(((LogSumExpPool, Epsilon(0.1)), (nn.Conv2d, AlphaBeta(2.0, 1.0))), ZBox(-1.0, 1.0))
+    for output in (0, 1):
+        hand = numpy_lrp(net, x, output, alpha_beta_of(2.0, 1.0), zb_of(-1.0, 1.0), "contribution",
+                         head_rule=epsilon_of(0.1))
+        agree(lrp(net, x, output, composite)[0], torch.from_numpy(hand.sum(axis=0)), f"mixed composite, {output}")
+    with pytest.raises(UnsupportedModel, match="Conv2d"):
+        lrp(net, x, 0, Composite(((LogSumExpPool, Epsilon(0.1)),)))
 
 
 # Not pool_rule="softmax": it sends relevance to positions whose logit map is exactly 0 (no active

@@ -4,7 +4,7 @@ import torch
 from captum.attr import Saliency
 
 from drcore.errors import UnknownName
-from drcore.heatmaps import compute_heatmaps, get_method
+from drcore.heatmaps import METHODS, REGISTRY, compute_heatmaps, get_method, method_parameters
 from drcore.heatmaps.sensitivity import reduce_channels, sensitivity
 from drcore.models import build_model
 
@@ -68,3 +68,16 @@ def test_batched_equals_one_by_one(model: torch.nn.Module) -> None:
 def test_unknown_method_is_a_clear_error() -> None:
     with pytest.raises(UnknownName, match="sensitivity"):
         get_method("magic")
+
+
+def test_each_method_states_its_parameters_at_its_own_defaults() -> None:
+    """What a run reports with its results is declared in the registry, with the functions' own defaults."""
+    stated = {name: method_parameters(name) for name in METHODS if method_parameters(name)}
+    assert stated == {
+        "smoothgrad": {"n_samples": 16, "noise_level": 0.15, "internal_batch_size": 8},
+        "integrated_gradients": {"n_steps": 32, "internal_batch_size": 16},
+        "occlusion": {"patch_size": 32, "stride": 16, "perturbations_per_eval": 32},
+    }
+    assert [name for name, entry in REGISTRY.items() if entry.several_outputs] == ["occlusion"]
+    with pytest.raises(UnknownName):
+        method_parameters("nonsense")

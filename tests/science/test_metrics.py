@@ -12,12 +12,9 @@ from drcore.metrics import (
     FrocCurve,
     PointingResult,
     UndefinedMetric,
-    bootstrap_ci,
     cpm,
-    cpm_with_ci,
     froc_curve,
     image_auc,
-    image_auc_with_ci,
     label_instances,
     pixel_auc,
     pointing_game,
@@ -37,8 +34,8 @@ def test_pixel_auc_equals_sklearn_inside_fov():
     heatmap[mask] += 0.7
     fov = rng.random((64, 80)) < 0.8
     expected = roc_auc_score(mask[fov], heatmap[fov])
-    assert pixel_auc(heatmap, mask, fov) == pytest.approx(expected, abs=1e-12)
-    assert pixel_auc(heatmap, mask) == pytest.approx(roc_auc_score(mask.ravel(), heatmap.ravel()), abs=1e-12)
+    assert pixel_auc(mask, heatmap, fov) == pytest.approx(expected, abs=1e-12)
+    assert pixel_auc(mask, heatmap) == pytest.approx(roc_auc_score(mask.ravel(), heatmap.ravel()), abs=1e-12)
 
 
 def test_pixel_auc_ignores_pixels_outside_fov():
@@ -49,9 +46,9 @@ def test_pixel_auc_ignores_pixels_outside_fov():
     fov = np.array([[1, 1, 1],
                     [1, 1, 0]], dtype=bool)
     # inside the FOV both lesion pixels (0.9, 0.8) beat every other pixel (0.1, 0.2, 0.3)
-    assert pixel_auc(heatmap, mask, fov) == 1.0
+    assert pixel_auc(mask, heatmap, fov) == 1.0
     # the excluded 0.95 would beat both lesion pixels: 6 wins of 8 pairs
-    assert pixel_auc(heatmap, mask) == 0.75
+    assert pixel_auc(mask, heatmap) == 0.75
 
 
 def test_pixel_auc_undefined_and_invalid():
@@ -61,11 +58,11 @@ def test_pixel_auc_undefined_and_invalid():
     fov = np.ones((2, 3), dtype=bool)
     fov[1, 2] = False  # the only lesion pixel is outside the FOV
     with pytest.raises(UndefinedMetric, match="no lesion pixel"):
-        pixel_auc(heatmap, mask, fov)
+        pixel_auc(mask, heatmap, fov)
     with pytest.raises(ValueError, match="does not match"):
-        pixel_auc(heatmap, mask[:, :2])
+        pixel_auc(mask[:, :2], heatmap)
     with pytest.raises(ValueError, match="NaN"):
-        pixel_auc(np.full((2, 3), np.nan), mask)
+        pixel_auc(mask, np.full((2, 3), np.nan))
 
 
 def test_pooled_pixel_auc_equals_sklearn_on_concatenated_fov_pixels():
@@ -79,33 +76,33 @@ def test_pooled_pixel_auc_equals_sklearn_on_concatenated_fov_pixels():
     fovs = [rng.random(s) < 0.7 for s in shapes]
     labels = np.concatenate([m[f] for m, f in zip(masks, fovs)])
     values = np.concatenate([h[f] for h, f in zip(heatmaps, fovs)])
-    assert pooled_pixel_auc(heatmaps, masks, fovs) == pytest.approx(roc_auc_score(labels, values), abs=1e-12)
+    assert pooled_pixel_auc(masks, heatmaps, fovs) == pytest.approx(roc_auc_score(labels, values), abs=1e-12)
     # one image: the same as pixel_auc
-    assert pooled_pixel_auc(heatmaps[:1], masks[:1], fovs[:1]) == pytest.approx(
-        pixel_auc(heatmaps[0], masks[0], fovs[0]), abs=1e-12)
+    assert pooled_pixel_auc(masks[:1], heatmaps[:1], fovs[:1]) == pytest.approx(
+        pixel_auc(masks[0], heatmaps[0], fovs[0]), abs=1e-12)
     with pytest.raises(ValueError, match="one entry per image"):
-        pooled_pixel_auc(heatmaps, masks[:2])
+        pooled_pixel_auc(masks[:2], heatmaps)
 
 
 def test_image_auc_equals_sklearn_and_hand_case():
     rng = np.random.default_rng(2)
     labels = rng.random(200) < 0.3
     scores = rng.normal(size=200) + labels
-    assert image_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert image_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     # positives 0.8, 0.4; negatives 0.4, 0.1: pairs (0.8>0.4) (0.8>0.1) (0.4=0.4 -> 1/2) (0.4>0.1) = 3.5/4
-    assert image_auc([0.8, 0.4, 0.4, 0.1], [1, 1, 0, 0]) == 0.875
+    assert image_auc([1, 1, 0, 0], [0.8, 0.4, 0.4, 0.1]) == 0.875
 
 
 def test_image_auc_one_class_raises_and_validates():
     with pytest.raises(UndefinedMetric, match="all 3 images are negative"):
-        image_auc([0.1, 0.2, 0.3], [0, 0, 0])
+        image_auc([0, 0, 0], [0.1, 0.2, 0.3])
     assert issubclass(UndefinedMetric, ValueError)
     with pytest.raises(ValueError, match="binary"):
-        image_auc([0.1, 0.2, 0.3], [0, 1, 2])
+        image_auc([0, 1, 2], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="differ in length"):
-        image_auc([0.1, 0.2], [0, 1, 1])
+        image_auc([0, 1, 1], [0.1, 0.2])
     with pytest.raises(ValueError, match="NaN"):
-        image_auc([0.1, np.nan], [0, 1])
+        image_auc([0, 1], [0.1, np.nan])
 
 
 # --------------------------------------------------------------------------- #
@@ -261,7 +258,7 @@ def test_pointing_game_hits_misses_exclusions_and_fov():
     empty_map[3, 3] = 1.0
     mask_empty = np.zeros((10, 10), dtype=bool)  # excluded, although its maximum would "hit" nothing
 
-    result = pointing_game([hit_map, miss_map, empty_map], [mask_hit, mask_miss, mask_empty])
+    result = pointing_game([mask_hit, mask_miss, mask_empty], [hit_map, miss_map, empty_map])
     assert result == PointingResult(hits=1, total=2, rate=0.5, excluded=1)
     assert json.loads(json.dumps(dataclasses.asdict(result)))["rate"] == 0.5
 
@@ -269,11 +266,11 @@ def test_pointing_game_hits_misses_exclusions_and_fov():
     miss_map[4, 4] = 0.5
     fov = np.ones((10, 10), dtype=bool)
     fov[7:, 7:] = False
-    result = pointing_game([miss_map], [mask_miss], [fov])
+    result = pointing_game([mask_miss], [miss_map], [fov])
     assert (result.hits, result.total) == (1, 1)
 
     with pytest.raises(UndefinedMetric, match="masks are empty"):
-        pointing_game([empty_map], [mask_empty])
+        pointing_game([mask_empty], [empty_map])
 
 
 def test_pointing_game_tolerance_is_euclidean_distance_to_mask():
@@ -281,89 +278,15 @@ def test_pointing_game_tolerance_is_euclidean_distance_to_mask():
     heatmap[10, 13] = 1.0  # 3 px right of the single mask pixel
     mask = np.zeros((20, 20), dtype=bool)
     mask[10, 10] = True
-    assert pointing_game([heatmap], [mask], tolerance_px=2).hits == 0
-    assert pointing_game([heatmap], [mask], tolerance_px=3).hits == 1
+    assert pointing_game([mask], [heatmap], tolerance_px=2).hits == 0
+    assert pointing_game([mask], [heatmap], tolerance_px=3).hits == 1
     # diagonal: (12, 12) is sqrt(8) ~ 2.83 px from (10, 10)
     diagonal = np.zeros((20, 20))
     diagonal[12, 12] = 1.0
-    assert pointing_game([diagonal], [mask], tolerance_px=2).hits == 0
-    assert pointing_game([diagonal], [mask], tolerance_px=3).hits == 1
+    assert pointing_game([mask], [diagonal], tolerance_px=2).hits == 0
+    assert pointing_game([mask], [diagonal], tolerance_px=3).hits == 1
     with pytest.raises(ValueError, match="tolerance_px"):
-        pointing_game([diagonal], [mask], tolerance_px=-1)
-
-
-# --------------------------------------------------------------------------- #
-# Bootstrap
-# --------------------------------------------------------------------------- #
-
-
-def test_bootstrap_ci_of_a_mean():
-    rng = np.random.default_rng(4)
-    x = rng.normal(loc=2.0, size=400)
-    low, high = bootstrap_ci(lambda idx: x[idx].mean(), x.size, n_resamples=500, seed=1)
-    assert low < x.mean() < high
-    # standard error of the mean ~ 1/sqrt(400) = 0.05: the 95% interval is about 4 SE wide
-    assert 0.12 < high - low < 0.28
-    # deterministic for a seed, different for another
-    again = bootstrap_ci(lambda idx: x[idx].mean(), x.size, n_resamples=500, seed=1)
-    assert tuple(again) == (low, high)
-    assert tuple(bootstrap_ci(lambda idx: x[idx].mean(), x.size, n_resamples=500, seed=2)) != (low, high)
-    # the documented percentile rule, by hand
-    draws = np.random.default_rng(1).integers(0, x.size, size=(500, x.size))
-    means = x[draws].mean(axis=1)
-    assert (low, high) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
-    # more images: narrower
-    small = bootstrap_ci(lambda idx: x[:50][idx].mean(), 50, n_resamples=500)
-    assert (small.high - small.low) > 2 * (high - low)
-    assert json.loads(json.dumps(dataclasses.asdict(again)))["n_skipped"] == 0
-
-
-def test_bootstrap_skips_undefined_resamples():
-    labels = np.array([1, 0, 0, 0, 0, 0])
-    scores = np.array([0.9, 0.1, 0.2, 0.3, 0.4, 0.5])
-
-    def metric(idx):
-        return image_auc(scores[idx], labels[idx])
-
-    ci = bootstrap_ci(metric, labels.size, n_resamples=300)
-    # P(resample has no positive) = (5/6)^6 ~ 0.33
-    draws = np.random.default_rng(0).integers(0, 6, size=(300, 6))
-    assert ci.n_skipped == int((labels[draws].sum(axis=1) == 0).sum())
-    assert 50 < ci.n_skipped < 150
-    assert ci.low == ci.high == 1.0  # every defined resample ranks the positive first
-    # NaN results are skipped too
-    nan_ci = bootstrap_ci(lambda idx: np.nan if 0 not in idx else 1.0, 6, n_resamples=100)
-    assert 0 < nan_ci.n_skipped < 100
-    with pytest.raises(UndefinedMetric, match="all 20 bootstrap resamples"):
-        bootstrap_ci(lambda idx: image_auc(scores[idx], np.zeros(6)[idx]), 6, n_resamples=20)
-    with pytest.raises(ValueError, match="confidence"):
-        bootstrap_ci(metric, 6, confidence=1.0)
-
-
-def test_image_auc_with_ci_stratified():
-    rng = np.random.default_rng(5)
-    labels = np.r_[np.ones(3, dtype=int), np.zeros(30, dtype=int)]
-    scores = rng.normal(size=33) + 1.5 * labels
-    result = image_auc_with_ci(scores, labels, n_resamples=300)
-    value, low, high = result
-    assert value == image_auc(scores, labels)
-    assert low <= value <= high
-    assert result.n_skipped == 0  # every stratified resample keeps both classes
-    plain = image_auc_with_ci(scores, labels, n_resamples=300, stratified=False)
-    assert plain.value == value and plain.n_skipped > 0  # (30/33)^33 ~ 4% of resamples lack positives
-
-
-def test_cpm_with_ci():
-    dets, inst = two_image_case()
-    dets.append([(5, 5, 0.95)])
-    inst.append(np.zeros((10, 10), dtype=np.int64))
-    result = cpm_with_ci(dets, inst, n_resamples=200, seed=3)
-    value, low, high = result
-    assert value == pytest.approx(13 / 21)
-    assert 0.0 <= low <= value <= high <= 1.0
-    # resamples made of the lesion-free image only are undefined: (1/3)^3 ~ 4% of them
-    assert 0 < result.n_skipped < 30
-    assert tuple(cpm_with_ci(dets, inst, n_resamples=200, seed=3)) == (value, low, high)
+        pointing_game([mask], [diagonal], tolerance_px=-1)
 
 
 def test_cpm_fp_rates_are_niemeijer():
