@@ -18,6 +18,7 @@ from PIL import Image as PILImage
 from sqlalchemy.orm import Session, sessionmaker
 
 from corrections_world import cheap_hashing  # noqa: F401 (fixture)
+from tiny_models import tiny_default
 from db.decisions import register_candidate
 from db.geometry import Geometry
 from db.repository import register_image, register_model
@@ -183,26 +184,11 @@ def test_a_photograph_whose_file_holds_other_content_is_refused(world) -> None:
         training_sets([missing], 64, 4)
 
 
-def _tiny_start(stem) -> None:
-    """A starting model of the default's architecture at 64 px (one step on random photographs)."""
-    import dataclasses
-
-    from drcore.training import PRESETS, train
-    from drcore.training_data import TrainingSet
-    from drcore.weak_labels import grade_labels
-
-    generator = torch.Generator().manual_seed(0)
-    data = TrainingSet(torch.randn(6, 3, 64, 64, generator=generator).half(),
-                       torch.from_numpy(np.stack([grade_labels(grade, 0) for grade in (0, 2, 3, 1, 0, 4)])))
-    train(dataclasses.replace(PRESETS["default"], input_size=64, epochs=1, batch_size=6, workers=1), stem,
-          data=(data, data), log=lambda message: None)
-
-
 def test_drx_train_corrections_writes_the_provenance_and_trains_on_grades_alone(new_database_url, tmp_path,
                                                                                 capsys) -> None:
     from drcore.models import load_checkpoint
 
-    _tiny_start(tmp_path / "start")
+    tiny_default(tmp_path / "start")
     url = new_database_url()
     sessions = init_database(url)
     grader = create_account(sessions, None, "g", "g-password-1", "grader", must_change_password=False)
