@@ -364,6 +364,15 @@ class EfficientNetLiteFundus(nn.Module):
         for parameter in self._frozen_parameters():
             parameter.requires_grad_(False)
 
+    def pretrained_state(self) -> dict[str, torch.Tensor]:
+        """The ImageNet tensors this model's backbone starts from, under its own state-dict keys.
+
+        A checkpoint stored as deltas from them (:mod:`drcore.models.checkpoint`) leaves out
+        what training never changed, such as the frozen trunk.
+        """
+        state = read_package_state()
+        return {ours: state[package] for package, ours in package_key_mapping("backbone.").items()}
+
     def _frozen_modules(self) -> list[nn.Module]:
         if not self.frozen_blocks:
             return []

@@ -18,6 +18,8 @@ from drcore.errors import DrxError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a model with image-level labels"),
     "models": ("models", "list architectures and bundled models"),
+    "compact": ("compact", "store a checkpoint as int8 deltas from its pretrained weights, about a quarter "
+                "of the size"),
     "heatmap": ("heatmap", "write heatmaps of photographs as .npy arrays with .json records"),
     "evaluate": ("evaluate", "compare heatmap methods x models against expert masks"),
     "import": ("importing", "register a data set's photographs and expert masks, or a COCO file's lesions, "
