@@ -125,8 +125,8 @@ class TrainingConfig:
     def sources(self) -> list[str]:
         """Names of the data sources this configuration uses."""
         chosen = {"synthetic": self.synthetic_images > 0, "idrid_grading": self.idrid_grading,
-                  "idrid_segmentation": self.idrid_segmentation, "diaretdb1": self.diaretdb1, "csv": self.csv is not None,
-                  "corrections": self.corrections is not None}
+                  "idrid_segmentation": self.idrid_segmentation, "diaretdb1": self.diaretdb1,
+                  "csv": self.csv is not None, "corrections": self.corrections is not None}
         return [name for name, used in chosen.items() if used]
 
 

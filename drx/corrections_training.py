@@ -234,8 +234,9 @@ def photograph_bytes(targets: PhotographTargets) -> bytes:
                                 f"({error.strerror})") from None
     found = image_sha256(data)
     if found != targets.sha256:
-        raise UnknownPhotograph(f"{targets.stored_path} holds sha256 {found[:12]}…, not {targets.sha256[:12]}… as the "
-                                f"database says for {targets.file_name}: no correction is attached to another photograph")
+        raise UnknownPhotograph(f"{targets.stored_path} holds sha256 {found[:12]}…, not {targets.sha256[:12]}… as "
+                                f"the database says for {targets.file_name}: no correction is attached to another "
+                                "photograph")
     return data
 
 
@@ -284,7 +285,6 @@ class CorrectionsRun:
 
     card: ModelCard
     summary: CorrectionsSummary
-    photographs: list[str]
 
 
 def train_from_corrections(database_url: str, stem: Path, config: TrainingConfig, *, name: Optional[str] = None,
@@ -306,7 +306,8 @@ def train_from_corrections(database_url: str, stem: Path, config: TrainingConfig
         f"{summary.drawings} drawings from {public_url(database_url)}")
     provenance = {
         "labels": "grader corrections: image-level labels from grades and confirmed or drawn lesions; the logit "
-                  "map pushed up at confirmed and drawn lesions, down at rejected candidates (drx.corrections_training)",
+                  "map pushed up at confirmed and drawn lesions, down at rejected candidates "
+                  "(drx.corrections_training)",
         "corrections": {"database": public_url(database_url), **dataclasses.asdict(summary),
                         "starting_model": {"name": start.card.name, "sha256": start.card.sha256},
                         "read_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -315,4 +316,4 @@ def train_from_corrections(database_url: str, stem: Path, config: TrainingConfig
                         "the training photographs themselves (none held out)"},
     }
     card = train(config, stem, name=name, resume=resume, log=log, data=data, provenance=provenance)
-    return CorrectionsRun(card, summary, [item.sha256 for item in photographs])
+    return CorrectionsRun(card, summary)

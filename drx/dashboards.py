@@ -257,7 +257,9 @@ def model_confirmations(sessions: sessionmaker[Session]) -> list[ModelConfirmati
     counts: dict[int, dict[str, int]] = {}
     for model_id, decision in decided:
         counts.setdefault(model_id, dict.fromkeys(DECISIONS, 0))[decision] += 1
-    rows = [ModelConfirmations(name, version, sha256, photographs, candidates,
-                               counts.get(model_id, {}).get("confirmed", 0), counts.get(model_id, {}).get("rejected", 0))
-            for model_id, name, version, sha256, photographs, candidates in produced]
+    rows = []
+    for model_id, name, version, sha256, photographs, candidates in produced:
+        found = counts.get(model_id, {})
+        rows.append(ModelConfirmations(name, version, sha256, photographs, candidates, found.get("confirmed", 0),
+                                       found.get("rejected", 0)))
     return sorted(rows, key=lambda row: (row.model, row.version, row.sha256))

@@ -30,7 +30,7 @@ from drx.accounts import create_account, set_disabled
 from drx.adjudication import accept_version
 from drx.candidates import decide, draw
 from drx.cli import main
-from drx.corrections_training import UnknownPhotograph, read_corrections, training_sets
+from drx.corrections_training import UnknownPhotograph, public_url, read_corrections, training_sets
 from drx.grading import GradeChoice, save_grade
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
@@ -205,7 +205,8 @@ def test_drx_train_corrections_writes_the_provenance_and_trains_on_grades_alone(
     assert (provenance["photographs"], provenance["grades"], provenance["decisions"], provenance["drawings"]) == \
         (3, 3, 0, 0)
     assert provenance["starting_model"]["sha256"] == load_checkpoint(tmp_path / "start").card.sha256
-    assert provenance["database"] == card.training["config"]["corrections"] and "-password-" not in provenance["database"]
+    assert provenance["database"] == card.training["config"]["corrections"] == public_url(url)
+    assert public_url("postgresql+psycopg://drx:s3cret@db.example/drx") == "postgresql+psycopg://drx:***@db.example/drx"
     assert card.input_size == 64 and card.licence.startswith("not redistributable")
     assert card.training["curve"][0]["train_loss"] > 0
 
