@@ -140,7 +140,7 @@ def write_card(model: str, out: Path) -> None:
         + ", ".join(f"{name.replace('_', ' ')} {figures[name]['cpm']['value']:.3f}" for name in LESION_TYPES)
         + ": they outline where lesions are (pixel AUC "
         + ", ".join(f"{figures[name]['pixel_auc']['value']:.2f}" for name in LESION_TYPES)
-        + ") more than they point at single lesions, and find no microaneurysm.")
+        + ") more than they point at single lesions.")
     stem = loaded.weights_path.with_suffix("")
     atomic_write(beside(stem, ".json"), lambda target: Path(target).write_text(card.to_json()))
     print(f"wrote the heatmap settings and DiaretDB1 test figures into {beside(stem, '.json')}")
