@@ -8,7 +8,7 @@ PORT ?= 8501
 # The CPU build of PyTorch; install it before the project so that pip does not pull a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test install model clean
+.PHONY: run test install model corrections clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,16 @@ model: install
 	$(BIN)/drx train --preset default --out $(STUDY)/drx-idrid-v2-float32 --name drx-idrid-v2 --resume
 	$(BIN)/drx compact $(STUDY)/drx-idrid-v2-float32 $(MODEL_STEM)
 	$(BIN)/python benchmarks/default_model_study.py --model $(MODEL_STEM) --out $(STUDY) choose test card
+
+# Fine-tune a model on the graders' corrections in a drx database (README, "Correcting the model"): the adjudicated
+# grades, confirmed and rejected candidates and drawn lesions, photographs by content hash. Resumable.
+#   make corrections CORRECTIONS_DB=postgresql+psycopg://drx@host/drx [INITIAL_MODEL=...] [CORRECTIONS_OUT=...]
+CORRECTIONS_DB ?= $(DRX_DATABASE_URL)
+INITIAL_MODEL ?= drx-idrid-v2
+CORRECTIONS_OUT ?= runs/corrections-model
+corrections: install
+	@test -n "$(CORRECTIONS_DB)" || { echo "make corrections: set CORRECTIONS_DB=DATABASE_URL (or DRX_DATABASE_URL)" >&2; exit 2; }
+	$(BIN)/drx train --corrections "$(CORRECTIONS_DB)" --initial-model $(INITIAL_MODEL) --out $(CORRECTIONS_OUT) --resume
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -15,7 +15,16 @@ through a second backward pass (double backpropagation). Penalties:
 ``heatmap_weight`` is relative: at the first step the penalty is scaled so
 that the heatmap term equals ``heatmap_weight`` times the classification loss,
 and that scale is kept for the whole run (and written in the card).
-Lesion masks are never used as targets.
+Lesion masks of data sets are never used as targets.
+
+Grader corrections (:mod:`drx.corrections_training`) add targets of the logit
+map itself (``TrainingSet.regions``): binary cross-entropy of the per-position
+logits at the cells where a grader confirmed or drew a lesion (target 1) or
+rejected a candidate (target 0), averaged over those cells and weighted by
+``region_weight``. The pooled image-level output is a smooth maximum over that
+map, so the term moves the evidence where graders put it; cells without a
+target add nothing, and photographs without local corrections train by the
+image-level loss alone.
 
 A model with a frozen trunk trains on the trunk's cached features, so its
 heatmap term is computed from the sensitivity to those features
@@ -72,6 +81,8 @@ DATA_LICENCES = {
                           "Data 3(3):25, 2018): attribution required",
     "diaretdb1": "DiaretDB1 v2.1 train split: restricted academic licence, research only, weights NOT redistributable",
     "csv": "a graded archive: the weights carry its licence",
+    "corrections": "photographs and grader corrections from a drx database: the weights carry the photographs' "
+                   "licences",
 }
 
 
@@ -105,6 +116,8 @@ class TrainingConfig:
     csv_images: str | None = None
     validation_fraction: float = 0.1
     initial_model: str | None = None
+    corrections: str | None = None
+    region_weight: float = 1.0
 
     #: Seeds of synthetic validation images start here, far from training seeds.
     validation_seed_offset: int = 10_000_000
@@ -112,7 +125,8 @@ class TrainingConfig:
     def sources(self) -> list[str]:
         """Names of the data sources this configuration uses."""
         chosen = {"synthetic": self.synthetic_images > 0, "idrid_grading": self.idrid_grading,
-                  "idrid_segmentation": self.idrid_segmentation, "diaretdb1": self.diaretdb1, "csv": self.csv is not None}
+                  "idrid_segmentation": self.idrid_segmentation, "diaretdb1": self.diaretdb1,
+                  "csv": self.csv is not None, "corrections": self.corrections is not None}
         return [name for name, used in chosen.items() if used]
 
 
@@ -147,16 +161,42 @@ def heatmap_penalty(maps: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {kind!r}")
 
 
+def logit_maps_and_logits(network: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position logits ``(N, outputs, h, w)`` and the pooled image-level logits of a model (or of the
+    :class:`TrunkHead` of a frozen one, from trunk features)."""
+    head = isinstance(network, TrunkHead)
+    model = network.model if head else network
+    maps_of = model.logit_maps_from_trunk if head else getattr(model, "logit_maps", None)
+    if maps_of is None:
+        raise ValueError(f"{type(model).__name__} has no logit map: targets of the map need a model that pools one")
+    maps = maps_of(inputs)
+    return maps, model.pool(maps)
+
+
+def logit_map_side(model: nn.Module, input_size: int) -> int:
+    """Side of ``model``'s logit map for ``input_size`` inputs (one forward pass of a blank image)."""
+    with torch.no_grad():
+        return int(model.eval().logit_maps(torch.zeros(1, 3, input_size, input_size)).shape[-1])
+
+
 def training_losses(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, with_heatmap: bool, penalty: str = "l1"
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, with_heatmap: bool, penalty: str = "l1",
+    regions: torch.Tensor | None = None, region_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Classification loss and, with ``with_heatmap``, the heatmap penalty (double backpropagation)."""
+    """Classification loss (plus ``region_weight`` times the masked cross-entropy of the logit map against
+    ``regions``, when given) and, with ``with_heatmap``, the heatmap penalty (double backpropagation)."""
+    if with_heatmap:
+        images = images.detach().requires_grad_(True)
+    if regions is None:
+        logits = model(images)
+        loss = classification_loss(logits, labels)
+    else:
+        maps, logits = logit_maps_and_logits(model, images)
+        loss = classification_loss(logits, labels) + region_weight * classification_loss(maps, regions)
     if not with_heatmap:
-        return classification_loss(model(images), labels), None
-    images = images.detach().requires_grad_(True)
-    logits = model(images)
+        return loss, None
     (gradients,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
-    return classification_loss(logits, labels), heatmap_penalty(reduce_channels(gradients, "max_abs"), penalty)
+    return loss, heatmap_penalty(reduce_channels(gradients, "max_abs"), penalty)
 
 
 @dataclass(frozen=True)
@@ -167,11 +207,15 @@ class Augmentation:
     turns: int
     gains: torch.Tensor | None  # (N, C, 1, 1), None without colour jitter
 
+    def move(self, maps: torch.Tensor) -> torch.Tensor:
+        """The flips and quarter turns alone, for ``(N, C, H, W)`` maps that go with the images."""
+        if self.flip_dims:
+            maps = maps.flip(self.flip_dims)
+        return torch.rot90(maps, self.turns, dims=(2, 3))
+
     def apply(self, images: torch.Tensor, first: int = 0) -> torch.Tensor:
         """Augment ``images``, rows ``first ..`` of the batch the draw was made for."""
-        if self.flip_dims:
-            images = images.flip(self.flip_dims)
-        images = torch.rot90(images, self.turns, dims=(2, 3))
+        images = self.move(images)
         if self.gains is not None:
             images = images * self.gains[first : first + len(images)].to(images.dtype)
         return images
@@ -276,7 +320,7 @@ def build_training_sets(
 def _card(config: TrainingConfig, name: str, device: torch.device, curve: list, started: float,
           penalty_scale: float | None, frozen: bool = False) -> ModelCard:
     sources = config.sources()
-    shippable = "diaretdb1" not in sources and "csv" not in sources
+    shippable = not {"diaretdb1", "csv", "corrections"} & set(sources)
     return ModelCard(
         name=name,
         architecture=config.architecture,
@@ -347,13 +391,14 @@ def train(
     resume: bool = False,
     log: Callable[[str], None] = print,
     data: tuple[TrainingSet, TrainingSet] | None = None,
+    provenance: dict | None = None,
 ) -> ModelCard:
     """Train a model and write ``stem.safetensors`` and ``stem.json``.
 
     After every epoch the full state goes to ``stem.resume.pt``; with ``resume``
     a run continues from there, and the file is removed when training ends.
     ``data`` (training, validation) replaces the configured sources, so that
-    several runs can share examples built once.
+    several runs can share examples built once; ``provenance`` is added to the card's ``training`` entry.
 
     Under ``torchrun`` (see :mod:`drcore.distributed`) every process draws the
     same order and augmentation (same seed), takes its own contiguous share of
@@ -385,6 +430,8 @@ def train(
         train_set, validation = cached_trunk_features(model, config, stem, data, processes.device, log)
     else:
         train_set, validation = data or build_training_sets(config)
+    if train_set.regions is not None and processes.distributed:
+        raise ValueError("targets of the logit map (grader corrections) train in one process: run without torchrun")
     device = processes.device  # chosen after the worker processes are done with
     model = model.to(device)
     trainable = TrunkHead(model) if frozen else model
@@ -452,6 +499,7 @@ def train(
         card = _card(config, name or stem.name, device, curve, started, penalty_scale, frozen)
         if initial is not None:
             card.training["initial_model"] = initial
+        card.training.update(provenance or {})
         if first_epoch <= config.epochs:  # else the run had ended: nothing was validated in this call
             card.operating_points = operating_points
         card = save_checkpoint(model.cpu(), card, stem)
@@ -482,7 +530,8 @@ def _load_initial_weights(model: nn.Module, config: TrainingConfig) -> dict:
 TRUNK_SUFFIX = ".trunk.pt"
 #: Configuration fields that do not change the trunk features (the optimisation's).
 _OPTIMISATION_FIELDS = {"epochs", "batch_size", "micro_batches", "learning_rate", "weight_decay", "optimiser",
-                        "heatmap_weight", "heatmap_penalty", "colour_jitter", "mixed_precision", "workers"}
+                        "heatmap_weight", "heatmap_penalty", "colour_jitter", "mixed_precision", "workers",
+                        "region_weight"}
 
 
 def _with_defaults(saved: dict) -> dict:
@@ -520,11 +569,11 @@ def cached_trunk_features(
 
 @torch.no_grad()
 def trunk_features(model: nn.Module, examples: TrainingSet, device: torch.device, name: str = "") -> TrainingSet:
-    """``examples`` with each photograph replaced by the frozen trunk's output (float16), labels kept."""
+    """``examples`` with each photograph replaced by the frozen trunk's output (float16), labels and regions kept."""
     model = model.to(device).eval()
     chunks = [model.trunk(chunk.float().to(device)).half().cpu()
               for chunk in tqdm(torch.split(examples.images, 8), desc=f"trunk features {name}".strip())]
-    return TrainingSet(torch.cat(chunks), examples.labels)
+    return dataclasses.replace(examples, images=torch.cat(chunks))
 
 
 def save_trunk_cache(stem: Path, config: TrainingConfig, train_set: TrainingSet, validation: TrainingSet) -> None:
@@ -567,12 +616,15 @@ class _Step:
             weight = len(rows) * processes.world_size / len(indices)  # DDP averages over processes
             images = augmentation.apply(data.images[indices[rows]].float(), first=int(rows[0]))
             images = images.to(processes.device)
+            regions = None if data.regions is None else \
+                augmentation.move(data.regions[indices[rows]].float()).to(processes.device)
             last = number == len(micro) - 1
             with contextlib.nullcontext() if last or not processes.distributed else self.network.no_sync():
                 with self.autocast:
                     loss, penalty = training_losses(self.network, images,
                                                     data.labels[indices[rows]].to(processes.device),
-                                                    with_heatmap=with_heatmap, penalty=config.heatmap_penalty)
+                                                    with_heatmap=with_heatmap, penalty=config.heatmap_penalty,
+                                                    regions=regions, region_weight=config.region_weight)
                 if penalty is not None and self.penalty_scale is None:
                     # from the batch's first micro-batch (rank 0's first), so every split agrees
                     scale = config.heatmap_weight * loss.item() / max(penalty.item(), 1e-12)

@@ -8,7 +8,7 @@ ever used to say whether a lesion type is present in an image or crop, never as 
 """
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from drcore.datasets.base import Sample
 from drcore.errors import DatasetIncomplete
-from drcore.imaging import load_image, prepare
+from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.lesions import LESION_TYPES, MODEL_OUTPUTS, OUTPUTS
 from drcore.synthetic import generate_fundus
 from drcore.weak_labels import UNKNOWN, grade_labels, presence_labels
@@ -27,24 +27,60 @@ from drcore.weak_labels import UNKNOWN, grade_labels, presence_labels
 
 @dataclass
 class TrainingSet:
-    """Prepared inputs (float16) and labels (float32, NaN = unknown)."""
+    """Prepared inputs (float16), labels (float32, NaN = unknown) and, optionally, targets of the logit map
+    ``(N, outputs, h, w)`` (float16: 1 = lesion of that output here, 0 = none here, NaN = unknown;
+    :func:`grid_targets`)."""
 
     images: torch.Tensor
     labels: torch.Tensor
+    regions: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, indices: torch.Tensor) -> "TrainingSet":
-        return TrainingSet(self.images[indices], self.labels[indices])
+        return TrainingSet(self.images[indices], self.labels[indices],
+                           None if self.regions is None else self.regions[indices])
 
 
 def concatenate(sets: Sequence[TrainingSet]) -> TrainingSet:
-    """One set holding every example of ``sets``."""
+    """One set holding every example of ``sets`` (region targets NaN for sets without them)."""
     sets = [item for item in sets if len(item)]
     if not sets:
         raise ValueError("no training examples: give at least one source")
-    return TrainingSet(torch.cat([item.images for item in sets]), torch.cat([item.labels for item in sets]))
+    regions = None
+    shaped = [item.regions for item in sets if item.regions is not None]
+    if shaped:
+        regions = torch.cat([item.regions if item.regions is not None
+                             else torch.full((len(item), *shaped[0].shape[1:]), float("nan"), dtype=shaped[0].dtype)
+                             for item in sets])
+    return TrainingSet(torch.cat([item.images for item in sets]), torch.cat([item.labels for item in sets]), regions)
+
+
+def grid_targets(prepared: PreparedImage, positive: Mapping[int, np.ndarray], negative: Mapping[int, np.ndarray],
+                 outputs: int, side: int) -> np.ndarray:
+    """Targets ``(outputs, side, side)`` of a logit map whose cells tile the prepared frame of ``prepared``.
+
+    ``positive`` and ``negative`` give, per output index, original-pixel (row, col) coordinates (``(K, 2)``) of
+    evidence that a lesion of that output is there (positive) or is not (negative). A cell is 1 where positive
+    evidence falls into it, 0 where only negative evidence does, NaN (no target) elsewhere and where both do.
+    """
+    cell = prepared.input_size / side
+    hits = np.zeros((2, outputs, side, side), dtype=bool)
+    for layer, evidence in enumerate((positive, negative)):
+        for output, pixels in evidence.items():
+            pixels = np.asarray(pixels, dtype=float).reshape(-1, 2)
+            rows, cols = prepared.point_to_prepared(pixels[:, 0], pixels[:, 1])
+            inside = (rows >= -0.5) & (rows < prepared.input_size - 0.5) & (cols >= -0.5) & \
+                     (cols < prepared.input_size - 0.5)
+            cells_r = np.clip(((rows[inside] + 0.5) // cell).astype(int), 0, side - 1)
+            cells_c = np.clip(((cols[inside] + 0.5) // cell).astype(int), 0, side - 1)
+            hits[layer, output, cells_r, cells_c] = True
+    targets = np.full((outputs, side, side), np.nan, dtype=np.float32)
+    targets[hits[1]] = 0.0
+    targets[hits[0]] = 1.0
+    targets[hits[0] & hits[1]] = np.nan
+    return targets
 
 
 def _as_set(examples: list[tuple[np.ndarray, np.ndarray]]) -> TrainingSet:

@@ -1,8 +1,10 @@
-"""Candidate lesions of a photograph: hot spots stored as candidates, and the graders' decisions on them.
+"""Candidate lesions of a photograph: hot spots stored as candidates, the graders' decisions on them, and the
+lesions graders draw that no candidate showed.
 
 The Review page lists a heatmap's hot spots as candidates (:func:`register_spots`, inside the review's own
 transaction); a grader confirms one with a lesion type, rejects it with a reason, or leaves it undecided
-(:func:`decide`). Every decision is a new row under the grader's account.
+(:func:`decide`), and outlines missed lesions (:func:`draw`). Every decision and drawing is a new row under the
+grader's account.
 """
 
 from dataclasses import dataclass
@@ -11,12 +13,14 @@ from typing import Optional
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
+from db.annotations import add_annotation
 from db.decisions import current_decisions, decide as decide_in, register_candidate
+from db.geometry import Geometry
 from db.models import CandidateDecision
 from db.session import run_in_transaction
 from drcore.candidates import HotSpot
 
-__all__ = ["ListedCandidate", "decide", "my_decisions", "register_spots"]
+__all__ = ["ListedCandidate", "decide", "draw", "my_decisions", "register_spots"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,10 @@ def decide(sessions: sessionmaker[Session], user: User, candidate_id: int, decis
     run_in_transaction(sessions, lambda session: decide_in(
         session, user, candidate_id, decision, lesion_type=lesion_type if decision == "confirmed" else None,
         reason=reason if decision == "rejected" else None, note=note))
+
+
+def draw(sessions: sessionmaker[Session], user: User, image_id: int, geometry: Geometry, lesion_type: str,
+         note: str = "") -> str:
+    """Record a lesion ``user`` drew on the photograph (original pixels); returns its uid."""
+    return run_in_transaction(sessions, lambda session: add_annotation(
+        session, user, image_id, geometry, lesion_type, note).uid)

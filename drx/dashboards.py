@@ -9,12 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import discovery_repository
 from db.chains import current_versions
-from db.models import Candidate, CandidateDecision, EvaluationRun, Grade, Grader, GroundTruth, Image
+from db.models import Candidate, CandidateDecision, EvaluationRun, Grade, Grader, GroundTruth, Image, Model
 from drcore.datasets import read
 from drcore.models import file_sha256
 from drcore.vocabulary import DECISIONS
@@ -220,3 +220,46 @@ def decision_rates(sessions: sessionmaker[Session]) -> list[DecisionRate]:
         return [DecisionRate(output, found["confirmed"], found["rejected"], found["undecided"],
                              max(reasons[output], key=reasons[output].get) if output in reasons else None)
                 for output, found in sorted(counts.items())]
+
+
+@dataclass(frozen=True)
+class ModelConfirmations:
+    """The candidates one model produced (heatmap hot spots stored at review) and graders' current decisions on
+    them: a decision per grader and candidate, confirmed or rejected (undecided ones do not count)."""
+
+    model: str
+    version: str
+    sha256: str
+    photographs: int
+    candidates: int
+    confirmed: int
+    rejected: int
+
+    @property
+    def confirmed_share(self) -> float:
+        """Confirmed among the decided (confirmed + rejected); NaN when none is decided."""
+        decided = self.confirmed + self.rejected
+        return self.confirmed / decided if decided else float("nan")
+
+
+def model_confirmations(sessions: sessionmaker[Session]) -> list[ModelConfirmations]:
+    """Per model that produced candidates, how many (on how many photographs) and the share graders confirmed;
+    models by name and version."""
+    with sessions() as session:
+        produced = session.execute(
+            select(Model.id, Model.name, Model.version, Model.sha256, func.count(distinct(Candidate.image_id)),
+                   func.count(Candidate.id)).join(Candidate, Candidate.model_id == Model.id).group_by(Model.id)
+        ).all()
+        decided = session.execute(
+            current_versions(CandidateDecision).join(Candidate, Candidate.id == CandidateDecision.candidate_id)
+            .with_only_columns(Candidate.model_id, CandidateDecision.decision)
+        ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for model_id, decision in decided:
+        counts.setdefault(model_id, dict.fromkeys(DECISIONS, 0))[decision] += 1
+    rows = []
+    for model_id, name, version, sha256, photographs, candidates in produced:
+        found = counts.get(model_id, {})
+        rows.append(ModelConfirmations(name, version, sha256, photographs, candidates, found.get("confirmed", 0),
+                                       found.get("rejected", 0)))
+    return sorted(rows, key=lambda row: (row.model, row.version, row.sha256))

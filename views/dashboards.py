@@ -14,7 +14,7 @@ from drx.evaluation_figures import evaluation_title
 from drx.grader_statistics import graded_on, graded_per_day, grade_pairs, pairwise_agreement
 from drx.ui import dashboard_figures as figures
 from drx.ui import resources
-from drx.ui.dashboard_panels import decisions_panel, model_agreement_panel
+from drx.ui.dashboard_panels import decisions_panel, model_agreement_panel, model_confirmations_panel
 from drx.ui.evaluation_history import METRICS, history_table, run_label
 from drx.ui.image_list import selected_points, show_images
 
@@ -142,3 +142,6 @@ with discovery_tab:
                         + (f" ({missing} on photographs that are not files, e.g. synthetic, are not listed)"
                            if missing else ""))
             show_images(entries, key=f"dash_group_images_{session_id}_{group_id}")
+
+with graders_tab:
+    model_confirmations_panel(sessions)

@@ -36,7 +36,11 @@ TRAINING_HELP = {
     "csv": "a CSV with columns image,level (Kaggle/EyePACS layout): any lesion = level >= 1",
     "csv_images": "folder of the CSV's photographs (default: the CSV's folder)",
     "validation_fraction": "share of the real photographs held out for the validation AUC",
-    "initial_model": "start from this model's weights (a bundled name or a checkpoint path; same architecture)",
+    "initial_model": "start from this model's weights (a bundled name or a checkpoint path; same architecture; "
+                     "with --corrections: the default model unless given, whose architecture and input size are kept)",
+    "corrections": "DATABASE_URL: fine-tune on the graders' adjudicated corrections in this drx database "
+                   "(photographs by content hash; see drx.corrections_training), no other source",
+    "region_weight": "weight of the logit-map term from confirmed, drawn and rejected lesions (--corrections)",
 }
 
 
@@ -55,7 +59,7 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
             train.add_argument(flag, action=action, default=value, help=TRAINING_HELP[item.name])
         else:
             kind = str if item.name in ("csv", "csv_images", "architecture", "heatmap_penalty",
-                                        "initial_model") else type(value)
+                                        "initial_model", "corrections") else type(value)
             train.add_argument(flag, type=kind, default=value, help=TRAINING_HELP[item.name])
 
 
@@ -72,17 +76,50 @@ def _training_config(arguments: argparse.Namespace) -> "TrainingConfig":
     return dataclasses.replace(PRESETS[arguments.preset], **changed)
 
 
+def _run_corrections(arguments: argparse.Namespace) -> int:
+    """``--corrections``: fine-tune on a database's corrections; 2 with another source, 1 on a refusal."""
+    from db.errors import DbError
+    from drcore.errors import DrxError
+    from drcore.models import DEFAULT_MODEL
+    from drcore.training import TrainingConfig
+    from drx.corrections_training import corrections_config, train_from_corrections
+
+    defaults = TrainingConfig()
+    others = [name for name in ("idrid_grading", "idrid_segmentation", "diaretdb1", "csv")
+              if getattr(arguments, name) != getattr(defaults, name)]
+    if arguments.synthetic or arguments.preset or others:
+        print("drx train: --corrections trains on the database's photographs only; drop --synthetic, --preset and "
+              "the other sources", file=sys.stderr)
+        return 2
+    changed = {item.name: getattr(arguments, item.name) for item in dataclasses.fields(TrainingConfig)
+               if item.name in TRAINING_HELP and item.name not in ("corrections", "initial_model")
+               and getattr(arguments, item.name) != getattr(defaults, item.name)}
+    try:
+        config = corrections_config(arguments.corrections, arguments.initial_model or DEFAULT_MODEL, **changed)
+        done = train_from_corrections(arguments.corrections, Path(arguments.out), config, name=arguments.name,
+                                      resume=arguments.resume)
+    except (DrxError, DbError) as error:
+        print(f"drx train: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {arguments.out}.safetensors (sha256 {done.card.sha256[:12]}…) and its card: "
+          f"{done.summary.photographs} photographs, {done.summary.decisions} decisions, "
+          f"{done.summary.drawings} drawings")
+    return 0
+
+
 def run(arguments: argparse.Namespace) -> int:
     """Train and write the checkpoint and its card; 2 when no source of photographs is chosen."""
     from drcore.training import train
 
+    if arguments.corrections:
+        return _run_corrections(arguments)
     config = _training_config(arguments)
     if not arguments.synthetic and arguments.preset is None:
         config = dataclasses.replace(config, synthetic_images=0)
     if not (config.synthetic_images or config.diaretdb1 or config.idrid_grading or config.idrid_segmentation
             or config.csv):
         print("drx train: choose at least one source: --synthetic, --idrid-grading, --idrid-segmentation, "
-              "--diaretdb1 or --csv (or a --preset)", file=sys.stderr)
+              "--diaretdb1, --csv or --corrections (or a --preset)", file=sys.stderr)
         return 2
     card = train(config, Path(arguments.out), name=arguments.name, resume=arguments.resume)
     print(f"wrote {arguments.out}.safetensors (sha256 {card.sha256[:12]}…) and its card")

@@ -1,4 +1,5 @@
-"""Sections of the Dashboards page's Graders tab: agreement with the model, and the candidate decisions."""
+"""Sections of the Dashboards page's Graders tab: agreement with the model, the candidate decisions, and the
+share of each model's candidates graders confirmed."""
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,3 +58,20 @@ def decisions_panel(sessions: sessionmaker[Session]) -> None:
                       for rate in rates],
                      hide_index=True, width="stretch", key="dash_decisions_table",
                      column_config={"confirmed share": st.column_config.NumberColumn(format="%.2f")})
+
+
+def model_confirmations_panel(sessions: sessionmaker[Session]) -> None:
+    """Which model produced which candidates, and the share of them graders confirmed."""
+    st.subheader("Candidates confirmed, per model")
+    rows = data.model_confirmations(sessions)
+    if not rows:
+        st.caption("No model has produced candidates yet: reviewing a photograph stores its hot spots.")
+        return
+    st.caption("Every model whose hot spots were stored as candidates (e.g. the model `drx train --corrections` "
+               "started from and the one it made). Confirmed share = confirmed / (confirmed + rejected), each "
+               "grader's current decision counted.")
+    st.dataframe([{"model": row.model, "version": row.version, "weights (sha256)": row.sha256[:12],
+                   "photographs": row.photographs, "candidates": row.candidates, "confirmed": row.confirmed,
+                   "rejected": row.rejected, "confirmed share": row.confirmed_share} for row in rows],
+                 hide_index=True, width="stretch", key="dash_model_confirmations",
+                 column_config={"confirmed share": st.column_config.NumberColumn(format="%.2f")})

@@ -1,4 +1,5 @@
-"""The Review page in headless Chromium: log in, decide candidates, draw a polygon with the real canvas.
+"""The Review page in headless Chromium: log in, decide candidates, draw a polygon with the real canvas, then
+``drx train --corrections`` learns from exactly that work.
 
 Serves the app with ``streamlit run`` on a free port and drives Debian's
 chromium through Playwright. The polygon is drawn with mouse clicks on the
@@ -25,7 +26,10 @@ from db.decisions import current_decisions
 from db.models import Grade, Image
 from db.session import init_database
 from db.settings import Settings
+from drcore.models import load_checkpoint
+from drx.cli import main
 from strictness import unavailable
+from tiny_models import tiny_default
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +104,7 @@ def _review_as_alice(browser, served_app: str):
     return page
 
 
-def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_app: str) -> None:
+def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_app: str, tmp_path, capsys) -> None:
     from playwright.sync_api import sync_playwright  # a dev dependency: missing is an error, not a skip
 
     chromium = shutil.which("chromium")
@@ -148,6 +152,15 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
     expected = [(u * 1024 / 760, v * 786 / 583) for u, v in CLICKS]
     for (x, y), (ex, ey) in zip(shape.points, expected):
         assert abs(x - ex) < 1.5 and abs(y - ey) < 1.5, (shape.points, expected)
+
+    # The next model learns from that work: 3 decisions and 1 drawing on 1 photograph (no grade saved).
+    tiny_default(tmp_path / "start")
+    code = main(["train", "--corrections", Settings.from_env().database_url, "--initial-model",
+                 str(tmp_path / "start"), "--epochs", "1", "--batch-size", "1", "--out", str(tmp_path / "next")])
+    assert code == 0, capsys.readouterr().err
+    provenance = load_checkpoint(tmp_path / "next").card.training["corrections"]
+    assert (provenance["photographs"], provenance["grades"], provenance["decisions"], provenance["drawings"]) == \
+        (1, 0, 3, 1)
 
 
 def test_the_grade_form_refuses_an_unchosen_grade_and_asks_before_icdr_0_with_referable(served_app: str) -> None:

@@ -333,3 +333,36 @@ def test_the_admin_page_counts_photographs_graded_outside_the_queue_and_disable_
     app.selectbox(key="target_account").set_value("alice")
     _run(app)
     assert app.button(key="disable_account").proto.type != "primary"
+
+
+def test_one_photographs_review_page_work_becomes_the_next_models_training(fake_canvas, make_user, tmp_path,
+                                                                            capsys) -> None:
+    """Confirm, reject and draw on the Review page, grade, then ``drx train --corrections`` learns from exactly that."""
+    from drcore.models import load_checkpoint
+    from drx.cli import main
+    from tiny_models import tiny_default
+
+    app = AppTest.from_file(str(ROOT / "views" / "review.py"), default_timeout=240)
+    app.session_state["user"] = make_user("gina")
+    _run(app)
+    _decide(app, 1, "confirmed", lesion="haemorrhage")
+    _decide(app, 2, "rejected", reason="vessel")
+    _run(app.radio(key="candidate_pick").set_value(0))
+    _run(app.toggle(key="drawing_on").set_value(True))
+    _run(app.segmented_control(key="draw_zoom").set_value(1))
+    _run(_labelled(app.selectbox, "Lesion type").set_value("hard_exudate"))
+    _run(app.button(key="save_drawn").click())
+    _labelled(app.selectbox, "ICDR grade").set_value(2)
+    _labelled(app.checkbox, "Referable DR").check()
+    _run(_labelled(app.button, "Save grade").click())
+    assert "Grade saved." in [message.value for message in app.success]
+
+    tiny_default(tmp_path / "start")
+    url = Settings.from_env().database_url
+    code = main(["train", "--corrections", url, "--initial-model", str(tmp_path / "start"), "--epochs", "1",
+                 "--batch-size", "1", "--out", str(tmp_path / "next")])
+    assert code == 0, capsys.readouterr().err
+    assert "1 photographs, 2 decisions, 1 drawings" in capsys.readouterr().out
+    provenance = load_checkpoint(tmp_path / "next").card.training["corrections"]
+    assert (provenance["photographs"], provenance["grades"], provenance["decisions"], provenance["drawings"]) == \
+        (1, 1, 2, 1)

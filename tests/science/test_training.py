@@ -21,7 +21,15 @@ from drcore.training import (
     train,
     training_losses,
 )
-from drcore.training_data import TrainingSet, background_for_seed, csv_folder_source, masked_source
+from drcore.imaging import PreparedImage
+from drcore.training_data import (
+    TrainingSet,
+    background_for_seed,
+    concatenate,
+    csv_folder_source,
+    grid_targets,
+    masked_source,
+)
 from drcore.weak_labels import grade_labels
 from drx.cli import main
 
@@ -314,3 +322,41 @@ def test_a_run_can_start_from_another_models_weights(tmp_path) -> None:
     assert parameters and all(torch.equal(before[key], after[key]) for key in parameters)  # learning rate 0
     with pytest.raises(ValueError, match="small-fundus-net"):
         train(dataclasses.replace(config, initial_model="drx-synthetic-v1"), tmp_path / "x", data=(data, held))
+
+
+def test_grid_targets_put_evidence_in_the_cells_of_the_prepared_frame() -> None:
+    """A 64 px square photograph prepared at 32 px (scale 1/2), a 4 x 4 map: a cell is 8 prepared = 16 original px."""
+    prepared = PreparedImage(pixels=np.zeros((32, 32, 3), np.float32), display=np.zeros((32, 32, 3), np.uint8),
+                             fov=np.ones((32, 32), bool), original_shape=(64, 64), crop_box=(0, 0, 64, 64), pad=(0, 0),
+                             side=64, scale=0.5)
+    # (row 20, col 40) -> prepared (9.75, 19.75) -> cell (1, 2); (63, 0) -> (31.25, -0.25) -> cell (3, 0)
+    positive = {0: np.array([[20, 40]]), 1: np.array([[20, 40], [63, 0]])}
+    negative = {0: np.array([[20, 40], [0, 0]]), 2: np.array([[47, 47], [48, 48]])}
+    targets = grid_targets(prepared, positive, negative, outputs=3, side=4)
+    expected = np.full((3, 4, 4), np.nan, np.float32)
+    expected[0, 0, 0] = 0.0  # (20, 40) is both positive and negative for output 0: no target
+    expected[1, 1, 2] = expected[1, 3, 0] = 1.0
+    expected[2, 2, 2] = expected[2, 3, 3] = 0.0  # 47 -> 23.25 (cell 2), 48 -> 23.75 (cell 3)
+    np.testing.assert_array_equal(targets, expected)
+
+
+def test_region_targets_pull_the_logit_map_and_travel_with_augmentation() -> None:
+    """The region term is the masked cross-entropy of the map; sets without targets are padded with NaN."""
+    from drcore.training import draw_augmentation, logit_maps_and_logits
+
+    model = build_model("small-fundus-net", outputs=len(MODEL_OUTPUTS), widths=[4, 8]).eval()
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    labels = torch.full((2, len(MODEL_OUTPUTS)), float("nan"))
+    maps, logits = logit_maps_and_logits(model, images)
+    regions = torch.full_like(maps, float("nan"))
+    regions[0, 1, 0, 0], regions[1, 2, 1, 1] = 1.0, 0.0
+    loss, _ = training_losses(model, images, labels, with_heatmap=False, regions=regions, region_weight=2.0)
+    by_hand = 2.0 * (-torch.nn.functional.logsigmoid(maps[0, 1, 0, 0]) - torch.nn.functional.logsigmoid(
+        -maps[1, 2, 1, 1])) / 2
+    assert torch.allclose(loss, by_hand) and torch.allclose(logits, model(images))
+    pooled = concatenate([TrainingSet(images.half(), labels, regions.half()), TrainingSet(images.half(), labels)])
+    assert pooled.regions.shape == (4, *maps.shape[1:]) and torch.isnan(pooled.regions[2:]).all()
+    augmentation = draw_augmentation(torch.Generator().manual_seed(3), 2, 3)
+    moved = augmentation.move(regions)
+    assert torch.equal(augmentation.apply(images), augmentation.move(images))  # no colour jitter: geometry only
+    assert int((moved == 1).sum()) == 1 and int((moved == 0).sum()) == 1
