@@ -24,6 +24,7 @@ from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.models import LoadedModel
+from drcore.optic_disc import OpticDisc
 from drcore.vocabulary import REFERENCE_WIDTH
 from drx import storage
 from drx.candidates import ListedCandidate, register_spots
@@ -120,10 +121,13 @@ def method_map(prepared: PreparedImage, loaded: LoadedModel, output: str, method
 
 
 def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: float,
-              spacing_px: float) -> list[HotSpot]:
+              spacing_px: float, optic_disc: Optional[OpticDisc] = None) -> list[HotSpot]:
     """The ``count`` strongest hot spots of a map in original pixels; smoothing and spacing in pixels at
-    :data:`~drcore.vocabulary.REFERENCE_WIDTH` (the method and parameters of ``drx evaluate``)."""
+    :data:`~drcore.vocabulary.REFERENCE_WIDTH` (the method and parameters of ``drx evaluate``). With
+    ``optic_disc``, none lies on it (the disc is taken out of the field where peaks are sought)."""
     scale = heatmap.shape[1] / REFERENCE_WIDTH
+    if optic_disc is not None:
+        field = field & ~optic_disc.mask(field.shape)
     return find_hot_spots(heatmap, fov=field, min_distance=max(1, round(spacing_px * scale)),
                           smoothing_sigma=smoothing_px * scale, max_spots=count)
 
