@@ -21,7 +21,7 @@ from drcore.candidates import HotSpot, find_hot_spots
 from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
-from drcore.imaging import PreparedImage, image_sha256, load_image, prepare
+from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.models import LoadedModel
 from drcore.optic_disc import OpticDisc
@@ -56,11 +56,13 @@ class Photograph:
 
 @dataclass(frozen=True)
 class Analysis:
-    """A decoded photograph, its prepared model input and the model's image-level probabilities."""
+    """A decoded photograph, its prepared model input, the model's image-level probabilities and the photograph's
+    field of view (bool, original pixels: found once, for the preparation and the hot spots)."""
 
     photograph: np.ndarray
     prepared: PreparedImage
     probabilities: dict[str, float]
+    field: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,10 @@ def stored_photograph(sessions: sessionmaker[Session], *, image_id: Optional[int
 def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
     """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
     photograph = load_image(data)
-    prepared = prepare(photograph, loaded.card.input_size)
+    field = field_of_view(photograph)
+    prepared = prepare(photograph, loaded.card.input_size, fov=field)
     probabilities = predict_probabilities(loaded.model, batch_from_prepared([prepared]))[0]
-    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))))
+    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))), field)
 
 
 def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:

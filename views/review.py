@@ -49,9 +49,8 @@ with display_tab:
     shown = display_settings(result.probabilities, linked or loaded.card.default_output())
 output = shown.output
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
-field = analysis.field(sha256, result.photograph)
-disc = analysis.optic_disc(sha256, result.photograph, field) if shown.skip_optic_disc else None
-spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values, field,
+disc = analysis.optic_disc(sha256, result.photograph, result.field) if shown.skip_optic_disc else None
+spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values, result.field,
                            shown.spot_count, shown.spot_smoothing, shown.spot_spacing, disc)
 record = review.record_review(sessions, settings, loaded, photograph, result, heatmap, output, spots)
 

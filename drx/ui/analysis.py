@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from drcore.candidates import HotSpot
-from drcore.imaging import PreparedImage, field_of_view, load_image
+from drcore.imaging import PreparedImage, load_image
 from drcore.optic_disc import OpticDisc, find_optic_disc
 from drx import review
 from drx.review import Analysis, HeatmapResult
@@ -40,12 +40,6 @@ def method_map(
 ) -> np.ndarray:
     """:func:`drx.review.method_map`: one method's raw map in the prepared frame."""
     return review.method_map(_prepared, resources.model(model_name), output, method, parameters)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def field(sha256: str, _photograph: np.ndarray) -> np.ndarray:
-    """The photograph's field of view."""
-    return field_of_view(_photograph)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
