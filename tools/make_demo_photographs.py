@@ -36,7 +36,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=dataset_root("idrid_segmentation"))
     arguments = parser.parse_args()
-    Image.MAX_IMAGE_PIXELS = None  # the originals are 12 megapixels
     by_id = {sample.image_id: sample for sample in read("idrid_segmentation", arguments.root, "train")}
     (DEMO_FOLDER / "masks").mkdir(parents=True, exist_ok=True)
     for stem, original in DEMO_PHOTOGRAPHS.items():
