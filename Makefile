@@ -19,8 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# drx serve prints the first admin's one-time password before it starts serving, then runs streamlit.
 run: install
-	$(BIN)/streamlit run app.py --server.address localhost --server.port $(PORT)
+	$(BIN)/drx serve --address localhost --port $(PORT)
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test: install

@@ -21,9 +21,10 @@ from drcore.candidates import HotSpot, original_hot_spots, original_map
 from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
-from drcore.imaging import PreparedImage, image_sha256, load_image, prepare
+from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.models import LoadedModel
+from drcore.optic_disc import OpticDisc
 from drx import storage
 from drx.candidates import ListedCandidate, register_spots
 from drx.records import register_model
@@ -54,11 +55,13 @@ class Photograph:
 
 @dataclass(frozen=True)
 class Analysis:
-    """A decoded photograph, its prepared model input and the model's image-level probabilities."""
+    """A decoded photograph, its prepared model input, the model's image-level probabilities and the photograph's
+    field of view (bool, original pixels: found once, for the preparation and the hot spots)."""
 
     photograph: np.ndarray
     prepared: PreparedImage
     probabilities: dict[str, float]
+    field: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,10 @@ def stored_photograph(sessions: sessionmaker[Session], *, image_id: Optional[int
 def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
     """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
     photograph = load_image(data)
-    prepared = prepare(photograph, loaded.card.input_size)
+    field = field_of_view(photograph)
+    prepared = prepare(photograph, loaded.card.input_size, fov=field)
     probabilities = predict_probabilities(loaded.model, batch_from_prepared([prepared]))[0]
-    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))))
+    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))), field)
 
 
 def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:
@@ -120,10 +124,13 @@ def method_map(prepared: PreparedImage, loaded: LoadedModel, output: str, method
 
 
 def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: float,
-              spacing_px: float) -> list[HotSpot]:
+              spacing_px: float, optic_disc: Optional[OpticDisc] = None) -> list[HotSpot]:
     """The ``count`` strongest hot spots of a map in original pixels inside ``field``; smoothing and spacing in
     pixels at :data:`~drcore.vocabulary.REFERENCE_WIDTH` (:func:`drcore.candidates.original_hot_spots`, the path
-    of ``drx evaluate`` and ``drx mine``)."""
+    of ``drx evaluate`` and ``drx mine``). With ``optic_disc``, none lies on it (the disc is taken out of the
+    field where peaks are sought)."""
+    if optic_disc is not None:
+        field = field & ~optic_disc.mask(field.shape)
     return original_hot_spots(heatmap, field, smoothing_px=smoothing_px, spacing_px=spacing_px, max_spots=count)
 
 

@@ -37,6 +37,16 @@ def idrid_grading_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def idrid_segmentation_root() -> Path:
+    root = Path(
+        os.environ.get("DRX_IDRID_SEGMENTATION_ROOT", SHARED_DATA / "idrid_segmentation")
+    )
+    if not (root / "images").is_dir() and not (root / "A. Segmentation").is_dir():
+        unavailable(f"IDRiD segmentation not found at {root} (set DRX_IDRID_SEGMENTATION_ROOT)")
+    return root
+
+
+@pytest.fixture(scope="session")
 def diaretdb1_root() -> Path:
     root = Path(os.environ.get("DRX_DIARETDB1_ROOT", SHARED_DATA / "diaretdb1" / "ddb1_v02_01"))
     if not (root / "images").is_dir():

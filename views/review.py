@@ -49,8 +49,9 @@ with display_tab:
     shown = display_settings(result.probabilities, linked or loaded.card.default_output())
 output = shown.output
 heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
+disc = analysis.optic_disc(sha256, result.photograph, result.field) if shown.skip_optic_disc else None
 spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
-                           heatmap.fov, shown.spot_count, shown.spot_smoothing, shown.spot_spacing)
+                           heatmap.fov, shown.spot_count, shown.spot_smoothing, shown.spot_spacing, disc)
 record = review.record_review(sessions, settings, loaded, photograph, result, heatmap, output, spots)
 
 with candidates_tab:
@@ -82,6 +83,8 @@ with figure_column:
                             mode=canvas.mode, view=canvas.view, brightness=canvas.brightness,
                             contrast=canvas.contrast,
                             detail=(window[0][0], window[1][1], window[0][1], window[1][0]) if window else None)
+    if disc is not None:
+        figure.add_trace(candidates.optic_disc_trace(disc))
     for trace in annotation_traces(drawings.my_drawings(sessions, user, record.image_id)):
         figure.add_trace(trace)
     figure.add_trace(candidates.candidate_trace(markers(record.candidates, my_decisions(sessions, user, record.image_id)),

@@ -12,6 +12,7 @@ name                   environment variable            default under the shared 
 ``diaretdb1``          ``DRX_DIARETDB1_ROOT``          ``diaretdb1/ddb1_v02_01``
 ``idrid_segmentation`` ``DRX_IDRID_SEGMENTATION_ROOT`` ``idrid_segmentation``
 ``idrid_grading``      ``DRX_IDRID_GRADING_ROOT``      ``idrid_grading``
+``demo``               ``DRX_DEMO_ROOT``               (none: the photographs bundled with drcore)
 =====================  ==============================  =========================================
 
 The shared data folder is ``DRX_DATA_ROOT`` if set, else ``shared/data`` beside
@@ -24,7 +25,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from drcore.datasets import diaretdb1, idrid
+from drcore.datasets import demo, diaretdb1, idrid
 from drcore.datasets.base import SPLITS, Sample
 from drcore.errors import UnknownName
 
@@ -35,6 +36,7 @@ DATASETS: dict[str, Reader] = {
     "diaretdb1": diaretdb1.read,
     "idrid_segmentation": idrid.read_segmentation,
     "idrid_grading": idrid.read_grading,
+    demo.NAME: demo.read,
 }
 
 #: name -> (environment variable, path below the shared data folder).
@@ -42,6 +44,8 @@ ROOTS: dict[str, tuple[str, str]] = {
     "diaretdb1": ("DRX_DIARETDB1_ROOT", "diaretdb1/ddb1_v02_01"),
     "idrid_segmentation": ("DRX_IDRID_SEGMENTATION_ROOT", "idrid_segmentation"),
     "idrid_grading": ("DRX_IDRID_GRADING_ROOT", "idrid_grading"),
+    # An absolute path: ``shared_data_root() / path`` is the path itself.
+    demo.NAME: ("DRX_DEMO_ROOT", str(demo.DEMO_FOLDER)),
 }
 
 

@@ -190,7 +190,7 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> 
 
 
 @dataclass(frozen=True)
-class _SegMasks:
+class SegmentationMasks:
     """``Sample.load_masks`` of an IDRiD segmentation sample: decodes its mask files."""
 
     paths: dict[str, Path | None]  # lesion type -> mask file, None = lesion absent
@@ -275,7 +275,7 @@ def read_segmentation(
                     split=s,
                     labels={ANY_LESION: int(any(labels.values())), **labels},
                     image_shape=shape,
-                    load_masks=_SegMasks(paths, shape),
+                    load_masks=SegmentationMasks(paths, shape),
                 )
             )
     return samples
@@ -286,7 +286,7 @@ def mask_paths(sample: Sample) -> dict[str, Path | None]:
     if sample.dataset != SEGMENTATION:
         raise ValueError(f"not an IDRiD segmentation sample: {sample.dataset}/{sample.image_id}")
     load = sample.load_masks
-    return dict(load.paths) if isinstance(load, _SegMasks) else {}
+    return dict(load.paths) if isinstance(load, SegmentationMasks) else {}
 
 
 def optic_disc_mask(sample: Sample) -> np.ndarray | None:

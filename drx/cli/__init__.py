@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mine": ("mine", "mine an archive: scores, hot spots and heatmaps as Parquet and arrays"),
     "db": ("database", "database schema: upgrade, current, check (see drx db --help)"),
     "demo": ("demo", "write the synthetic demo photographs to a folder"),
+    "serve": ("serve", "serve the app (on a first start, make the admin account and print its one-time password)"),
     "discover": ("discover", "group the hot spots of an image set and write a report"),
 }
 

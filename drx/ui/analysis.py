@@ -9,6 +9,7 @@ import streamlit as st
 
 from drcore.candidates import HotSpot
 from drcore.imaging import PreparedImage, load_image
+from drcore.optic_disc import OpticDisc, find_optic_disc
 from drx import review
 from drx.review import Analysis, HeatmapResult
 from drx.ui import resources
@@ -41,8 +42,14 @@ def method_map(
     return review.method_map(_prepared, resources.model(model_name), output, method, parameters)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def optic_disc(sha256: str, _photograph: np.ndarray, _field: np.ndarray) -> OpticDisc:
+    """The photograph's optic disc (:func:`drcore.optic_disc.find_optic_disc`)."""
+    return find_optic_disc(_photograph, _field)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def hot_spots(key: str, _heatmap: np.ndarray, _field: np.ndarray, count: int, smoothing_px: float,
-              spacing_px: float) -> list[HotSpot]:
+              spacing_px: float, optic_disc: OpticDisc | None = None) -> list[HotSpot]:
     """:func:`drx.review.hot_spots` cached per ``key`` (photograph, model and output) and parameters."""
-    return review.hot_spots(_heatmap, _field, count, smoothing_px, spacing_px)
+    return review.hot_spots(_heatmap, _field, count, smoothing_px, spacing_px, optic_disc)

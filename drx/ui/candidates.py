@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from drcore.optic_disc import OpticDisc
 from drcore.vocabulary import LESION_COLOURS
 from drx.ui.overlay import display_scale, downsample, image_data_uri
 
@@ -80,6 +81,18 @@ def candidate_trace(markers: Sequence[Marker], selected: int | None, merge_radiu
         hovertemplate=("candidate %{customdata[0]}: %{customdata[1]} %{customdata[2]}<br>x %{x:.0f}, y %{y:.0f}"
                        "<extra></extra>"),
     )
+
+
+#: colour of the detected optic disc's dashed outline
+OPTIC_DISC_COLOUR = "#e0e0e0"
+
+
+def optic_disc_trace(disc: OpticDisc) -> go.Scatter:
+    """The detected optic disc as a dashed circle (no candidate is sought inside it)."""
+    angles = np.linspace(0, 2 * np.pi, 73)
+    return go.Scatter(x=disc.col + disc.radius * np.cos(angles), y=disc.row + disc.radius * np.sin(angles),
+                      mode="lines", line={"color": OPTIC_DISC_COLOUR, "width": 1.5, "dash": "dash"},
+                      name="optic disc (no candidates)", hoverinfo="name")
 
 
 def outline_trace(points: Sequence[tuple[float, float]], closed: bool, lesion_type: str, name: str) -> go.Scatter:

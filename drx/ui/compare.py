@@ -20,7 +20,9 @@ from drx.ui import analysis
 from drx.ui.overlay import blended_tile
 from drx.ui.text import verbatim
 
-DATASETS = {"diaretdb1": "DiaretDB1 v2.1", "idrid_segmentation": "IDRiD segmentation (training part)"}
+#: The data sets offered, the bundled demo photographs first (they need nothing beside the checkout).
+DATASETS = {"demo": "Demo photographs (IDRiD, bundled)", "diaretdb1": "DiaretDB1 v2.1",
+            "idrid_segmentation": "IDRiD segmentation (training part)"}
 NO_PHOTOGRAPH = "Choose a data set that can be read above (or open the Data set tab)."
 CONSENSUS = "consensus of the 4 experts"
 #: The expert view of a data set with one mask per lesion type (IDRiD).

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import init_database
 from db.settings import Settings
+from drcore.datasets import read
+from drcore.datasets.demo import NAME as DEMO
 from drcore.device import default_device
 from drcore.models import LoadedModel, bundled_models, load_model
 from drcore.synthetic import write_demo_images
@@ -55,5 +57,6 @@ def split_references(dataset: str, split: str) -> frozenset[str]:
 
 @st.cache_resource
 def demo_images(folder: Path) -> list[Path]:
-    """The synthetic demo photographs, generated on first use."""
-    return write_demo_images(folder)
+    """The demo photographs: the bundled IDRiD ones (real photographs with lesions) first, then the synthetic
+    ones, generated into ``folder`` on first use."""
+    return [sample.image_path for sample in read(DEMO)] + write_demo_images(folder)

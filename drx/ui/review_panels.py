@@ -69,6 +69,8 @@ class Display:
     spot_count: int
     spot_smoothing: float
     spot_spacing: float
+    #: leave the optic disc out of the candidates (it is detected, and outlined on the photograph)
+    skip_optic_disc: bool
 
 
 def display_settings(probabilities: dict[str, float], default_output: str) -> Display:
@@ -95,7 +97,12 @@ def display_settings(probabilities: dict[str, float], default_output: str) -> Di
                                key="spot_smoothing")
     spot_spacing = st.slider("Minimum distance between candidates (px at 1500 px width)", 2.0, 60.0, 10.0, 1.0,
                              key="spot_spacing")
-    return Display(output, opacity, colormap, top_share, smoothing, spot_count, spot_smoothing, spot_spacing)
+    skip_optic_disc = st.checkbox(
+        "Leave out the optic disc", value=True, key="skip_optic_disc",
+        help="The optic disc is found as the brightest large blob of the retina and outlined (dashed); heatmaps "
+             "often light up on it, but it holds no lesion. Off: candidates may lie on it.")
+    return Display(output, opacity, colormap, top_share, smoothing, spot_count, spot_smoothing, spot_spacing,
+                   skip_optic_disc)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ Serves the app with ``streamlit run`` on a free port and drives Debian's
 chromium through Playwright. The polygon is drawn with mouse clicks on the
 drawing canvas (streamlit-drawable-canvas), so this checks the component
 itself and the canvas-to-photograph conversion end to end: at zoom 1 the
-1024 x 786 demo photograph is shown 760 x 583 canvas pixels, so a click at
-canvas (u, v) must be stored at (u * 1024 / 760, v * 786 / 583).
+1024 x 680 demo photograph (the first, from IDRiD) is shown 760 x 505 canvas pixels, so a click
+at canvas (u, v) must be stored at (u * 1024 / 760, v * 680 / 505).
 """
 
 import os
@@ -85,7 +85,7 @@ def _canvas_box(page, timeout_s: float = 60) -> dict:
     while True:
         canvas = page.locator("canvas.upper-canvas").first
         box = canvas.bounding_box() if canvas.count() else None
-        if box and round(box["height"]) == 583 or time.monotonic() > deadline:
+        if box and round(box["height"]) == 505 or time.monotonic() > deadline:
             canvas.scroll_into_view_if_needed()
             page.wait_for_timeout(800)
             return canvas.bounding_box()
@@ -127,11 +127,11 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
         page.get_by_text("Draw missed lesions").click()
         _settle(page)
         page.get_by_text("1×", exact=True).click()
-        page.get_by_text("Photograph x 0–1024, y 0–786").wait_for(timeout=60_000)  # the whole photograph
+        page.get_by_text("Photograph x 0–1024, y 0–680").wait_for(timeout=60_000)  # the whole photograph
         _settle(page)
         page.wait_for_timeout(1500)  # the canvas of the new view mounts after the script run
         box = _canvas_box(page)
-        assert (round(box["width"]), round(box["height"])) == (760, 583)
+        assert (round(box["width"]), round(box["height"])) == (760, 505)
         for u, v in CLICKS + CLICKS[:1]:  # the last click, on the first vertex, closes the polygon
             page.mouse.click(box["x"] + u, box["y"] + v)
             page.wait_for_timeout(250)
@@ -149,7 +149,7 @@ def test_a_grader_decides_candidates_and_draws_a_polygon_in_the_browser(served_a
         shape = geometry_of(drawn)
     assert decisions == ["confirmed", "confirmed", "rejected"]
     assert shape.kind == "polygon" and len(shape.points) == len(CLICKS)
-    expected = [(u * 1024 / 760, v * 786 / 583) for u, v in CLICKS]
+    expected = [(u * 1024 / 760, v * 680 / 505) for u, v in CLICKS]
     for (x, y), (ex, ey) in zip(shape.points, expected):
         assert abs(x - ex) < 1.5 and abs(y - ey) < 1.5, (shape.points, expected)
 

@@ -1,4 +1,5 @@
-"""The Compare page through AppTest: DiaretDB1 contours, hot spots and a data set that cannot be read."""
+"""The Compare page through AppTest: the bundled demo photographs with their expert masks (no data set needed),
+DiaretDB1 contours, hot spots and a data set that cannot be read."""
 
 from pathlib import Path
 
@@ -8,9 +9,42 @@ from streamlit.testing.v1 import AppTest
 COMPARE_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "compare.py")
 
 
+def test_with_no_data_set_beside_the_checkout_every_tab_works_on_the_demo_photographs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DRX_DATA_ROOT", str(tmp_path))
+    for variable in ("DRX_DIARETDB1_ROOT", "DRX_IDRID_SEGMENTATION_ROOT", "DRX_IDRID_GRADING_ROOT"):
+        monkeypatch.delenv(variable, raising=False)
+    app = AppTest.from_file(COMPARE_PAGE, default_timeout=180)
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.error
+    assert app.selectbox(key="cmp_dataset").value == "demo"
+    assert app.selectbox(key="cmp_image").value == "idrid-demo-01"
+    assert app.caption[0].value.startswith("idrid-demo-01 · Demo photographs (IDRiD, bundled) train")
+    figure = app.get("plotly_chart")[0].proto.spec
+    for name in ("Microaneurysms", "Haemorrhages", "Hard exudates", "Cotton-wool spots", "hit ("):
+        assert name in figure
+    # the demo's hard exudates are many and large: the default model's hard-exudate map finds them
+    assert app.metric[0].label == "Pixel AUC" and float(app.metric[0].value) > 0.7
+    app.session_state["cmp_tab"] = "All methods"
+    app.run()
+    assert not app.exception, app.exception
+    assert sorted(image.proto.imgs[0].caption.split(" ·")[0] for image in app.get("image")) == [
+        "logit_map", "sensitivity"]
+    app.session_state["cmp_tab"] = "Data set"
+    app.run()
+    assert not app.exception, app.exception
+    assert "No evaluation has been stored yet" in app.info[0].value
+    # another data set, missing here, is one clear message
+    app.session_state["cmp_tab"] = "One image"
+    app.selectbox(key="cmp_dataset").set_value("idrid_segmentation").run()
+    assert not app.exception, app.exception
+    assert len(app.error) == 1 and app.error[0].value.startswith("IDRiD segmentation (training part) cannot be read")
+
+
 def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_root, monkeypatch) -> None:
     monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(diaretdb1_root))
     app = AppTest.from_file(COMPARE_PAGE, default_timeout=180)
+    app.session_state["cmp_dataset"] = "diaretdb1"
     app.run()
     assert not app.exception, app.exception
     assert app.selectbox(key="cmp_split").value == "test"
@@ -44,6 +78,7 @@ def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_roo
 def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(tmp_path))
     app = AppTest.from_file(COMPARE_PAGE, default_timeout=60)
+    app.session_state["cmp_dataset"] = "diaretdb1"
     app.run()
     assert not app.exception, app.exception
     assert len(app.error) == 1 and "cannot be read" in app.error[0].value

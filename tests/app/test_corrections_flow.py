@@ -156,7 +156,7 @@ def test_graders_correct_a_reviewer_adjudicates_and_history_reverts(fake_canvas,
     assert list(app.radio(key="candidate_pick").proto.captions[1:4]) == [
         ":green[confirmed: haemorrhage]", ":green[confirmed: microaneurysm]", ":red[rejected: vessel]"]
 
-    # Draw a polygon on the whole photograph (zoom 1: 1024 x 786 shown 760 x 583 px).
+    # Draw a polygon on the whole photograph (zoom 1: the first demo photograph, 1024 x 680, shown 760 x 505 px).
     _run(app.radio(key="candidate_pick").set_value(0))
     _run(app.toggle(key="drawing_on").set_value(True))
     _run(app.segmented_control(key="draw_zoom").set_value(1))
@@ -183,9 +183,9 @@ def test_graders_correct_a_reviewer_adjudicates_and_history_reverts(fake_canvas,
     assert sorted((row.decision, row.lesion_type or row.reason) for row in alice_rows) == [
         ("confirmed", "haemorrhage"), ("confirmed", "microaneurysm"), ("rejected", "vessel")]
     assert len(drawn) == 1 and drawn[0].lesion_type == "cotton_wool_spot" and shape.kind == "polygon"
-    # Canvas (u, v) -> photograph (u * 1024 / 760, v * 786 / 583).
-    expected = [(190 * 1024 / 760, 95 * 786 / 583), (380 * 1024 / 760, 95 * 786 / 583),
-                (285 * 1024 / 760, 190 * 786 / 583)]
+    # Canvas (u, v) -> photograph (u * 1024 / 760, v * 680 / 505).
+    expected = [(190 * 1024 / 760, 95 * 680 / 505), (380 * 1024 / 760, 95 * 680 / 505),
+                (285 * 1024 / 760, 190 * 680 / 505)]
     assert [coordinate for point in shape.points for coordinate in point] == pytest.approx(
         [coordinate for point in expected for coordinate in point])
     assert grade.note == NOTE and grade.icdr_grade == 2 and grade.referable

@@ -5,11 +5,13 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from db.settings import Settings
 from drcore.heatmaps import METHODS, compute_heatmaps
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared
 from drcore.vocabulary import OUTPUTS
 from drcore.models import load_model
+from drcore.synthetic import demo_image_name
 from drcore.vocabulary import SLOW_METHOD_CPU_SECONDS
 
 METHODS_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "methods.py")
@@ -27,6 +29,7 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(diaretdb1_root))
     app = AppTest.from_file(METHODS_PAGE, default_timeout=300)
     app.session_state["model_name"] = SMALL
+    app.session_state["methods_demo"] = Settings.from_env().demo_dir / demo_image_name(0)  # the healthy synthetic one
     app.run()
     assert not app.exception, app.exception
     assert set(app.multiselect(key="methods_chosen").value) == set(METHODS) - set(SLOW_METHOD_CPU_SECONDS)  # on a CPU

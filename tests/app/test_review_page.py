@@ -86,11 +86,14 @@ def test_without_login_the_page_refuses() -> None:
     assert not app.get("plotly_chart") and _count(Image) == 0
 
 
-def test_first_visit_shows_a_demo_photograph_with_its_heatmap(grader) -> None:
+def test_first_visit_shows_a_real_demo_photograph_with_its_heatmap(grader) -> None:
     app = _page(grader)
     assert not app.error
     assert len(app.get("plotly_chart")) == 1
-    assert _photograph_caption(app).replace("\\", "").startswith("demo_01_")
+    # a real photograph with lesions (IDRiD, bundled), not the healthy synthetic one; the synthetic ones follow
+    assert _photograph_caption(app).replace("\\", "").startswith("idrid-demo-01.jpg")
+    assert app.selectbox(key="demo").options[:5] == [
+        "idrid-demo-01", "idrid-demo-02", "idrid-demo-03", "idrid-demo-04", "demo_01_procedural_healthy"]
     assert _count(Image) == 1 and _count(HeatmapRun) == 1
     assert len(list((Settings.from_env().demo_dir).glob("demo_*.png"))) == 6
 

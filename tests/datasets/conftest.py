@@ -1,4 +1,4 @@
-"""Fixtures of the data-set tests: IDRiD roots (DiaretDB1's is in tests/conftest.py) and fakes."""
+"""Fixtures of the data-set tests: IDRiD grading root (DiaretDB1's and IDRiD segmentation's are in tests/conftest.py) and fakes."""
 
 import os
 from pathlib import Path
@@ -9,16 +9,6 @@ from strictness import unavailable
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def idrid_segmentation_root() -> Path:
-    root = Path(
-        os.environ.get("DRX_IDRID_SEGMENTATION_ROOT", SHARED_DATA / "idrid_segmentation")
-    )
-    if not (root / "images").is_dir() and not (root / "A. Segmentation").is_dir():
-        unavailable(f"IDRiD segmentation not found at {root} (set DRX_IDRID_SEGMENTATION_ROOT)")
-    return root
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from ds_fakes import circle, make_diaretdb1, make_idrid_grading
 
 
 def test_registry_names_and_signature():
-    assert set(DATASETS) == {"diaretdb1", "idrid_segmentation", "idrid_grading"}
+    assert set(DATASETS) == {"diaretdb1", "idrid_segmentation", "idrid_grading", "demo"}
     for name in DATASETS:
         assert get_reader(name) is DATASETS[name]
     with pytest.raises(UnknownName, match="unknown data set 'kaggle'"):
@@ -25,13 +25,15 @@ def test_registry_names_and_signature():
 
 def test_default_roots_are_beside_the_repository(monkeypatch):
     for var in ("DRX_DATA_ROOT", "DRX_DIARETDB1_ROOT", "DRX_IDRID_SEGMENTATION_ROOT",
-                "DRX_IDRID_GRADING_ROOT"):
+                "DRX_IDRID_GRADING_ROOT", "DRX_DEMO_ROOT"):
         monkeypatch.delenv(var, raising=False)
     shared = Path(__file__).resolve().parents[3] / "shared" / "data"
     assert shared_data_root() == shared
     assert dataset_root("diaretdb1") == shared / "diaretdb1" / "ddb1_v02_01"
     assert dataset_root("idrid_segmentation") == shared / "idrid_segmentation"
     assert dataset_root("idrid_grading") == shared / "idrid_grading"
+    # the demo photographs are bundled with drcore, not beside the repository
+    assert dataset_root("demo") == Path(__file__).resolve().parents[2] / "drcore" / "datasets" / "demo_photographs"
 
 
 def test_environment_overrides(monkeypatch, tmp_path):
@@ -72,9 +74,10 @@ def test_samples_pickle(tmp_path):
     make_diaretdb1(tmp_path / "d", {1: [[circle(50, 50, 5)]] * 4})
     make_idrid_grading(tmp_path / "g", [("IDRiD_001", 0, 0)])
     make_idrid_segmentation(tmp_path / "s", {"MA": {"IDRiD_01": np.ones((48, 64), bool)}})
-    roots = {"diaretdb1": "d", "idrid_grading": "g", "idrid_segmentation": "s"}
+    roots = {"diaretdb1": tmp_path / "d", "idrid_grading": tmp_path / "g", "idrid_segmentation": tmp_path / "s",
+             "demo": None}
     for name in DATASETS:
-        for s in read(name, tmp_path / roots[name]):
+        for s in read(name, roots[name]):
             back = pickle.loads(pickle.dumps(s))
             assert back == s
             for t, m in back.masks().items():
