@@ -1,10 +1,18 @@
 """The Review page's headline: the referable-DR score and the decision at the model's operating point."""
 
+import math
+
 import streamlit as st
 
 from drcore.vocabulary import REFERABLE_DR
 from drcore.models import ModelCard
 from drcore.referral import REFER, referral
+
+
+def decimals(threshold: float) -> int:
+    """Decimals that keep ``threshold`` apart from 0 and 1 (0.9988 -> 4): at two, a threshold near 1 reads 1.00."""
+    margin = min(threshold, 1 - threshold)
+    return 2 if margin >= 0.01 else min(6, math.ceil(-math.log10(max(margin, 1e-6))) + 1)
 
 
 def referral_text(card: ModelCard, probability: float) -> tuple[str, str]:
@@ -16,7 +24,9 @@ def referral_text(card: ModelCard, probability: float) -> tuple[str, str]:
     point = card.operating_points[REFERABLE_DR]
     verdict_text = (":red[**:material/report: Refer**]" if verdict["decision"] == REFER
                     else ":green[**:material/check_circle: No referable DR**]")
-    headline = f"{verdict_text} · referable DR score **{probability:.2f}** (threshold {verdict['threshold']:.2f})"
+    digits = decimals(verdict["threshold"])
+    headline = (f"{verdict_text} · referable DR score **{probability:.{digits}f}** "
+                f"(threshold {verdict['threshold']:.{digits}f})")
     explanation = (f"Operating point: {point['target_sensitivity']:.0%} sensitivity, chosen on "
                    f"{point['chosen_on']} ({point['positives']} referable, {point['negatives']} not; "
                    f"specificity there {point['specificity']:.0%}). A screening aid, not a diagnosis.")

@@ -265,7 +265,7 @@ def test_a_real_photograph_gets_the_referral_headline_at_the_cards_operating_poi
     from drcore.imaging import load_image, prepare
     from drcore.inference import batch_from_prepared, predict_probabilities
     from drcore.models import load_model
-    from drx.ui.referral import referral_text
+    from drx.ui.referral import decimals, referral_text
 
     photograph = idrid_grading_root / "images" / "a_Training_Set" / "IDRiD_001.jpg"
     default = load_model()
@@ -278,6 +278,9 @@ def test_a_real_photograph_gets_the_referral_headline_at_the_cards_operating_poi
     assert not app.error and f"#### {headline}" in [text.value for text in app.markdown]
     assert "90%" in explanation and ("Refer**" in headline or "No referable DR**" in headline)
     assert explanation in [caption.value for caption in app.caption]
-    assert f"{probability:.2f}" in headline and f"{default.card.threshold('referable_dr'):.2f}" in headline
+    threshold = default.card.threshold("referable_dr")
+    digits = decimals(threshold)  # the card's 0.9988 needs 4: "1.00" would hide it
+    assert f"{probability:.{digits}f}" in headline and f"(threshold {threshold:.{digits}f})" in headline
+    assert [decimals(value) for value in (0.5, 0.98, 0.9988, 0.0004, 0.9999999)] == [2, 2, 4, 5, 6]
     assert _labelled(app.selectbox, "Heatmap of").value == "referable_dr"
     assert f"heatmap: {default.card.heatmap['method']} of" in _photograph_caption(app)
