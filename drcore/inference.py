@@ -4,11 +4,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from drcore.candidates import original_map
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage
+from drcore.models.efficientnet_lite import TrunkHead
 
 
 def batch_from_prepared(prepared: Sequence[PreparedImage]) -> torch.Tensor:
@@ -22,6 +24,52 @@ def predict_probabilities(model: nn.Module, batch: torch.Tensor, *, batch_size: 
     device = next(model.parameters()).device
     logits = [model(chunk.to(device)).float().cpu() for chunk in torch.split(batch, batch_size)]
     return torch.sigmoid(torch.cat(logits)).numpy()
+
+
+def logit_maps_and_logits(network: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position logits ``(N, outputs, h, w)`` and the pooled image-level logits of a model (or of the
+    :class:`TrunkHead` of a frozen one, from trunk features)."""
+    head = isinstance(network, TrunkHead)
+    model = network.model if head else network
+    maps_of = model.logit_maps_from_trunk if head else getattr(model, "logit_maps", None)
+    if maps_of is None:
+        raise ValueError(f"{type(model).__name__} has no logit map: targets of the map need a model that pools one")
+    maps = maps_of(inputs)
+    return maps, model.pool(maps)
+
+
+def probabilities_and_heatmaps(
+    model: nn.Module, batch: torch.Tensor, output: int, method: str = DEFAULT_METHOD, **params: object
+) -> tuple[np.ndarray, torch.Tensor]:
+    """:func:`predict_probabilities` ``(N, outputs)`` and ``method``'s heatmaps of ``output`` ``(N, H, W)``, on the
+    CPU (``params``: the method's), from one model pass where the method's own pass sees the unchanged batch.
+
+    ``logit_map`` on a model that pools its logit maps: one no-grad pass gives the maps and the pooled logits.
+    A method that runs the model's forward on the batch itself (``sensitivity``, ``gradient_x_input``, on one
+    chunk of :func:`~drcore.heatmaps.compute_heatmaps`): its logits, recorded by a forward hook. Any other
+    method (a perturbed or private copy of the input or the model): a separate forward pass.
+    """
+    if method == "logit_map" and hasattr(model, "logit_maps") and hasattr(model, "pool"):
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            maps, logits = logit_maps_and_logits(model, batch.to(device))
+            heatmaps = F.interpolate(maps[:, output, None], size=batch.shape[-2:], mode="bilinear",
+                                     align_corners=False)[:, 0]
+        return torch.sigmoid(logits.float()).cpu().numpy(), heatmaps.cpu()
+    recorded: list[torch.Tensor] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], logits: torch.Tensor) -> None:
+        seen = inputs[0].detach()
+        if not recorded and seen.shape == batch.shape and torch.equal(seen.cpu(), batch):
+            recorded.append(logits.detach().float().cpu())
+
+    handle = model.register_forward_hook(record)
+    try:
+        heatmaps = compute_heatmaps(model, batch, output, method, **params)
+    finally:
+        handle.remove()
+    probabilities = torch.sigmoid(recorded[0]).numpy() if recorded else predict_probabilities(model, batch)
+    return probabilities, heatmaps
 
 
 def original_heatmaps(

@@ -56,7 +56,7 @@ from drcore.atomic import atomic_write
 from drcore.datasets import dataset_root, read
 from drcore.distributed import Processes, start_processes, stop_processes
 from drcore.heatmaps.sensitivity import reduce_channels
-from drcore.inference import predict_probabilities
+from drcore.inference import logit_maps_and_logits, predict_probabilities
 from drcore.lesions import MODEL_OUTPUTS, REFERABLE_DR
 from drcore.metrics import UndefinedMetric, threshold_at_sensitivity
 from drcore.models import ModelCard, build_model, load_model, save_checkpoint
@@ -159,18 +159,6 @@ def heatmap_penalty(maps: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "hoyer":
         return (flat.sum(1) / (flat.norm(dim=1) * math.sqrt(flat.shape[1]) + 1e-12)).mean()
     raise ValueError(f"heatmap_penalty must be one of {PENALTIES}, not {kind!r}")
-
-
-def logit_maps_and_logits(network: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-position logits ``(N, outputs, h, w)`` and the pooled image-level logits of a model (or of the
-    :class:`TrunkHead` of a frozen one, from trunk features)."""
-    head = isinstance(network, TrunkHead)
-    model = network.model if head else network
-    maps_of = model.logit_maps_from_trunk if head else getattr(model, "logit_maps", None)
-    if maps_of is None:
-        raise ValueError(f"{type(model).__name__} has no logit map: targets of the map need a model that pools one")
-    maps = maps_of(inputs)
-    return maps, model.pool(maps)
 
 
 def logit_map_side(model: nn.Module, input_size: int) -> int:

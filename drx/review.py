@@ -22,7 +22,7 @@ from drcore.device import default_device
 from drcore.errors import DrxError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
-from drcore.inference import batch_from_prepared, predict_probabilities
+from drcore.inference import batch_from_prepared, predict_probabilities, probabilities_and_heatmaps
 from drcore.models import LoadedModel
 from drcore.optic_disc import OpticDisc
 from drx import storage
@@ -30,7 +30,7 @@ from drx.candidates import ListedCandidate, register_spots
 from drx.records import register_model
 
 __all__ = ["Analysis", "HeatmapResult", "Photograph", "PhotographUnavailable", "ReviewRecord", "analyse",
-           "explain", "hot_spots", "method_map", "record_review", "stored_photograph"]
+           "analyse_and_explain", "explain", "hot_spots", "method_map", "record_review", "stored_photograph"]
 
 
 class PhotographUnavailable(DrxError):
@@ -98,21 +98,47 @@ def stored_photograph(sessions: sessionmaker[Session], *, image_id: Optional[int
     return Photograph(file_name, data, origin, Path(stored))
 
 
-def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
-    """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
+def _decode(data: bytes, loaded: LoadedModel) -> tuple[np.ndarray, np.ndarray, PreparedImage]:
+    """The photograph, its field of view and its prepared model input (raises drcore's BadImage errors)."""
     photograph = load_image(data)
     field = field_of_view(photograph)
-    prepared = prepare(photograph, loaded.card.input_size, fov=field)
+    return photograph, field, prepare(photograph, loaded.card.input_size, fov=field)
+
+
+def _scores(loaded: LoadedModel, probabilities: np.ndarray) -> dict[str, float]:
+    return dict(zip(loaded.card.outputs, map(float, probabilities)))
+
+
+def _method(loaded: LoadedModel) -> str:
+    return loaded.card.heatmap.get("method", DEFAULT_METHOD)
+
+
+def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
+    """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
+    photograph, field, prepared = _decode(data, loaded)
     probabilities = predict_probabilities(loaded.model, batch_from_prepared([prepared]))[0]
-    return Analysis(photograph, prepared, dict(zip(loaded.card.outputs, map(float, probabilities))), field)
+    return Analysis(photograph, prepared, _scores(loaded, probabilities), field)
 
 
 def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:
     """The heatmap of one output in original photograph pixels, by the model card's method (else the default)."""
-    method = loaded.card.heatmap.get("method", DEFAULT_METHOD)
+    method = _method(loaded)
     started = time.perf_counter()
     values, fov = original_map(method_map(prepared, loaded, output, method), prepared)
     return HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started)
+
+
+def analyse_and_explain(data: bytes, loaded: LoadedModel, output: str) -> tuple[Analysis, HeatmapResult]:
+    """:func:`analyse` and :func:`explain` of ``output`` from one model pass where the card's method allows
+    (:func:`drcore.inference.probabilities_and_heatmaps`): what the Review page needs for a new photograph."""
+    photograph, field, prepared = _decode(data, loaded)
+    method = _method(loaded)
+    started = time.perf_counter()
+    probabilities, maps = probabilities_and_heatmaps(loaded.model, batch_from_prepared([prepared]),
+                                                     loaded.card.outputs.index(output), method)
+    values, fov = original_map(maps[0].numpy(), prepared)
+    heatmap = HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started)
+    return Analysis(photograph, prepared, _scores(loaded, probabilities[0]), field), heatmap
 
 
 def method_map(prepared: PreparedImage, loaded: LoadedModel, output: str, method: str,

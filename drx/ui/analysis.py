@@ -27,6 +27,12 @@ def analyse(sha256: str, _data: bytes, model_name: str) -> Analysis:
     return review.analyse(_data, resources.model(model_name))
 
 
+@st.cache_data(max_entries=32, show_spinner="Reading the photograph, scoring it and computing the heatmap…")
+def analyse_and_explain(sha256: str, _data: bytes, model_name: str, output: str) -> tuple[Analysis, HeatmapResult]:
+    """:func:`drx.review.analyse_and_explain`: the scores and the heatmap of ``output`` from one model pass."""
+    return review.analyse_and_explain(_data, resources.model(model_name), output)
+
+
 @st.cache_data(max_entries=64, show_spinner="Computing the heatmap…")
 def heatmap(sha256: str, _prepared: PreparedImage, model_name: str, output: str) -> HeatmapResult:
     """:func:`drx.review.explain`: the card's method, in original photograph pixels."""

@@ -1,0 +1,60 @@
+"""One model pass for a new photograph on the Review page: the scores come from the heatmap's own pass."""
+
+import numpy as np
+import pytest
+import torch
+
+from drcore.heatmaps import compute_heatmaps
+from drcore.inference import predict_probabilities, probabilities_and_heatmaps
+from drcore.models import build_model, load_model
+from drcore.synthetic import write_demo_images
+from drx import review
+
+
+def _counting_forwards(model: torch.nn.Module) -> list[int]:
+    """A list that grows by one at every pass through the model's first layer (whatever the entry point)."""
+    calls: list[int] = []
+    first = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
+    first.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize(("architecture", "method", "scoring_passes"), [
+    ("efficientnet-lite0", "logit_map", 0),  # the logit maps and their pooled logits in one pass
+    ("small-fundus-net", "sensitivity", 0),  # the gradient method's own forward, recorded
+    ("small-fundus-net", "smoothgrad", 1),  # noisy copies of the input: the scores need a pass of their own
+])
+def test_the_scores_come_from_the_heatmap_pass_where_the_method_sees_the_input(
+        architecture: str, method: str, scoring_passes: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(architecture, outputs=3).eval()
+    batch = torch.randn(2, 3, 64, 64)
+    parameters = {"n_samples": 4} if method == "smoothgrad" else {}
+    expected_scores = predict_probabilities(model, batch)
+    calls = _counting_forwards(model)
+    torch.manual_seed(1)  # smoothgrad draws noise: the same draws in both runs
+    expected_maps = compute_heatmaps(model, batch, 2, method, **parameters)
+    method_passes = len(calls)
+    torch.manual_seed(1)
+    scores, maps = probabilities_and_heatmaps(model, batch, 2, method, **parameters)
+    assert len(calls) - method_passes == method_passes + scoring_passes
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-6)
+    assert scores.shape == (2, 3)
+    torch.testing.assert_close(maps, expected_maps)
+
+
+def test_analyse_and_explain_gives_what_analyse_then_explain_give(tmp_path) -> None:
+    loaded = load_model("drx-synthetic-v1")
+    (path,) = write_demo_images(tmp_path, count=1, width=400)
+    data = path.read_bytes()
+    analysis, heatmap = review.analyse_and_explain(data, loaded, "haemorrhage")
+    separate = review.analyse(data, loaded)
+    explained = review.explain(separate.prepared, loaded, "haemorrhage")
+    assert analysis.probabilities.keys() == separate.probabilities.keys()
+    for name, probability in separate.probabilities.items():
+        assert analysis.probabilities[name] == pytest.approx(probability, abs=1e-6)
+    np.testing.assert_array_equal(analysis.photograph, separate.photograph)
+    np.testing.assert_allclose(heatmap.values, explained.values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(heatmap.fov, explained.fov)
+    assert heatmap.method == explained.method == "sensitivity" and heatmap.values.shape == (
+        analysis.photograph.shape[:2])
