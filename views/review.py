@@ -13,6 +13,7 @@ from drx.ui.drawing_panel import annotation_traces, drawing_panel
 from drx.ui.history_panel import history_panel
 from drx.ui.overlay import overlay_figure
 from drx.ui.referral import referral_banner
+from drx.ui.review_keys import LEGEND, candidate_keys
 from drx.ui.review_link import InvalidReviewLink, read_review_target
 from drx.ui.review_panels import LINKED, canvas_controls, choose_photograph, display_settings, grade_panel
 from drx.ui.text import verbatim
@@ -34,8 +35,10 @@ except InvalidReviewLink as error:
     target = None
 source, photograph = choose_photograph(sessions, user, settings, target)
 sha256 = photograph.sha256
+linked = target.output if source == LINKED and target.output in loaded.card.outputs else None
+first_output = linked or loaded.card.default_output()  # its heatmap comes from the pass that scores the photograph
 try:
-    result = analysis.analyse(sha256, photograph.data, model_name)
+    result, first_heatmap = analysis.analyse_and_explain(sha256, photograph.data, model_name, first_output)
 except BadImage as error:
     st.error(f"**{verbatim(photograph.file_name)}** cannot be reviewed. {error}", icon=":material/block:")
     st.stop()
@@ -45,10 +48,9 @@ figure_column, side_column = st.columns([3, 1], gap="medium")
 with side_column:
     candidates_tab, grade_tab, display_tab = st.tabs(["Candidates", "Grade", "Heatmap"])
 with display_tab:
-    linked = target.output if source == LINKED and target.output in result.probabilities else None
-    shown = display_settings(result.probabilities, linked or loaded.card.default_output())
+    shown = display_settings(result.probabilities, first_output)
 output = shown.output
-heatmap = analysis.heatmap(sha256, result.prepared, model_name, output)
+heatmap = first_heatmap if output == first_output else analysis.heatmap(sha256, result.prepared, model_name, output)
 disc = analysis.optic_disc(sha256, result.photograph, result.field) if shown.skip_optic_disc else None
 spots = analysis.hot_spots(f"{sha256}_{loaded.card.sha256}_{heatmap.method}_{output}", heatmap.values,
                            heatmap.fov, shown.spot_count, shown.spot_smoothing, shown.spot_spacing, disc)
@@ -60,7 +62,7 @@ with candidates_tab:
         st.info(f"The model scores this photograph **{score:.2f}** for {LESION_LABELS[output].lower()} (below "
                 f"{WEAK_MAP_SCORE}): these candidates are only the strongest spots of a weak map, most likely not "
                 "lesions. Reject them, or draw what the model missed.", icon=":material/info:")
-    selected = candidate_panel(sessions, user, record.image_id, record.candidates)
+    selected = candidate_panel(sessions, user, record.image_id, record.candidates, output)
 with grade_tab:
     grade_panel(sessions, user, record.image_id, sha256)
 
@@ -70,7 +72,9 @@ with figure_column:
     st.caption(f"{verbatim(photograph.file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
                f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
     canvas = canvas_controls()
+    candidate_keys(sessions, user, record.candidates, selected)
     figure_slot = st.container()
+    st.caption(LEGEND)
     if st.toggle("Draw missed lesions", key="drawing_on"):
         drawing_panel(sessions, user, record.image_id, result.photograph,
                       (selected.x, selected.y) if selected else None)

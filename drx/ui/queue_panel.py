@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.accounts import User
 from drx import work_queue
+from drx.ui.review_keys import NEXT_PHOTOGRAPH
 
 PICK_KEY = "queue_pick"
 
@@ -32,5 +33,6 @@ def queue_picker(sessions: sessionmaker[Session], user: User) -> Optional[int]:
     back, choice, forward = st.columns([1, 6, 1], vertical_alignment="bottom")
     back.button("Previous", key="queue_previous", on_click=_step, args=(sessions, user, False), width="stretch")
     chosen = choice.selectbox("Assigned photograph", list(labels), format_func=labels.get, key=PICK_KEY)
-    forward.button("Next", key="queue_next", on_click=_step, args=(sessions, user, True), width="stretch")
+    forward.button("Next", key="queue_next", on_click=_step, args=(sessions, user, True), width="stretch",
+                   shortcut=NEXT_PHOTOGRAPH)
     return chosen

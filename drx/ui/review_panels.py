@@ -17,6 +17,7 @@ from drx.ui import resources
 from drx.ui.actions import attempt
 from drx.ui.overlay import COLORMAPS, COLOUR, HEATMAP_MODES, OVERLAY, VIEWS
 from drx.ui.queue_panel import queue_picker
+from drx.ui.review_keys import MODE_KEY, heatmap_key, next_photograph_key
 from drx.ui.review_link import ReviewTarget
 from drx.ui.text import verbatim
 from drx.work_queue import has_queue
@@ -44,8 +45,11 @@ def choose_photograph(sessions: sessionmaker[Session], user: User, settings: Set
             st.error(f"This photograph cannot be opened: {verbatim(str(error))}.", icon=":material/block:")
             st.stop()
     if source == DEMO:
-        path = st.selectbox("Demo photograph", resources.demo_images(settings.demo_dir), format_func=lambda item: item.stem,
-                            key="demo")
+        paths = resources.demo_images(settings.demo_dir)
+        choice, following = st.columns([4, 1], vertical_alignment="bottom")
+        with following:
+            next_photograph_key("demo", paths)
+        path = choice.selectbox("Demo photograph", paths, format_func=lambda item: item.stem, key="demo")
         return source, Photograph(path.name, path.read_bytes(), "demo", path)
     uploads = st.file_uploader("Fundus photographs (JPEG, PNG or TIFF)", type=list(UPLOAD_TYPES),
                                accept_multiple_files=True, key="uploads")
@@ -53,7 +57,12 @@ def choose_photograph(sessions: sessionmaker[Session], user: User, settings: Set
         st.info("Upload one or more fundus photographs, or choose **Demo images** above.")
         st.stop()
     names = [upload.name for upload in uploads]
-    chosen = uploads[names.index(st.selectbox("Photograph", names, key="upload_choice"))] if len(uploads) > 1 else uploads[0]
+    if len(uploads) == 1:
+        return source, Photograph(uploads[0].name, uploads[0].getvalue(), "upload")
+    choice, following = st.columns([4, 1], vertical_alignment="bottom")
+    with following:
+        next_photograph_key("upload_choice", names)
+    chosen = uploads[names.index(choice.selectbox("Photograph", names, key="upload_choice"))]
     return source, Photograph(chosen.name, chosen.getvalue(), "upload")
 
 
@@ -119,9 +128,11 @@ class Canvas:
 
 def canvas_controls() -> Canvas:
     """The row of controls above the photograph."""
-    mode_column, view_column, tune_column = st.columns([3, 4, 2], vertical_alignment="bottom")
-    mode = mode_column.segmented_control("Heatmap", HEATMAP_MODES, default=OVERLAY, key="heatmap_mode",
+    mode_column, view_column, tune_column, key_column = st.columns([3, 4, 2, 2], vertical_alignment="bottom")
+    mode = mode_column.segmented_control("Heatmap", HEATMAP_MODES, default=OVERLAY, key=MODE_KEY,
                                          help="Off shows the photograph alone.") or OVERLAY
+    with key_column:
+        heatmap_key()
     view = view_column.segmented_control("Photograph", VIEWS, default=COLOUR, key="view",
                                          help="Enhanced stretches the contrast; Red-free is the green channel.") or COLOUR
     with tune_column.popover("Adjust", icon=":material/tune:"):

@@ -194,3 +194,96 @@ def test_the_grade_form_refuses_an_unchosen_grade_and_asks_before_icdr_0_with_re
         page.get_by_text("Grade saved.", exact=True).wait_for(timeout=60_000)
         browser.close()
     assert grades() == 1
+
+
+def _tab_to(page, test: str, limit: int = 150) -> None:
+    """Press Tab until the focused element passes the JavaScript ``test`` (of ``element``)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(element => {test})(document.activeElement)"):
+            return
+    pytest.fail(f"no element passing {test} within {limit} Tab presses")
+
+
+def _chosen(page) -> set[str]:
+    """The chosen options of the page's segmented controls (photograph source, heatmap mode, view)."""
+    return {text.strip() for text in
+            page.locator('button[data-variant="segmented_control"][data-selected]').all_inner_texts()}
+
+
+def test_a_grader_decides_candidates_grades_and_moves_on_with_the_keyboard_only(served_app: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        unavailable("no chromium on PATH (apt-get install -y chromium)")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(served_app, timeout=120_000)
+        page.get_by_label("Name").press_sequentially("alice")
+        page.keyboard.press("Tab")
+        page.keyboard.type("a long enough password")
+        page.keyboard.press("Enter")
+        page.get_by_text("Candidates, strongest first").wait_for(timeout=240_000)
+        _settle(page)
+        assert page.get_by_text("J / K next / previous candidate").is_visible()  # the legend
+
+        def key(name: str, then: str) -> None:
+            page.keyboard.press(name)
+            page.get_by_text(then, exact=True).first.wait_for(timeout=60_000)
+            _settle(page)
+
+        key("j", "Candidate 1")
+        key("a", "Candidate 1: confirm saved.")
+        key("j", "Candidate 2")
+        key("x", "Candidate 2: reject (false positive) saved.")
+        key("k", "Candidate 1")
+        page.get_by_text("at x", exact=False).first.wait_for()
+        assert page.get_by_text("confirmed: microaneurysm").count() == 1  # the list's caption of candidate 1
+
+        # Typing a note presses none of the keys it holds (x would reject candidate 1, k select the whole photograph).
+        _tab_to(page, "element.tagName === 'INPUT' && "
+                      "element.closest('[data-testid=\"stTextInput\"]')?.innerText.includes('Note')")
+        page.keyboard.type("a jk x")
+        page.keyboard.press("Tab")
+        _settle(page)
+        assert page.get_by_text("Candidate 1", exact=True).count() == 1
+
+        assert {"Overlay", "Colour"} <= _chosen(page)
+        page.keyboard.press("h")
+        _settle(page)
+        assert "Off" in _chosen(page) and "Overlay" not in _chosen(page)
+        page.keyboard.press("h")
+        _settle(page)
+        assert "Overlay" in _chosen(page) and "Off" not in _chosen(page)
+
+        # The grade: Tab to the side panel's tabs, arrow to "Grade", then through its form.
+        _tab_to(page, "element.getAttribute('role') === 'tab' && element.innerText.trim() === 'Candidates'")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        _tab_to(page, "element.getAttribute('role') === 'combobox' && "
+                      "element.closest('[data-testid=\"stSelectbox\"]').innerText.includes('ICDR grade')")
+        page.keyboard.type("Moderate")
+        page.keyboard.press("Enter")
+        _tab_to(page, "element.type === 'checkbox'")
+        page.keyboard.press("Space")
+        _tab_to(page, "element.tagName === 'BUTTON' && element.innerText.includes('Save grade')")
+        page.keyboard.press("Enter")
+        page.get_by_text("Grade saved.", exact=True).wait_for(timeout=60_000)
+        _settle(page)
+
+        page.keyboard.press("n")
+        page.get_by_text("idrid-demo-02.jpg ·").first.wait_for(timeout=240_000)
+        _settle(page)
+        browser.close()
+
+    sessions = init_database(Settings.from_env().database_url)
+    with sessions() as session:
+        first = session.scalars(select(Image).where(Image.file_name == "idrid-demo-01.jpg")).one()
+        decided = sorted((row.decision, row.lesion_type, row.reason) for row in current_decisions(session, first))
+        (grade,) = session.scalars(select(Grade)).all()
+        images = session.scalars(select(Image.file_name).order_by(Image.id)).all()
+    assert decided == [("confirmed", "microaneurysm", None), ("rejected", None, "vessel")]
+    assert (grade.image_id, grade.icdr_grade, grade.referable, grade.ungradable) == (first.id, 2, True, False)
+    assert images == ["idrid-demo-01.jpg", "idrid-demo-02.jpg"]
