@@ -13,7 +13,7 @@ from drx.ui.drawing_panel import annotation_traces, drawing_panel
 from drx.ui.history_panel import history_panel
 from drx.ui.overlay import overlay_figure
 from drx.ui.referral import referral_banner
-from drx.ui.review_keys import LEGEND, candidate_keys
+from drx.ui.review_keys import LEGEND, key_row
 from drx.ui.review_link import InvalidReviewLink, read_review_target
 from drx.ui.review_panels import LINKED, canvas_controls, choose_photograph, display_settings, grade_panel
 from drx.ui.text import verbatim
@@ -72,7 +72,7 @@ with figure_column:
     st.caption(f"{verbatim(photograph.file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
                f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
     canvas = canvas_controls()
-    candidate_keys(sessions, user, record.candidates, selected)
+    key_row(sessions, user, record.candidates, selected)
     figure_slot = st.container()
     st.caption(LEGEND)
     if st.toggle("Draw missed lesions", key="drawing_on"):

@@ -29,11 +29,19 @@ def _step(ranks: Sequence[int], step: int) -> None:
     st.session_state[PICK_KEY] = ranks[min(max(position + step, 0), len(ranks) - 1)]
 
 
-def candidate_keys(sessions: sessionmaker[Session], user: User, listed: list[ListedCandidate],
-                   selected: Optional[ListedCandidate]) -> None:
-    """Previous and next candidate (from the whole photograph to the weakest), confirm and reject the selected."""
+def _toggle_heatmap() -> None:
+    mode = st.session_state.get(MODE_KEY) or OVERLAY
+    if mode != HIDDEN:
+        st.session_state[SHOWN_MODE_KEY] = mode
+    st.session_state[MODE_KEY] = st.session_state.get(SHOWN_MODE_KEY, OVERLAY) if mode == HIDDEN else HIDDEN
+
+
+def key_row(sessions: sessionmaker[Session], user: User, listed: list[ListedCandidate],
+            selected: Optional[ListedCandidate]) -> None:
+    """Previous and next candidate (from the whole photograph to the weakest), confirm and reject the selected,
+    the heatmap off and back on in the mode it had."""
     ranks = [0] + [item.rank for item in listed]
-    previous, following, confirm, reject = st.columns(4)
+    previous, following, confirm, reject, heatmap = st.columns(5)
     previous.button("Previous", key="key_previous", shortcut=PREVIOUS_CANDIDATE, icon=":material/arrow_upward:",
                     on_click=_step, args=(ranks, -1), disabled=not listed, width="stretch")
     following.button("Next", key="key_next", shortcut=NEXT_CANDIDATE, icon=":material/arrow_downward:",
@@ -44,19 +52,8 @@ def candidate_keys(sessions: sessionmaker[Session], user: User, listed: list[Lis
     reject.button("Reject", key="key_reject", shortcut=REJECT, icon=":material/close:",
                   on_click=save_decision, args=(sessions, user, selected, "rejected"), disabled=selected is None,
                   width="stretch")
-
-
-def _toggle_heatmap() -> None:
-    mode = st.session_state.get(MODE_KEY) or OVERLAY
-    if mode != HIDDEN:
-        st.session_state[SHOWN_MODE_KEY] = mode
-    st.session_state[MODE_KEY] = st.session_state.get(SHOWN_MODE_KEY, OVERLAY) if mode == HIDDEN else HIDDEN
-
-
-def heatmap_key() -> None:
-    """A button that turns the heatmap off, and back on in the mode it had."""
-    st.button("Heatmap", key="key_heatmap", shortcut=TOGGLE_HEATMAP, icon=":material/layers:",
-              on_click=_toggle_heatmap, help="Turns the heatmap off and back on.")
+    heatmap.button("Heatmap", key="key_heatmap", shortcut=TOGGLE_HEATMAP, icon=":material/layers:",
+                   on_click=_toggle_heatmap, width="stretch")
 
 
 def _next(state_key: str, options: Sequence[object]) -> None:

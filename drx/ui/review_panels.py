@@ -17,7 +17,7 @@ from drx.ui import resources
 from drx.ui.actions import attempt
 from drx.ui.overlay import COLORMAPS, COLOUR, HEATMAP_MODES, OVERLAY, VIEWS
 from drx.ui.queue_panel import queue_picker
-from drx.ui.review_keys import MODE_KEY, heatmap_key, next_photograph_key
+from drx.ui.review_keys import MODE_KEY, next_photograph_key
 from drx.ui.review_link import ReviewTarget
 from drx.ui.text import verbatim
 from drx.work_queue import has_queue
@@ -128,11 +128,9 @@ class Canvas:
 
 def canvas_controls() -> Canvas:
     """The row of controls above the photograph."""
-    mode_column, view_column, tune_column, key_column = st.columns([3, 4, 2, 2], vertical_alignment="bottom")
+    mode_column, view_column, tune_column = st.columns([3, 4, 2], vertical_alignment="bottom")
     mode = mode_column.segmented_control("Heatmap", HEATMAP_MODES, default=OVERLAY, key=MODE_KEY,
                                          help="Off shows the photograph alone.") or OVERLAY
-    with key_column:
-        heatmap_key()
     view = view_column.segmented_control("Photograph", VIEWS, default=COLOUR, key="view",
                                          help="Enhanced stretches the contrast; Red-free is the green channel.") or COLOUR
     with tune_column.popover("Adjust", icon=":material/tune:"):
