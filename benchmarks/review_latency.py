@@ -25,6 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drcore.models import LoadedModel
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
@@ -34,7 +38,7 @@ UPLOAD_RATIO_TARGET = 1.5
 DECISION_TARGET_S = 1.0
 
 
-def model_seconds(loaded, data: bytes) -> float:
+def model_seconds(loaded: "LoadedModel", data: bytes) -> float:
     """Forward and backward of the card's default output on the prepared photograph, once."""
     from drcore.imaging import load_image, prepare
     from drcore.inference import batch_from_prepared

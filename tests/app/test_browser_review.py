@@ -1,5 +1,6 @@
 """The Review page in headless Chromium: log in, decide candidates, draw a polygon with the real canvas, then
-``drx train --corrections`` learns from exactly that work.
+``drx train --corrections`` learns from exactly that work; the grade form's refusals; a photograph decided,
+graded and left with the keyboard only.
 
 Serves the app with ``streamlit run`` on a free port and drives Debian's
 chromium through Playwright. The polygon is drawn with mouse clicks on the
