@@ -21,6 +21,7 @@ name                        module                     per-pixel map (default re
 ``grad_cam``                ``cam``                    ReLU(sum_k a_k A_k), bilinear upsampling
 ``occlusion``               ``occlusion`` (Captum)     mean logit drop of covering patches
 ``logit_map``               ``logit_map``              the model's own logit map, bilinear upsampling
+``logit_map_sensitivity``   ``logit_map``              max_c |d sum ReLU(logit map) / d x_c|
 ==========================  =========================  ==================================
 
 Methods with channels accept ``channel_reduction`` (``"max_abs"``, ``"l2"``,
@@ -47,7 +48,7 @@ from drcore.errors import UnknownName, UnsupportedModel
 from drcore.heatmaps.cam import grad_cam
 from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smoothgrad
 from drcore.heatmaps.guided import deconvnet, guided_backprop
-from drcore.heatmaps.logit_map import logit_map
+from drcore.heatmaps.logit_map import logit_map, logit_map_sensitivity
 from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
 from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.heatmaps.sensitivity import sensitivity
@@ -76,6 +77,7 @@ REGISTRY: dict[str, Registered] = {
     "grad_cam": Registered(grad_cam),
     "occlusion": Registered(occlusion, ("patch_size", "stride", "perturbations_per_eval"), occlusion_outputs),
     "logit_map": Registered(logit_map),
+    "logit_map_sensitivity": Registered(logit_map_sensitivity),
 }
 #: The method functions by name.
 METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REGISTRY.items()}

@@ -6,6 +6,13 @@ with LSE pooling) explain an output by that map: the evidence the pooling
 took its maximum over. Values are logits (signed, not normalised); the map is
 upsampled bilinearly (``align_corners=False``) to the input size. No gradient
 is computed, so it costs one forward pass for every output at once.
+
+``logit_map_sensitivity`` brings that evidence down to the pixels: the sensitivity of the map's positive
+evidence, ``|d sum_positions ReLU(map_k) / dx|`` (channels reduced as :mod:`~drcore.heatmaps.sensitivity`
+does). Unlike the sensitivity of the pooled image logit, which follows the few positions the pooling picked,
+every position with positive evidence sends its gradient back to the pixels that made it: on DiaretDB1 it
+points at single microaneurysms and haemorrhages where the stride-16 map only outlines their area. One
+forward and one backward pass per output.
 """
 
 import torch
@@ -13,14 +20,30 @@ import torch.nn.functional as F
 from torch import nn
 
 from drcore.errors import UnsupportedModel
+from drcore.heatmaps.sensitivity import reduce_channels
+
+
+def _logit_maps(model: nn.Module, batch: torch.Tensor, output: int) -> torch.Tensor:
+    maps = getattr(model, "logit_maps", None)
+    if maps is None:
+        raise UnsupportedModel(f"{type(model).__name__} has no logit_maps: the logit_map methods need a model "
+                               "that pools a map of per-position logits")
+    return maps(batch)[:, output]  # IndexError for an output the model lacks
 
 
 @torch.no_grad()
 def logit_map(model: nn.Module, batch: torch.Tensor, output: int) -> torch.Tensor:
     """``(N, H, W)`` logit map of ``output``, bilinearly upsampled to the batch's ``H x W``."""
-    maps = getattr(model, "logit_maps", None)
-    if maps is None:
-        raise UnsupportedModel(f"{type(model).__name__} has no logit_maps: the logit_map method needs a model "
-                               "that pools a map of per-position logits")
-    logits = maps(batch)[:, output, None]  # IndexError for an output the model lacks
+    logits = _logit_maps(model, batch, output)[:, None]
     return F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+
+def logit_map_sensitivity(
+    model: nn.Module, batch: torch.Tensor, output: int, *, channel_reduction: str = "max_abs"
+) -> torch.Tensor:
+    """``(N, H, W)`` maps ``|d sum ReLU(logit map of output) / d x|``, channels reduced by ``channel_reduction``."""
+    inputs = batch.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        evidence = _logit_maps(model, inputs, output).relu().sum()
+        (gradients,) = torch.autograd.grad(evidence, inputs)
+    return reduce_channels(gradients.detach(), channel_reduction)

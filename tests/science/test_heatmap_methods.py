@@ -19,6 +19,7 @@ from captum.attr import (
     LayerAttribution,
     LayerGradCam,
     Occlusion,
+    Saliency,
 )
 from torch import nn
 
@@ -620,3 +621,39 @@ def test_logit_map_is_the_models_own_map_bilinearly_upsampled_hand_worked() -> N
     assert torch.allclose(maps[0], -expected)
     with pytest.raises(UnsupportedModel, match="logit_maps"):
         compute_heatmaps(torch.nn.Conv2d(3, 1, 1), torch.zeros(1, 3, 4, 4), 0, "logit_map")
+
+
+def test_logit_map_sensitivity_against_captum_saliency_of_the_summed_positive_map() -> None:
+    from drcore.heatmaps.logit_map import logit_map_sensitivity
+
+    net = tiny_fundus_net()
+    x = torch.rand(3, 3, 32, 32, dtype=torch.float64) * 2 - 1
+
+    class PositiveEvidence(nn.Module):
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return net.logit_maps(images)[:, 1].relu().sum(dim=(1, 2))
+
+    reference = Saliency(PositiveEvidence()).attribute(x, abs=True).amax(dim=1)
+    agree(logit_map_sensitivity(net, x, 1), reference, "logit map sensitivity vs Captum Saliency")
+    assert not torch.allclose(logit_map_sensitivity(net, x, 1), sensitivity(net, x, 1))  # not the pooled logit's
+
+
+def test_logit_map_sensitivity_hand_worked_on_a_pixelwise_linear_map() -> None:
+    from drcore.heatmaps import compute_heatmaps
+
+    class PixelLinear(nn.Module):
+        """logit map = w . x at every pixel: the gradient of sum ReLU(map) is w where the map is positive."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.tensor([0.5, -2.0, 1.0]))
+
+        def logit_maps(self, batch: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("c,nchw->nhw", self.weight, batch)[:, None]
+
+    x = torch.zeros(1, 3, 2, 2)
+    x[0, 0, 0, 0] = 1.0   # map 0.5 > 0
+    x[0, 1, 0, 1] = 1.0   # map -2 < 0
+    x[0, 2, 1, 0] = 0.25  # map 0.25 > 0
+    maps = compute_heatmaps(PixelLinear(), x, 0, "logit_map_sensitivity")
+    assert torch.equal(maps, torch.tensor([[[2.0, 0.0], [2.0, 0.0]]]))  # max_c |w_c| where positive, 0 elsewhere
