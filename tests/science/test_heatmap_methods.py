@@ -402,6 +402,35 @@ def test_a_composite_gives_each_layer_type_its_rule() -> None:
         lrp(net, x, 0, Composite(((LogSumExpPool, Epsilon(0.1)),)))
 
 
+class PlainMeanPool(nn.Module):
+    """Global average pooling that declares nothing to LRP."""
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return maps.flatten(2).mean(dim=-1)
+
+
+class MeanPool(PlainMeanPool):
+    """Global average pooling with its position weights: a pooling head from outside drcore.models."""
+
+    def position_weights(self, maps: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(maps.flatten(2), 1.0 / maps[0, 0].numel())
+
+
+def test_any_pooling_head_that_gives_its_position_weights_gets_the_composites_rule() -> None:
+    """No model class is known to the explainer: a head with ``position_weights`` is explained, one without is
+    refused. On a bias-free linear model LRP-0 is gradient x input, here x * W[output] / (h w)."""
+    conv = nn.Conv2d(3, 2, 1, bias=False).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]]).view(2, 3, 1, 1))
+    x = torch.rand(1, 3, 4, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1
+    for output in (0, 1):
+        expected = (x[0] * conv.weight[output, :, 0, 0, None, None]).sum(dim=0).detach() / 20
+        ours = lrp(nn.Sequential(conv, MeanPool()), x, output, Composite.uniform(Epsilon(1e-12)))[0]
+        agree(ours, expected, f"LRP-0 through a mean-pool head, output {output}")
+    with pytest.raises(UnsupportedModel, match="PlainMeanPool"):
+        lrp(nn.Sequential(conv, PlainMeanPool()), x, 0, Composite.uniform(Epsilon(1e-12)))
+
+
 # Not pool_rule="softmax": it sends relevance to positions whose logit map is exactly 0 (no active
 # input), where the 1x1 classifier cannot pass it on.
 @pytest.mark.parametrize("params", [{}, {"first_layer": "zb"}])
