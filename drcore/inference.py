@@ -8,6 +8,7 @@ from torch import nn
 
 from drcore.candidates import original_map
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
+from drcore.heatmaps.logit_map import pooled_maps
 from drcore.imaging import PreparedImage
 
 
@@ -18,10 +19,20 @@ def batch_from_prepared(prepared: Sequence[PreparedImage]) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_probabilities(model: nn.Module, batch: torch.Tensor, *, batch_size: int = 8) -> np.ndarray:
-    """Sigmoid of every image-level logit, ``(N, outputs)``."""
+    """Sigmoid of every image-level logit, ``(N, outputs)``.
+
+    A model that pools a logit map (``logit_maps`` and ``pool``, ``forward = pool(logit_maps)``) is run through
+    :func:`drcore.heatmaps.logit_map.pooled_maps`, so that the logit_map heatmaps of the last chunk need no
+    second forward pass.
+    """
     device = next(model.parameters()).device
-    logits = [model(chunk.to(device)).float().cpu() for chunk in torch.split(batch, batch_size)]
-    return torch.sigmoid(torch.cat(logits)).numpy()
+    pooled = hasattr(model, "logit_maps") and hasattr(model, "pool")
+
+    def logits(chunk: torch.Tensor) -> torch.Tensor:
+        return model.pool(pooled_maps(model, chunk)) if pooled else model(chunk)
+
+    return torch.sigmoid(torch.cat([logits(chunk.to(device)).float().cpu()
+                                    for chunk in torch.split(batch, batch_size)])).numpy()
 
 
 def original_heatmaps(

@@ -20,6 +20,7 @@ from captum.attr import (
     LayerGradCam,
     Occlusion,
 )
+import torch.nn.functional as F
 from torch import nn
 
 from drcore.errors import UnknownName
@@ -649,3 +650,33 @@ def test_logit_map_is_the_models_own_map_bilinearly_upsampled_hand_worked() -> N
     assert torch.allclose(maps[0], -expected)
     with pytest.raises(UnsupportedModel, match="logit_maps"):
         compute_heatmaps(torch.nn.Conv2d(3, 1, 1), torch.zeros(1, 3, 4, 4), 0, "logit_map")
+
+
+@pytest.mark.parametrize("architecture, params", [("small-fundus-net", {"widths": (4, 6)}),
+                                                  ("efficientnet-lite0", {"pretrained": False})])
+def test_one_forward_pass_scores_a_photograph_and_gives_every_outputs_logit_map(architecture: str, params: dict) -> None:
+    """Scores and the logit maps of every output of one batch share one forward pass; scores are the model's own
+    (``forward = pool(logit_maps)``); another batch, or an in-place change of the weights, computes anew."""
+    from drcore.heatmaps.logit_map import logit_map
+    from drcore.inference import predict_probabilities
+
+    torch.manual_seed(0)
+    model = build_model(architecture, outputs=3, **params).eval()
+    batch, other = torch.rand(2, 1, 3, 64, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.no_grad():
+        expected = torch.sigmoid(model(batch)).numpy()
+        upsampled = F.interpolate(model.logit_maps(batch), size=(64, 64), mode="bilinear", align_corners=False)
+    passes: list[int] = []
+    original = model.logit_maps
+    model.logit_maps = lambda images: passes.append(len(images)) or original(images)
+    assert np.array_equal(predict_probabilities(model, batch), expected)
+    maps = [logit_map(model, batch, output) for output in range(3)]
+    assert passes == [1]
+    assert all(torch.equal(maps[output], upsampled[:, output]) for output in range(3))
+    logit_map(model, other, 0)
+    predict_probabilities(model, other)
+    assert passes == [1, 1]
+    with torch.no_grad():
+        next(model.parameters()).mul_(2.0)
+        changed = torch.sigmoid(model(other)).numpy()
+    assert np.array_equal(predict_probabilities(model, other), changed) and passes == [1, 1, 1, 1]
