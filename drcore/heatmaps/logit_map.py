@@ -26,7 +26,8 @@ _lock = threading.Lock()  # the app explains photographs from several sessions' 
 def _state(model: nn.Module, batch: torch.Tensor) -> tuple:
     """What the maps depend on: the model object, its weights' in-place versions, its mode and the batch's bytes."""
     versions = tuple(tensor._version for tensor in (*model.parameters(), *model.buffers()))
-    digest = hashlib.blake2b(batch.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
+    raw = batch.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # any dtype, bfloat16 included
+    digest = hashlib.blake2b(raw.numpy().tobytes(), digest_size=16).digest()
     return id(model), versions, model.training, tuple(batch.shape), str(batch.dtype), str(batch.device), digest
 
 
