@@ -4,11 +4,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from drcore.candidates import original_map
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
+from drcore.heatmaps.logit_map import pooled_maps
 from drcore.imaging import PreparedImage
 from drcore.models.efficientnet_lite import TrunkHead
 
@@ -20,10 +20,20 @@ def batch_from_prepared(prepared: Sequence[PreparedImage]) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_probabilities(model: nn.Module, batch: torch.Tensor, *, batch_size: int = 8) -> np.ndarray:
-    """Sigmoid of every image-level logit, ``(N, outputs)``."""
+    """Sigmoid of every image-level logit, ``(N, outputs)``.
+
+    A model that pools a logit map (``logit_maps`` and ``pool``, ``forward = pool(logit_maps)``) is run through
+    :func:`drcore.heatmaps.logit_map.pooled_maps`, so that the logit_map heatmaps of the last chunk need no
+    second forward pass.
+    """
     device = next(model.parameters()).device
-    logits = [model(chunk.to(device)).float().cpu() for chunk in torch.split(batch, batch_size)]
-    return torch.sigmoid(torch.cat(logits)).numpy()
+    pooled = hasattr(model, "logit_maps") and hasattr(model, "pool")
+
+    def logits(chunk: torch.Tensor) -> torch.Tensor:
+        return model.pool(pooled_maps(model, chunk)) if pooled else model(chunk)
+
+    return torch.sigmoid(torch.cat([logits(chunk.to(device)).float().cpu()
+                                    for chunk in torch.split(batch, batch_size)])).numpy()
 
 
 def logit_maps_and_logits(network: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,18 +54,11 @@ def probabilities_and_heatmaps(
     """:func:`predict_probabilities` ``(N, outputs)`` and ``method``'s heatmaps of ``output`` ``(N, H, W)``, on the
     CPU (``params``: the method's), from one model pass where the method's own pass sees the unchanged batch.
 
-    ``logit_map`` on a model that pools its logit maps: one no-grad pass gives the maps and the pooled logits.
-    A method that runs the model's forward on the batch itself (``sensitivity``, ``gradient_x_input``, on one
+    ``logit_map`` on a model that pools its logit maps: the scores pool the maps the method computed
+    (:func:`predict_probabilities` through :func:`~drcore.heatmaps.logit_map.pooled_maps`). A method that runs the model's forward on the batch itself (``sensitivity``, ``gradient_x_input``, on one
     chunk of :func:`~drcore.heatmaps.compute_heatmaps`): its logits, recorded by a forward hook. Any other
     method (a perturbed or private copy of the input or the model): a separate forward pass.
     """
-    if method == "logit_map" and hasattr(model, "logit_maps") and hasattr(model, "pool"):
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            maps, logits = logit_maps_and_logits(model, batch.to(device))
-            heatmaps = F.interpolate(maps[:, output, None], size=batch.shape[-2:], mode="bilinear",
-                                     align_corners=False)[:, 0]
-        return torch.sigmoid(logits.float()).cpu().numpy(), heatmaps.cpu()
     recorded: list[torch.Tensor] = []
 
     def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], logits: torch.Tensor) -> None:

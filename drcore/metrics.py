@@ -275,8 +275,10 @@ class OperatingPoint:
     negatives: int
 
 
-def threshold_at_sensitivity(scores: np.ndarray, labels: np.ndarray, target: float = 0.9) -> OperatingPoint:
+def threshold_at_sensitivity(labels: np.ndarray, scores: np.ndarray, target: float = 0.9) -> OperatingPoint:
     """The highest threshold ``t`` whose rule ``score >= t`` reaches ``target`` sensitivity.
+
+    Arguments in scikit-learn's order: truth (0/1 labels) first, then scores.
 
     Among thresholds reaching the target, the highest has the best specificity.
     Raises UndefinedMetric when the labels hold one class only.

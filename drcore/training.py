@@ -244,7 +244,7 @@ def referable_operating_point(probabilities: np.ndarray, labels: np.ndarray) -> 
     column = MODEL_OUTPUTS.index(REFERABLE_DR)
     known = ~np.isnan(labels[:, column])
     try:
-        point = threshold_at_sensitivity(probabilities[known, column], labels[known, column].astype(int),
+        point = threshold_at_sensitivity(labels[known, column].astype(int), probabilities[known, column],
                                          REFERABLE_SENSITIVITY)
     except UndefinedMetric:
         return {}

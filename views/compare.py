@@ -1,20 +1,17 @@
-"""Compare: the model's heatmap against expert lesion masks, image by image and over a data set."""
+"""Compare: the model's heatmap of one photograph against its expert lesion masks (every method on one photograph is
+the Heatmap methods page's job, the runs over a data set the Dashboards' Model quality tab's)."""
 
 import streamlit as st
 
 from drcore.datasets.base import Sample
-from drcore.heatmaps import DEFAULT_METHOD
 from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import LESION_COLOURS, LESION_LABELS, LESION_TYPES
 from drx import review
-from drx.dashboards import stored_evaluations
-from drx.evaluation_figures import evaluation_title, froc_figure
-from drx.ui import analysis, compare, resources
-from drx.ui.evaluation_history import evaluation_table
+from drx.ui import analysis, compare
 from drx.ui.overlay import overlay_figure
 
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
-loaded = resources.model(model_name)
+METHODS_PAGE = "views/methods.py"
 st.title("Compare with experts")
 chosen = compare.chosen_sample()
 output = st.selectbox("Heatmap of", list(LESION_TYPES), format_func=LESION_LABELS.get, key="cmp_output",
@@ -77,32 +74,9 @@ def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
                         f"**{judged.lesions - len(judged.missed_centres)}** of {judged.lesions} lesions found")
 
 
-
-def data_set() -> None:
-    """The stored runs of ``drx evaluate``: the per-lesion-type table and the FROC curves."""
-    st.caption("Runs of `drx evaluate`, newest first. Run `drx evaluate --dataset diaretdb1 --split test` "
-               "to add one.")
-    runs = {run.run_id: run for run in stored_evaluations(resources.session_factory(resources.settings().database_url))}
-    if not runs:
-        st.info("No evaluation has been stored yet.")
-    else:
-        run = runs[st.selectbox("Evaluation run", list(runs), key="cmp_run", format_func=lambda run_id: (
-            f"#{run_id} · {runs[run_id].model} · {runs[run_id].method} · {runs[run_id].dataset} {runs[run_id].split} · "
-            f"{runs[run_id].created_at:%Y-%m-%d %H:%M}"))]
-        st.dataframe(evaluation_table(run.rows), hide_index=True, width="stretch")
-        st.plotly_chart(froc_figure(run.rows, evaluation_title(run.model, run.method, run.dataset, run.split)),
-                        width="stretch", key="cmp_froc")
-
-
-# Only the open tab runs: the others cost nothing until they are opened.
-image_tab, methods_tab, dataset_tab = st.tabs(["One image", "All methods", "Data set"], key="cmp_tab",
-                                              on_change="rerun")
-if image_tab.open:
-    with image_tab:
-        one_image(chosen, output)
-if methods_tab.open:
-    with methods_tab:
-        compare.methods_panel(chosen, output, model_name, loaded.card.heatmap.get("method", DEFAULT_METHOD))
-if dataset_tab.open:
-    with dataset_tab:
-        data_set()
+one_image(chosen, output)
+st.caption("Every heatmap method on one photograph: the Heatmap methods page. Over a whole data set: Dashboards, "
+           "Model quality (the runs of `drx evaluate`).")
+if chosen is not None and chosen[0] == "diaretdb1" and st.button("Every heatmap method for this photograph",
+                                                                  icon=":material/grid_view:", key="cmp_methods_link"):
+    st.switch_page(METHODS_PAGE, query_params={"source": "DiaretDB1", "image": chosen[2].image_id})

@@ -1,4 +1,5 @@
-"""Dashboards: model quality from stored evaluations, graders' work and agreement, discovery sessions.
+"""Dashboards: model quality from stored evaluations (the one place for ``drx evaluate``'s runs), graders' work
+and agreement, discovery sessions.
 
 Every chart is selectable: the images behind the selected points are listed
 below it and open on the Review page.
@@ -6,17 +7,14 @@ below it and open on the Review page.
 
 import streamlit as st
 
-from drcore.errors import DrxError
 from drcore.models import DEFAULT_MODEL
-from drcore.vocabulary import LESION_LABELS
 from drx import dashboards as data
-from drx.evaluation_figures import evaluation_title
 from drx.grader_statistics import graded_on, graded_per_day, grade_pairs, pairwise_agreement
 from drx.ui import dashboard_figures as figures
 from drx.ui import resources
 from drx.ui.dashboard_panels import decisions_panel, model_agreement_panel, model_confirmations_panel
-from drx.ui.evaluation_history import METRICS, history_table, run_label
 from drx.ui.image_list import selected_points, show_images
+from drx.ui.model_quality import model_quality_panel
 
 sessions = resources.session_factory(resources.settings().database_url)
 model_name = st.session_state.get("model_name") or DEFAULT_MODEL
@@ -28,49 +26,7 @@ st.title("Dashboards")
 model_tab, graders_tab, discovery_tab = st.tabs(["Model quality", "Graders", "Discovery"])
 
 with model_tab:
-    if not evaluations:
-        st.info("No evaluation has been stored yet. `drx evaluate --dataset diaretdb1 --split test` adds one.")
-    else:
-        choice = st.columns(3)
-        scopes = sorted({(run.dataset, run.split) for run in evaluations})
-        dataset, split = choice[0].selectbox("Data set", scopes, format_func=" · ".join, key="dash_scope")
-        in_scope = [run for run in evaluations if (run.dataset, run.split) == (dataset, split)]
-        methods = sorted({run.method for run in in_scope})
-        method = choice[1].selectbox("Heatmap method", methods, key="dash_method")
-        metric = choice[2].selectbox("Metric", list(METRICS), format_func=METRICS.get, key="dash_metric")
-        chosen = [run for run in in_scope if run.method == method]
-
-        st.caption("Every stored run, newest first; Δ is the change since the previous model evaluated with the "
-                   "same method on the same data set and split.")
-        st.dataframe(history_table(evaluations), hide_index=True, width="stretch", key="dash_runs",
-                     column_config={"date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
-        history_event = st.plotly_chart(figures.metric_history_figure(chosen, metric), on_select="rerun",
-                                        selection_mode=("points", "box"), key="dash_metric_chart")
-        labels = {run.run_id: run_label(run) for run in chosen}
-        froc_run_id = st.selectbox("FROC curves of run", list(labels), format_func=labels.get, key="dash_froc_run")
-        froc_run = next(run for run in chosen if run.run_id == froc_run_id)
-        froc_event = st.plotly_chart(
-            figures.clickable_froc_figure(froc_run, evaluation_title(froc_run.model, method, dataset, split)),
-            on_select="rerun", selection_mode=("points", "box"), key="dash_froc_chart")
-
-        picked = {tuple(point["customdata"]) for point in selected_points(history_event) + selected_points(froc_event)
-                  if point.get("customdata")}
-        st.subheader("Images behind the selection")
-        if not picked:
-            st.caption("Click a point (or draw a box) on either chart to list the photographs it was measured on.")
-        references = None
-        if picked:
-            try:
-                references = resources.split_references(dataset, split)
-            except DrxError as error:
-                st.warning(f"{dataset} cannot be read here ({error}), so its split is unknown: photographs of "
-                           "every split are listed.", icon=":material/warning:")
-        for lesion_type in sorted({lesion_type for _, lesion_type in picked}):
-            st.markdown(f"**{LESION_LABELS.get(lesion_type, lesion_type)}** · {dataset} {split}, most lesions first")
-            entries = data.dataset_images(sessions, dataset, lesion_type, references)
-            show_images(entries, key=f"dash_eval_images_{lesion_type}",
-                        empty=f"No {dataset} {split} photograph with expert ground truth of this type is in the "
-                        f"database: `drx import {dataset}` registers them.")
+    model_quality_panel(sessions, evaluations)
 
 with graders_tab:
     if not grades:

@@ -1,9 +1,10 @@
-"""Methods: one photograph explained by every heatmap method, side by side on one colour scale."""
+"""Methods: one photograph explained by every heatmap method, side by side on one colour scale (the one page for
+this; Compare links here with its DiaretDB1 photograph)."""
 
 import streamlit as st
 
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import METHODS
+from drcore.heatmaps import DEFAULT_METHOD, METHODS
 from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import LESION_LABELS, OCCLUSION_WINDOWS, SLOW_METHOD_CPU_SECONDS, UPLOAD_TYPES
 from drx import review
@@ -63,10 +64,12 @@ controls = st.columns([2, 4, 2])
 output = controls[0].selectbox("Output", list(result.probabilities), key="methods_output",
                                format_func=lambda name: f"{LESION_LABELS[name]} ({result.probabilities[name]:.2f})")
 on_cpu = resources.device().type == "cpu"
+card_method = resources.model(model_name).card.heatmap.get("method", DEFAULT_METHOD)
 methods = controls[1].multiselect(
     "Methods", list(METHODS), key="methods_chosen",
-    default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS] if on_cpu else list(METHODS),
-    help="On a CPU the slow methods are left out until you add them. Seconds per photograph on one CPU thread "
+    default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS or name == card_method or not on_cpu],
+    help="The model card's own method always; on a CPU the other slow methods are left out until you add them. "
+         "Seconds per photograph on one CPU thread "
          "with the 512 px small network (about ten times more at the default's 768 px): "
          + ", ".join(f"{name} ~{seconds:g}" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + " (occlusion at 32/16).",
 )

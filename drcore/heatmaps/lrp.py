@@ -3,9 +3,10 @@
 How relevance moves through the model, layer by layer (top to bottom):
 
 1. Start: ``R = logit_output`` for the explained output, 0 for the others.
-2. ``LogSumExpPool`` head ``y = log(mean_p exp(r s_p)) / r``. Its gradient is
-   the softmax ``w_p = softmax(r s)_p``, and ``y ~ sum_p w_p s_p`` to first
-   order. ``pool_rule="contribution"`` (default) applies the composite's rule
+2. A pooling head that declares its position weights (:class:`WeightedPool`;
+   e.g. ``LogSumExpPool`` ``y = log(mean_p exp(r s_p)) / r``, whose gradient
+   is the softmax ``w_p = softmax(r s)_p``, and ``y ~ sum_p w_p s_p`` to first
+   order). ``pool_rule="contribution"`` (default) applies the composite's rule
    (epsilon or alpha-beta) to that linear-in-softmax layer with the weights
    ``w`` frozen: for epsilon ``R_p = w_p s_p / (sum_q w_q s_q + e) R``; it
    conserves relevance and is exact for the linear-in-softmax approximation.
@@ -37,6 +38,7 @@ model: the caller's model never carries a hook or a changed module.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -46,12 +48,21 @@ from drcore.heatmaps.canonizers import fold_batchnorm
 from drcore.heatmaps.lrp_rules import AlphaBeta, Epsilon, Form, ZBox, layer_form
 from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.heatmaps.surgery import replace_modules
-from drcore.models.smallnet import LogSumExpPool
 
 Rule = Callable[[Form, torch.Tensor, torch.Tensor], torch.Tensor]
 PASS_THROUGH = (nn.ReLU, nn.MaxPool2d, nn.Identity, nn.Flatten, nn.Dropout)
 POOL_RULES = ("contribution", "softmax")
 FIRST_LAYER_RULES = ("same", "epsilon", "zb")
+
+
+@runtime_checkable
+class WeightedPool(Protocol):
+    """A pooling head ``(N, C, h, w) -> (N, C)`` that LRP can explain: it gives, for its input maps, the
+    weights ``w`` over positions ``(N, C, h*w)`` with ``y ~ sum_p w_p s_p`` (its gradient). A model module
+    provides the method; the explainer imports no model class."""
+
+    def position_weights(self, maps: torch.Tensor) -> torch.Tensor:
+        """The weights over positions, ``(N, C, h*w)``."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +71,13 @@ class Composite:
     ``layer_rules``), and ``first_layer``'s rule, when given, for the first ``Conv2d``/``Linear`` in module
     order (the pixels' layer). A layer whose type has no rule is refused with ``UnsupportedModel``."""
 
-    layer_rules: tuple[tuple[type[nn.Module], Rule], ...]
+    layer_rules: tuple[tuple[type, Rule], ...]
     first_layer: Rule | None = None
 
     @classmethod
     def uniform(cls, rule: Rule, first_layer: Rule | None = None) -> "Composite":
-        """``rule`` for every ``Conv2d``, ``Linear`` and ``LogSumExpPool`` head (``first_layer``: see the class)."""
-        return cls(((nn.Conv2d, rule), (nn.Linear, rule), (LogSumExpPool, rule)), first_layer)
+        """``rule`` for every ``Conv2d``, ``Linear`` and :class:`WeightedPool` head (``first_layer``: see the class)."""
+        return cls(((nn.Conv2d, rule), (nn.Linear, rule), (WeightedPool, rule)), first_layer)
 
     def rule_for(self, module: nn.Module) -> Rule | None:
         """The rule of ``module``'s type (None: no rule)."""
@@ -102,15 +113,10 @@ class RuleLayer(nn.Module):
         return self.rule(layer_form(self.module), x, relevance)
 
 
-def softmax_weights(pool: LogSumExpPool, maps: torch.Tensor) -> torch.Tensor:
-    """``softmax(r s)`` over positions, ``(N, C, h*w)``: the pool's gradient."""
-    return torch.softmax(pool.sharpness * maps.flatten(2), dim=-1)
-
-
 class PoolLayer(nn.Module):
-    """The ``LogSumExpPool`` head with relevance split by ``pool_rule`` (see the module doc)."""
+    """A :class:`WeightedPool` head with relevance split by ``pool_rule`` (see the module doc)."""
 
-    def __init__(self, pool: LogSumExpPool, rule: Rule, pool_rule: str) -> None:
+    def __init__(self, pool: nn.Module, rule: Rule, pool_rule: str) -> None:
         super().__init__()
         self.pool, self.rule, self.pool_rule = pool, rule, pool_rule
 
@@ -118,7 +124,7 @@ class PoolLayer(nn.Module):
         return _Relevance.apply(maps, self.pool(maps).detach(), self._propagate)
 
     def _propagate(self, maps: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
-        weights = softmax_weights(self.pool, maps).detach()
+        weights = self.pool.position_weights(maps).detach()
         if self.pool_rule == "softmax":
             return (weights * relevance.unsqueeze(-1)).view_as(maps)
 
@@ -135,7 +141,7 @@ def relevance_model(model: nn.Module, composite: Composite, pool_rule: str = "co
     net = fold_batchnorm(model)
     unsupported = sorted({type(module).__name__ for module in net.modules()
                           if not list(module.children()) and not isinstance(module, PASS_THROUGH)
-                          and (not isinstance(module, (nn.Conv2d, nn.Linear, LogSumExpPool))
+                          and (not isinstance(module, (nn.Conv2d, nn.Linear, WeightedPool))
                                or composite.rule_for(module) is None)})
     if unsupported:
         raise UnsupportedModel(f"LRP has no rule for {', '.join(unsupported)} (a BatchNorm must follow a Conv2d)")
@@ -145,7 +151,7 @@ def relevance_model(model: nn.Module, composite: Composite, pool_rule: str = "co
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             first = composite.first_layer is not None and name == layers[0]
             return RuleLayer(module, composite.first_layer if first else composite.rule_for(module))
-        if isinstance(module, LogSumExpPool):
+        if isinstance(module, WeightedPool):
             return PoolLayer(module, composite.rule_for(module), pool_rule)
         return None
 

@@ -38,6 +38,10 @@ class LogSumExpPool(nn.Module):
         count = torch.log(torch.tensor(float(flat.shape[-1]), device=maps.device, dtype=maps.dtype))
         return (torch.logsumexp(flat, dim=-1) - count) / self.sharpness
 
+    def position_weights(self, maps: torch.Tensor) -> torch.Tensor:
+        """``softmax(r s)`` over positions, ``(N, C, h*w)``: the gradient, which LRP splits relevance by."""
+        return torch.softmax(self.sharpness * maps.flatten(2), dim=-1)
+
 
 class SmallFundusNet(nn.Module):
     """Stride-2 stem, stages of (max-pool, two ConvBlocks), 1x1 logit maps, smooth-max pooling.

@@ -1,5 +1,5 @@
 """The Compare page's panels: the data-set photograph chosen, expert masks beside a heatmap (contours, hot spots
-judged against lesions, one image's metrics) and the photograph explained by several methods."""
+judged against lesions, one image's metrics)."""
 
 from dataclasses import dataclass
 
@@ -9,21 +9,16 @@ import streamlit as st
 from skimage.measure import find_contours, regionprops
 
 from drcore.candidates import HotSpot
-from drcore.errors import DrxError, UnsupportedModel
-from drcore.heatmaps import DEFAULT_METHOD, METHODS
+from drcore.errors import DrxError
 from drcore.datasets import diaretdb1, read
 from drcore.datasets.base import Sample
 from drcore.metrics import UndefinedMetric, label_instances, pixel_auc
-from drcore.vocabulary import LESION_LABELS, LESION_TYPES, SLOW_METHOD_CPU_SECONDS
-from drx import review
-from drx.ui import analysis
-from drx.ui.overlay import blended_tile
-from drx.ui.text import verbatim
+from drcore.vocabulary import LESION_LABELS, LESION_TYPES
 
 #: The data sets offered, the bundled demo photographs first (they need nothing beside the checkout).
 DATASETS = {"demo": "Demo photographs (IDRiD, bundled)", "diaretdb1": "DiaretDB1 v2.1",
             "idrid_segmentation": "IDRiD segmentation (training part)"}
-NO_PHOTOGRAPH = "Choose a data set that can be read above (or open the Data set tab)."
+NO_PHOTOGRAPH = "Choose a data set that can be read above."
 CONSENSUS = "consensus of the 4 experts"
 #: The expert view of a data set with one mask per lesion type (IDRiD).
 SINGLE_EXPERT = "the expert's masks"
@@ -121,7 +116,7 @@ def image_pixel_auc(mask: np.ndarray, heatmap: np.ndarray, field: np.ndarray) ->
 
 
 def chosen_sample() -> tuple[str, str, Sample] | None:
-    """The data set, split and photograph chosen above the tabs (None, with a message, when it cannot be read)."""
+    """The data set, split and photograph chosen at the top of the page (None, with a message, when it cannot be read)."""
     chooser = st.columns([2, 1, 3])
     dataset = chooser[0].selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="cmp_dataset")
     try:
@@ -139,37 +134,3 @@ def chosen_sample() -> tuple[str, str, Sample] | None:
     )
     return dataset, split, by_id[image_id]
 
-
-def methods_panel(chosen: tuple[str, str, Sample] | None, output: str, model_name: str, card_method: str) -> None:
-    """The chosen photograph explained by the heatmap methods the user picks (the model card's ``card_method``
-    and sensitivity by default), on one colour scale."""
-    st.caption("The same photograph and output explained by the heatmap methods you choose, in the model's input frame. "
-               "Each map is divided by the 99.5th percentile of its absolute values inside the field of view, so "
-               "all share one 0-1 colour scale (the strongest 0.5 % saturate); signed methods are shown by magnitude.")
-    preferred = [card_method, DEFAULT_METHOD]
-    chosen_methods = st.multiselect(
-        "Methods", sorted(METHODS), default=sorted(set(preferred)), key="cmp_methods",
-        help="The model card's method and sensitivity by default; the Heatmap methods page shows every method "
-             "(on one CPU thread, per 512 px photograph: "
-             + ", ".join(f"{name} ~{seconds:g} s" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + ").",
-    )
-    if chosen is None:
-        st.info(NO_PHOTOGRAPH, icon=":material/info:")
-    else:
-        sample = chosen[2]
-        data = sample.image_path.read_bytes()
-        sha256 = review.Photograph(sample.image_id, data, "dataset").sha256
-        result = analysis.analyse(sha256, data, model_name)
-        columns = st.columns(3)
-        for index, method in enumerate(chosen_methods):
-            try:
-                with st.spinner(f"{method}…"):
-                    raw = analysis.method_map(sha256, result.prepared, model_name, output, method)
-            except UnsupportedModel as error:
-                columns[index % 3].info(f"**{method}** is not available for this model: {verbatim(str(error))}",
-                                        icon=":material/block:")
-                continue
-            tile = blended_tile(result.prepared.display, raw, result.prepared.fov)
-            columns[index % 3].image(
-                tile, caption=f"{method} · full colour at |value| ≥ "
-                              f"{np.percentile(np.abs(raw[result.prepared.fov]), 99.5):.3g}", width="stretch")

@@ -1,5 +1,6 @@
 """The Compare page through AppTest: the bundled demo photographs with their expert masks (no data set needed),
-DiaretDB1 contours, hot spots and a data set that cannot be read."""
+DiaretDB1 contours, hot spots and a data set that cannot be read. Every method on one photograph is the Heatmap
+methods page's (tests/app/test_methods_page.py), the runs over a data set the Dashboards' (test_dashboards_page.py)."""
 
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 COMPARE_PAGE = str(Path(__file__).resolve().parents[2] / "views" / "compare.py")
 
 
-def test_with_no_data_set_beside_the_checkout_every_tab_works_on_the_demo_photographs(tmp_path, monkeypatch) -> None:
+def test_with_no_data_set_beside_the_checkout_the_page_works_on_the_demo_photographs(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DRX_DATA_ROOT", str(tmp_path))
     for variable in ("DRX_DIARETDB1_ROOT", "DRX_IDRID_SEGMENTATION_ROOT", "DRX_IDRID_GRADING_ROOT"):
         monkeypatch.delenv(variable, raising=False)
@@ -25,17 +26,9 @@ def test_with_no_data_set_beside_the_checkout_every_tab_works_on_the_demo_photog
         assert name in figure
     # the demo's hard exudates are many and large: the default model's hard-exudate map finds them
     assert app.metric[0].label == "Pixel AUC" and float(app.metric[0].value) > 0.7
-    app.session_state["cmp_tab"] = "All methods"
-    app.run()
-    assert not app.exception, app.exception
-    assert sorted(image.proto.imgs[0].caption.split(" ·")[0] for image in app.get("image")) == [
-        "logit_map", "sensitivity"]
-    app.session_state["cmp_tab"] = "Data set"
-    app.run()
-    assert not app.exception, app.exception
-    assert "No evaluation has been stored yet" in app.info[0].value
+    assert app.caption[-1].value.startswith("Every heatmap method on one photograph: the Heatmap methods page.")
+    assert not app.button  # the link to the Heatmap methods page is for DiaretDB1 photographs
     # another data set, missing here, is one clear message
-    app.session_state["cmp_tab"] = "One image"
     app.selectbox(key="cmp_dataset").set_value("idrid_segmentation").run()
     assert not app.exception, app.exception
     assert len(app.error) == 1 and app.error[0].value.startswith("IDRiD segmentation (training part) cannot be read")
@@ -58,21 +51,8 @@ def test_a_diaretdb1_test_image_with_contours_and_judged_hot_spots(diaretdb1_roo
     app.selectbox(key="cmp_view").set_value("expert 2").run()
     assert not app.exception, app.exception
     assert "contours: expert 2" in app.caption[0].value
-    assert not app.get("image") and not app.info  # the hidden tabs compute nothing
-    app.session_state["cmp_tab"] = "Data set"
-    app.run()
-    assert app.info and "No evaluation has been stored yet" in app.info[0].value
-    assert not app.get("plotly_chart")  # the hidden One image tab draws nothing
-    # The "All methods" tab: by default the model card's method and sensitivity; a method that cannot explain
-    # the model says so instead of stopping the page.
-    app.session_state["cmp_tab"] = "All methods"
-    app.run()
-    assert not app.exception, app.exception
-    captions = [image.proto.imgs[0].caption for image in app.get("image")]
-    assert sorted(caption.split(" ·")[0] for caption in captions) == ["logit_map", "sensitivity"]
-    app.multiselect(key="cmp_methods").set_value(["lrp_epsilon", "logit_map"]).run()
-    assert not app.exception, app.exception
-    assert any(message.value.startswith("**lrp_epsilon** is not available") for message in app.info)
+    assert not app.get("image") and not app.info  # no method tiles: they are the Heatmap methods page's
+    assert app.button(key="cmp_methods_link").label == "Every heatmap method for this photograph"
 
 
 def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) -> None:
@@ -82,11 +62,5 @@ def test_an_unreadable_data_set_is_a_message_not_a_crash(tmp_path, monkeypatch) 
     app.run()
     assert not app.exception, app.exception
     assert len(app.error) == 1 and "cannot be read" in app.error[0].value
-    assert [message.value for message in app.info] == [
-        "Choose a data set that can be read above (or open the Data set tab)."]
-    for tab, message in (("All methods", "Choose a data set that can be read above"),
-                         ("Data set", "No evaluation has been stored yet")):
-        app.session_state["cmp_tab"] = tab
-        app.run()
-        assert not app.exception, app.exception
-        assert any(info.value.startswith(message) for info in app.info), (tab, [info.value for info in app.info])
+    assert [message.value for message in app.info] == ["Choose a data set that can be read above."]
+    assert not app.button and not app.get("plotly_chart")

@@ -53,7 +53,17 @@ def test_seeded_evaluations_and_grader_agreement(photographs: list[Path]) -> Non
         assert newest.loc[label, "Δ CPM"] == pytest.approx(seeded.MODEL_V2[lesion][1] - seeded.MODEL_V1[lesion][1])
     assert [metric.value for metric in app.metric] == ["2", "6", "13"]
 
-    kappa = app.dataframe[1].value.iloc[0]
+    # one run's per-lesion-type table with 95 % intervals (what Compare's "Data set" tab showed before the merge)
+    run_table = next(element.value for element in app.dataframe
+                     if "images with lesion" in element.value.columns).set_index("lesion type")
+    assert app.selectbox(key="dash_froc_run").value == 2
+    for lesion, label in (("microaneurysm", "Microaneurysms"), ("hard_exudate", "Hard exudates")):
+        auc, cpm = seeded.MODEL_V2[lesion]
+        assert run_table.loc[label, "CPM"] == f"{cpm:.3f} [{max(0.0, cpm - 0.05):.3f}, {cpm + 0.05:.3f}]"
+        assert run_table.loc[label, "image AUC (output)"] == f"{auc:.3f} [{auc - 0.1:.3f}, {min(1.0, auc + 0.1):.3f}]"
+    assert run_table.loc["Microaneurysms", "pixel AUC"] == "0.600"
+
+    kappa = next(element.value for element in app.dataframe if "κ referable" in element.value.columns).iloc[0]
     both = [(a, b) for a, b in zip(seeded.GRADES_A, seeded.GRADES_B) if a[0] is not None and b[0] is not None]
     assert kappa["images both graded"] == len(both) == 5
     assert kappa["κ ICDR (quadratic)"] == pytest.approx(cohen_kappa_score(

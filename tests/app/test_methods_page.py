@@ -10,7 +10,7 @@ from drcore.heatmaps import METHODS, compute_heatmaps
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared
 from drcore.vocabulary import OUTPUTS
-from drcore.models import load_model
+from drcore.models import DEFAULT_MODEL, load_model
 from drcore.synthetic import demo_image_name
 from drcore.vocabulary import SLOW_METHOD_CPU_SECONDS
 
@@ -70,6 +70,9 @@ def test_the_upload_source_asks_for_a_photograph_and_a_link_preselects_it() -> N
 def test_a_method_that_cannot_explain_the_default_says_so_and_the_others_still_show() -> None:
     app = AppTest.from_file(METHODS_PAGE, default_timeout=300)
     app.run()
+    # the default model's own method (its card's logit_map) and sensitivity are chosen from the start
+    assert load_model(DEFAULT_MODEL).card.heatmap["method"] == "logit_map"
+    assert {"logit_map", "sensitivity"} <= set(app.multiselect(key="methods_chosen").value)
     app.multiselect(key="methods_chosen").set_value(["lrp_epsilon", "logit_map"]).run()
     assert not app.exception, app.exception
     assert [caption.split(" ·")[0] for caption in tile_captions(app)] == ["logit_map"]

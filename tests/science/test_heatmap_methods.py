@@ -21,6 +21,7 @@ from captum.attr import (
     Occlusion,
     Saliency,
 )
+import torch.nn.functional as F
 from torch import nn
 
 from drcore.errors import UnknownName
@@ -403,6 +404,35 @@ def test_a_composite_gives_each_layer_type_its_rule() -> None:
         lrp(net, x, 0, Composite(((LogSumExpPool, Epsilon(0.1)),)))
 
 
+class PlainMeanPool(nn.Module):
+    """Global average pooling that declares nothing to LRP."""
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return maps.flatten(2).mean(dim=-1)
+
+
+class MeanPool(PlainMeanPool):
+    """Global average pooling with its position weights: a pooling head from outside drcore.models."""
+
+    def position_weights(self, maps: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(maps.flatten(2), 1.0 / maps[0, 0].numel())
+
+
+def test_any_pooling_head_that_gives_its_position_weights_gets_the_composites_rule() -> None:
+    """No model class is known to the explainer: a head with ``position_weights`` is explained, one without is
+    refused. On a bias-free linear model LRP-0 is gradient x input, here x * W[output] / (h w)."""
+    conv = nn.Conv2d(3, 2, 1, bias=False).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]]).view(2, 3, 1, 1))
+    x = torch.rand(1, 3, 4, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1
+    for output in (0, 1):
+        expected = (x[0] * conv.weight[output, :, 0, 0, None, None]).sum(dim=0).detach() / 20
+        ours = lrp(nn.Sequential(conv, MeanPool()), x, output, Composite.uniform(Epsilon(1e-12)))[0]
+        agree(ours, expected, f"LRP-0 through a mean-pool head, output {output}")
+    with pytest.raises(UnsupportedModel, match="PlainMeanPool"):
+        lrp(nn.Sequential(conv, PlainMeanPool()), x, 0, Composite.uniform(Epsilon(1e-12)))
+
+
 # Not pool_rule="softmax": it sends relevance to positions whose logit map is exactly 0 (no active
 # input), where the 1x1 classifier cannot pass it on.
 @pytest.mark.parametrize("params", [{}, {"first_layer": "zb"}])
@@ -657,3 +687,33 @@ def test_logit_map_sensitivity_hand_worked_on_a_pixelwise_linear_map() -> None:
     x[0, 2, 1, 0] = 0.25  # map 0.25 > 0
     maps = compute_heatmaps(PixelLinear(), x, 0, "logit_map_sensitivity")
     assert torch.equal(maps, torch.tensor([[[2.0, 0.0], [2.0, 0.0]]]))  # max_c |w_c| where positive, 0 elsewhere
+
+
+@pytest.mark.parametrize("architecture, params", [("small-fundus-net", {"widths": (4, 6)}),
+                                                  ("efficientnet-lite0", {"pretrained": False})])
+def test_one_forward_pass_scores_a_photograph_and_gives_every_outputs_logit_map(architecture: str, params: dict) -> None:
+    """Scores and the logit maps of every output of one batch share one forward pass; scores are the model's own
+    (``forward = pool(logit_maps)``); another batch, or an in-place change of the weights, computes anew."""
+    from drcore.heatmaps.logit_map import logit_map
+    from drcore.inference import predict_probabilities
+
+    torch.manual_seed(0)
+    model = build_model(architecture, outputs=3, **params).eval()
+    batch, other = torch.rand(2, 1, 3, 64, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.no_grad():
+        expected = torch.sigmoid(model(batch)).numpy()
+        upsampled = F.interpolate(model.logit_maps(batch), size=(64, 64), mode="bilinear", align_corners=False)
+    passes: list[int] = []
+    original = model.logit_maps
+    model.logit_maps = lambda images: passes.append(len(images)) or original(images)
+    assert np.array_equal(predict_probabilities(model, batch), expected)
+    maps = [logit_map(model, batch, output) for output in range(3)]
+    assert passes == [1]
+    assert all(torch.equal(maps[output], upsampled[:, output]) for output in range(3))
+    logit_map(model, other, 0)
+    predict_probabilities(model, other)
+    assert passes == [1, 1]
+    with torch.no_grad():
+        next(model.parameters()).mul_(2.0)
+        changed = torch.sigmoid(model(other)).numpy()
+    assert np.array_equal(predict_probabilities(model, other), changed) and passes == [1, 1, 1, 1]

@@ -317,14 +317,14 @@ def test_threshold_at_sensitivity_is_the_highest_reaching_the_target_as_roc_curv
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 300)
     scores = rng.normal(labels * 1.2, 1.0)
-    point = threshold_at_sensitivity(scores, labels, 0.9)
+    point = threshold_at_sensitivity(labels, scores, 0.9)
     fpr, tpr, thresholds = roc_curve(labels, scores)
     reaching = thresholds[tpr >= 0.9]
     assert point.threshold == pytest.approx(reaching.max())
     assert point.sensitivity == pytest.approx(tpr[tpr >= 0.9][0]) and point.sensitivity >= 0.9
     assert point.specificity == pytest.approx(1 - fpr[tpr >= 0.9][0])
     # hand-worked: positives 0.9, 0.8, 0.3; 2/3 sensitivity needs the second-best positive
-    small = threshold_at_sensitivity(np.array([0.9, 0.8, 0.3, 0.5, 0.1]), np.array([1, 1, 1, 0, 0]), 2 / 3)
+    small = threshold_at_sensitivity(np.array([1, 1, 1, 0, 0]), np.array([0.9, 0.8, 0.3, 0.5, 0.1]), 2 / 3)
     assert (small.threshold, small.sensitivity, small.specificity) == (0.8, 2 / 3, 1.0)
     with pytest.raises(UndefinedMetric):
-        threshold_at_sensitivity(np.array([0.2, 0.4]), np.array([1, 1]))
+        threshold_at_sensitivity(np.array([1, 1]), np.array([0.2, 0.4]))
