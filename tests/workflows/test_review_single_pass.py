@@ -30,14 +30,20 @@ def test_the_scores_come_from_the_heatmap_pass_where_the_method_sees_the_input(
     model = build_model(architecture, outputs=3).eval()
     batch = torch.randn(2, 3, 64, 64)
     parameters = {"n_samples": 4} if method == "smoothgrad" else {}
+    other = torch.randn(2, 3, 64, 64)  # scoring it evicts the logit maps pooled_maps keeps of the last batch
     expected_scores = predict_probabilities(model, batch)
     calls = _counting_forwards(model)
-    torch.manual_seed(1)  # smoothgrad draws noise: the same draws in both runs
-    expected_maps = compute_heatmaps(model, batch, 2, method, **parameters)
-    method_passes = len(calls)
-    torch.manual_seed(1)
-    scores, maps = probabilities_and_heatmaps(model, batch, 2, method, **parameters)
-    assert len(calls) - method_passes == method_passes + scoring_passes
+
+    def passes(compute):
+        predict_probabilities(model, other)
+        before = len(calls)
+        torch.manual_seed(1)  # smoothgrad draws noise: the same draws in both runs
+        result = compute()
+        return len(calls) - before, result
+
+    method_passes, expected_maps = passes(lambda: compute_heatmaps(model, batch, 2, method, **parameters))
+    both_passes, (scores, maps) = passes(lambda: probabilities_and_heatmaps(model, batch, 2, method, **parameters))
+    assert both_passes == method_passes + scoring_passes
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-6)
     assert scores.shape == (2, 3)
     torch.testing.assert_close(maps, expected_maps)
