@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from drcore.atomic import atomic_write
 from drcore.candidates import original_map
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps, get_method
+from drcore.heatmaps import card_method, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities
 from drcore.models import LoadedModel
@@ -92,12 +92,12 @@ def export_heatmaps(
     """Write a heatmap and its record for every photograph; returns those that could not be read.
 
     ``method`` and ``output`` default to the model card's (:meth:`ModelCard.default_output`; the card's
-    heatmap method, else ``DEFAULT_METHOD``).
+    heatmap method for that output, :func:`drcore.heatmaps.card_method`).
     """
-    method = method or loaded.card.heatmap.get("method", DEFAULT_METHOD)
-    get_method(method)  # fail before any work on an unknown name
     outputs = loaded.card.outputs
     output = output or loaded.card.default_output()
+    method = method or card_method(loaded.card, output)
+    get_method(method)  # fail before any work on an unknown name
     if output not in outputs:
         raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
     out.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from db.settings import Settings
 from drcore.candidates import HotSpot, original_hot_spots, original_map
 from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
+from drcore.heatmaps import card_method, compute_heatmaps
 from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities, probabilities_and_heatmaps
 from drcore.models import LoadedModel
@@ -109,10 +109,6 @@ def _scores(loaded: LoadedModel, probabilities: np.ndarray) -> dict[str, float]:
     return dict(zip(loaded.card.outputs, map(float, probabilities)))
 
 
-def _method(loaded: LoadedModel) -> str:
-    return loaded.card.heatmap.get("method", DEFAULT_METHOD)
-
-
 def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
     """Decode, validate and prepare a photograph, then score it (raises drcore's BadImage errors)."""
     photograph, field, prepared = _decode(data, loaded)
@@ -121,8 +117,9 @@ def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
 
 
 def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:
-    """The heatmap of one output in original photograph pixels, by the model card's method (else the default)."""
-    method = _method(loaded)
+    """The heatmap of one output in original photograph pixels, by the model card's method for it
+    (:func:`drcore.heatmaps.card_method`)."""
+    method = card_method(loaded.card, output)
     started = time.perf_counter()
     values, fov = original_map(method_map(prepared, loaded, output, method), prepared)
     return HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started)
@@ -132,7 +129,7 @@ def analyse_and_explain(data: bytes, loaded: LoadedModel, output: str) -> tuple[
     """:func:`analyse` and :func:`explain` of ``output`` from one model pass where the card's method allows
     (:func:`drcore.inference.probabilities_and_heatmaps`): what the Review page needs for a new photograph."""
     photograph, field, prepared = _decode(data, loaded)
-    method = _method(loaded)
+    method = card_method(loaded.card, output)
     started = time.perf_counter()
     probabilities, maps = probabilities_and_heatmaps(loaded.model, batch_from_prepared([prepared]),
                                                      loaded.card.outputs.index(output), method)

@@ -4,7 +4,7 @@ this; Compare links here with its DiaretDB1 photograph)."""
 import streamlit as st
 
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import DEFAULT_METHOD, METHODS
+from drcore.heatmaps import METHODS
 from drcore.models import DEFAULT_MODEL
 from drcore.vocabulary import LESION_LABELS, OCCLUSION_WINDOWS, SLOW_METHOD_CPU_SECONDS, UPLOAD_TYPES
 from drx import review
@@ -64,10 +64,10 @@ controls = st.columns([2, 4, 2])
 output = controls[0].selectbox("Output", list(result.probabilities), key="methods_output",
                                format_func=lambda name: f"{LESION_LABELS[name]} ({result.probabilities[name]:.2f})")
 on_cpu = resources.device().type == "cpu"
-card_method = resources.model(model_name).card.heatmap.get("method", DEFAULT_METHOD)
+own_method = resources.card_method_of(model_name, output)
 methods = controls[1].multiselect(
     "Methods", list(METHODS), key="methods_chosen",
-    default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS or name == card_method or not on_cpu],
+    default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS or name == own_method or not on_cpu],
     help="The model card's own method always; on a CPU the other slow methods are left out until you add them. "
          "Seconds per photograph on one CPU thread "
          "with the 512 px small network (about ten times more at the default's 768 px): "

@@ -22,6 +22,7 @@ name                        module                     per-pixel map (default re
 ``occlusion``               ``occlusion`` (Captum)     mean logit drop of covering patches
 ``logit_map``               ``logit_map``              the model's own logit map, bilinear upsampling
 ``logit_map_sensitivity``   ``logit_map``              max_c |d sum ReLU(logit map) / d x_c|
+``logit_map_x_sensitivity`` ``logit_map``              ReLU(logit map), upsampled, x the line above
 ==========================  =========================  ==================================
 
 Methods with channels accept ``channel_reduction`` (``"max_abs"``, ``"l2"``,
@@ -45,10 +46,11 @@ import torch
 from torch import nn
 
 from drcore.errors import UnknownName, UnsupportedModel
+from drcore.models.card import ModelCard
 from drcore.heatmaps.cam import grad_cam
 from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smoothgrad
 from drcore.heatmaps.guided import deconvnet, guided_backprop
-from drcore.heatmaps.logit_map import logit_map, logit_map_sensitivity
+from drcore.heatmaps.logit_map import logit_map, logit_map_sensitivity, logit_map_x_sensitivity
 from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
 from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.heatmaps.sensitivity import sensitivity
@@ -78,6 +80,7 @@ REGISTRY: dict[str, Registered] = {
     "occlusion": Registered(occlusion, ("patch_size", "stride", "perturbations_per_eval"), occlusion_outputs),
     "logit_map": Registered(logit_map),
     "logit_map_sensitivity": Registered(logit_map_sensitivity),
+    "logit_map_x_sensitivity": Registered(logit_map_x_sensitivity),
 }
 #: The method functions by name.
 METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REGISTRY.items()}
@@ -85,7 +88,7 @@ METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REG
 DEFAULT_METHOD = "sensitivity"
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "REGISTRY", "HeatmapMethod", "Registered", "UnsupportedModel",
-           "compute_heatmaps", "get_method", "method_parameters"]
+           "card_method", "compute_heatmaps", "get_method", "method_parameters"]
 
 
 def get_method(name: str) -> HeatmapMethod:
@@ -94,6 +97,13 @@ def get_method(name: str) -> HeatmapMethod:
         return METHODS[name]
     except KeyError:
         raise UnknownName(f"unknown heatmap method {name!r}; known: {', '.join(sorted(METHODS))}") from None
+
+
+def card_method(card: ModelCard, output: str | None = None) -> str:
+    """The heatmap method a model card states for ``output``: its choice for that output (``heatmap["methods"]``),
+    else its one method (``heatmap["method"]``), else :data:`DEFAULT_METHOD`."""
+    chosen = card.heatmap.get("methods", {}).get(output) if output is not None else None
+    return chosen or card.heatmap.get("method", DEFAULT_METHOD)
 
 
 def method_parameters(name: str) -> dict[str, Any]:

@@ -14,7 +14,9 @@ evidence, ``|d sum_positions ReLU(map_k) / dx|`` (channels reduced as :mod:`~drc
 does). Unlike the sensitivity of the pooled image logit, which follows the few positions the pooling picked,
 every position with positive evidence sends its gradient back to the pixels that made it: on DiaretDB1 it
 points at single microaneurysms and haemorrhages where the stride-16 map only outlines their area. One
-forward and one backward pass per output.
+forward and one backward pass per output. ``logit_map_x_sensitivity`` weighs it by the upsampled positive
+logit map (as guided Grad-CAM weighs guided backpropagation by Grad-CAM): the pixels that made the strongest
+positions' evidence.
 """
 
 import hashlib
@@ -75,8 +77,23 @@ def logit_map_sensitivity(
     model: nn.Module, batch: torch.Tensor, output: int, *, channel_reduction: str = "max_abs"
 ) -> torch.Tensor:
     """``(N, H, W)`` maps ``|d sum ReLU(logit map of output) / d x|``, channels reduced by ``channel_reduction``."""
+    return _positive_map_and_its_sensitivity(model, batch, output, channel_reduction)[1]
+
+
+def logit_map_x_sensitivity(
+    model: nn.Module, batch: torch.Tensor, output: int, *, channel_reduction: str = "max_abs"
+) -> torch.Tensor:
+    """``(N, H, W)`` maps: the upsampled ``ReLU(logit map)`` times :func:`logit_map_sensitivity`."""
+    positive, sensitivity = _positive_map_and_its_sensitivity(model, batch, output, channel_reduction)
+    upsampled = F.interpolate(positive[:, None], size=batch.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    return upsampled * sensitivity
+
+
+def _positive_map_and_its_sensitivity(model: nn.Module, batch: torch.Tensor, output: int,
+                                      channel_reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ReLU(logit map)`` ``(N, h, w)`` and ``|d sum ReLU(logit map) / dx|`` reduced over channels ``(N, H, W)``."""
     inputs = batch.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        evidence = _logit_maps_of(model)(inputs)[:, output].relu().sum()
-        (gradients,) = torch.autograd.grad(evidence, inputs)
-    return reduce_channels(gradients.detach(), channel_reduction)
+        positive = _logit_maps_of(model)(inputs)[:, output].relu()
+        (gradients,) = torch.autograd.grad(positive.sum(), inputs)
+    return positive.detach(), reduce_channels(gradients.detach(), channel_reduction)

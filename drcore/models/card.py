@@ -34,7 +34,8 @@ class ModelCard:
     #: and where it was chosen (``drcore.metrics.threshold_at_sensitivity``)
     operating_points: dict[str, Any] = field(default_factory=dict)
     #: how this model's heatmaps are best computed and turned into hot spots, chosen on data named in
-    #: ``chosen_on``: ``method``, ``output``, ``smoothing_sigma_px``, ``nms_radius_px`` (at 1500 px width)
+    #: ``chosen_on``: ``method``, ``output``, ``smoothing_sigma_px``, ``nms_radius_px`` (at 1500 px width), and
+    #: ``methods``, a method per output where one differs (``drcore.heatmaps.card_method``)
     heatmap: dict[str, Any] = field(default_factory=dict)
     version: str = "0"
     licence: str = ""

@@ -10,6 +10,7 @@ from db.session import init_database
 from db.settings import Settings
 from drcore.datasets import read
 from drcore.datasets.demo import NAME as DEMO
+from drcore.heatmaps import card_method
 from drcore.device import default_device
 from drcore.models import LoadedModel, bundled_models, load_model
 from drcore.synthetic import write_demo_images
@@ -47,6 +48,11 @@ def model(name: str) -> LoadedModel:
     loaded = load_model(name)
     loaded.model.to(default_device())
     return loaded
+
+
+def card_method_of(name: str, output: str) -> str:
+    """The heatmap method model ``name``'s card states for ``output`` (:func:`drcore.heatmaps.card_method`)."""
+    return card_method(model(name).card, output)
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the data set's split…")

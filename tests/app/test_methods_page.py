@@ -36,11 +36,13 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     app.multiselect(key="methods_chosen").set_value(list(METHODS)).run()
     assert not app.exception, app.exception
     shown = [caption.split(" ·")[0] for caption in tile_captions(app)]  # tiles come column by column
-    # grad_cam keeps only positive evidence: on the healthy demo photograph its map is zero, and the tile says so
+    # grad_cam and the logit map's sensitivities keep only positive evidence: on the healthy demo photograph the
+    # small model's logit map is negative everywhere, their maps are zero, and their tiles say so
+    positive_only = ["grad_cam", "logit_map_sensitivity", "logit_map_x_sensitivity"]
     zero = [message.value.replace("\\", "") for message in app.info if "zero everywhere" in message.value]
-    assert zero == ["**grad_cam** is zero everywhere in the field of view: it finds no evidence for this output in "
-                    "this photograph"]
-    assert sorted(shown + ["grad_cam"]) == sorted(METHODS) and len(shown) == len(METHODS) - 1
+    assert sorted(zero) == [f"**{name}** is zero everywhere in the field of view: it finds no evidence for this output in "
+                    "this photograph" for name in positive_only]
+    assert sorted(shown + positive_only) == sorted(METHODS) and len(shown) == len(METHODS) - 3
     app.segmented_control(key="methods_source").set_value("DiaretDB1").run()
     assert not app.exception, app.exception
     assert app.selectbox(key="methods_ddb1").value == "diaretdb1_image002"

@@ -687,6 +687,20 @@ def test_logit_map_sensitivity_hand_worked_on_a_pixelwise_linear_map() -> None:
     x[0, 2, 1, 0] = 0.25  # map 0.25 > 0
     maps = compute_heatmaps(PixelLinear(), x, 0, "logit_map_sensitivity")
     assert torch.equal(maps, torch.tensor([[[2.0, 0.0], [2.0, 0.0]]]))  # max_c |w_c| where positive, 0 elsewhere
+    weighted = compute_heatmaps(PixelLinear(), x, 0, "logit_map_x_sensitivity")  # times ReLU(map) 0.5, 0, 0.25, 0
+    assert torch.equal(weighted, torch.tensor([[[1.0, 0.0], [0.5, 0.0]]]))
+
+
+def test_a_cards_heatmap_method_per_output_then_its_method_then_the_default() -> None:
+    from drcore.heatmaps import DEFAULT_METHOD, card_method
+    from drcore.models.card import ModelCard
+
+    card = ModelCard(name="m", architecture="small-fundus-net", input_size=64, outputs=["haemorrhage", "referable_dr"],
+                     heatmap={"method": "logit_map", "methods": {"haemorrhage": "logit_map_sensitivity"}})
+    assert card_method(card, "haemorrhage") == "logit_map_sensitivity"
+    assert card_method(card, "referable_dr") == card_method(card) == "logit_map"
+    card.heatmap = {}
+    assert card_method(card, "haemorrhage") == DEFAULT_METHOD == "sensitivity"
 
 
 @pytest.mark.parametrize("architecture, params", [("small-fundus-net", {"widths": (4, 6)}),
