@@ -6,9 +6,10 @@ split in a new SQLite database, through the application functions the Review pag
 :func:`~drx.review.record_review`, :func:`drx.candidates.decide`, :func:`drx.candidates.draw`,
 :func:`drx.grading.save_grade`): per lesion type it reviews the starting model's top-k candidates (the type's
 heatmap by the card's method for that output, the card's smoothing and spacing), confirms those inside that
-type's 0.75-consensus expert mask and rejects the rest (reason ``other``: the grader only knows that type is not there), draws as polygons the largest
-expert lesions (mask components) no confirmed candidate hit, at most N per photograph, and grades the
-photograph from the masks (no lesion: ICDR 0; microaneurysms only: 1; more: 2, referable).
+type's 0.75-consensus expert mask and rejects the rest (reason ``other``: the grader only knows that type is
+not there), draws as polygons the largest expert lesions (mask components) no confirmed candidate hit, at most
+N per photograph, and grades the photograph from the masks (no lesion: ICDR 0; microaneurysms only: 1; more:
+2, referable).
 
 Steps (each resumable: a finished level or model is not redone):
 
