@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import EvaluationRun
+from drcore.heatmaps import METHODS
 from drcore.evaluation_report import comparison_markdown
 from drcore.vocabulary import LESION_TYPES
 from drx.cli import main
@@ -36,7 +37,7 @@ def test_two_methods_on_two_diaretdb1_photographs(diaretdb1_root, monkeypatch, t
 
 def test_names_and_parameters_are_parsed_and_bad_ones_refused(capsys) -> None:
     assert split_names(["a,b", "b", " c "]) == ["a", "b", "c"]
-    assert method_names(None) == ["sensitivity"] and len(method_names(["all"])) == 11
+    assert method_names(None) == ["sensitivity"] and method_names(["all"]) == list(METHODS)
     assert parse_parameters(["occlusion.stride=32", "smoothgrad.noise_level=0.2", "grad_cam.layer=features.3"]) == {
         "occlusion": {"stride": 32}, "smoothgrad": {"noise_level": 0.2}, "grad_cam": {"layer": "features.3"}}
     for bad in (["--method", "nonsense"], ["--param", "occlusion"], ["--param", "nonsense.stride=3"]):
