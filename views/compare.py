@@ -56,7 +56,7 @@ def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
                        f"“{LESION_LABELS[output]}” (probability {result.probabilities[output]:.2f}) · "
                        f"contours: {view}" + (f" ≥ {threshold:.2f}" if view == compare.CONSENSUS else ""))
             figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
-                                    smoothing_px=4.0)
+                                    smoothing_px=4.0, scale_title=heatmap.method.replace("_", " "))
             for name in shown_types:
                 figure.add_trace(compare.contour_trace(masks[name], LESION_LABELS[name], LESION_COLOURS[name]))
             for trace in compare.spot_traces(judged):

@@ -60,10 +60,15 @@ def pooled_maps(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         kept = _last.get(key)
     if kept is None:
         kept = maps(batch)
-        with _lock:
-            _last.clear()
-            _last[key] = kept
+        _keep(key, kept)
     return kept
+
+
+def _keep(key: tuple, maps: torch.Tensor) -> None:
+    """Keep ``maps`` (detached) as the last batch's logit maps."""
+    with _lock:
+        _last.clear()
+        _last[key] = maps.detach()
 
 
 @torch.no_grad()
@@ -92,8 +97,11 @@ def logit_map_x_sensitivity(
 def _positive_map_and_its_sensitivity(model: nn.Module, batch: torch.Tensor, output: int,
                                       channel_reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``ReLU(logit map)`` ``(N, h, w)`` and ``|d sum ReLU(logit map) / dx|`` reduced over channels ``(N, H, W)``."""
+    key = _state(model, batch)
     inputs = batch.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        positive = _logit_maps_of(model)(inputs)[:, output].relu()
+        maps = _logit_maps_of(model)(inputs)
+        positive = maps[:, output].relu()
         (gradients,) = torch.autograd.grad(positive.sum(), inputs)
+    _keep(key, maps)  # the batch's scores and other outputs' logit maps need no second pass
     return positive.detach(), reduce_channels(gradients.detach(), channel_reduction)

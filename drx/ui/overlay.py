@@ -135,7 +135,7 @@ def overlay_figure(
     threshold_quantile: float = 0.9,
     smoothing_px: float = 0.0,
     max_side: int = 1024,
-    scale_title: str = "sensitivity",
+    scale_title: str = "heatmap",
     mode: str = OVERLAY,
     view: str = COLOUR,
     brightness: float = 1.0,

@@ -21,6 +21,7 @@ def _counting_forwards(model: torch.nn.Module) -> list[int]:
 
 @pytest.mark.parametrize(("architecture", "method", "scoring_passes"), [
     ("efficientnet-lite0", "logit_map", 0),  # the logit maps and their pooled logits in one pass
+    ("efficientnet-lite0", "logit_map_sensitivity", 0),  # its gradient pass keeps the logit maps it computed
     ("small-fundus-net", "sensitivity", 0),  # the gradient method's own forward, recorded
     ("small-fundus-net", "smoothgrad", 1),  # noisy copies of the input: the scores need a pass of their own
 ])
