@@ -26,7 +26,6 @@ from scipy import fft as sfft
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull
 from skimage.measure import CircleModel, find_contours, ransac
-from skimage.transform import resize
 
 from drcore.errors import ImageTooLarge, ImageTooSmall, NoFundusFound, NotAnImage, TruncatedImage
 from drcore.limits import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
@@ -472,35 +471,63 @@ def normalise_colour(
     """
     img = np.asarray(rgb_float01, dtype=np.float32)
     m = np.asarray(fov, dtype=bool)
-    out = np.clip(4.0 * (img - local_average(img, m, sigma)), -1.0, 1.0)
+    out = local_average(img, m, sigma)
+    np.subtract(img, out, out=out)
+    out *= np.float32(4.0)
+    np.clip(out, -1.0, 1.0, out=out)
     r = round(rim * max(m.shape))
     out[~disk_morphology(m, r, erode=True)] = 0.0
-    return out.astype(np.float32, copy=False)
+    return out
 
 
 def local_average(img: np.ndarray, fov: np.ndarray, sigma: float) -> np.ndarray:
     """``G_sigma(I fov) / G_sigma(fov)``, float32 (H, W, 3): ``scipy.ndimage.gaussian_filter``'s Gaussian
-    (truncated at 4 sigma, zero beyond the frame) applied by FFT in single precision.
+    (truncated at 4 sigma, zero beyond the frame) applied by FFT in single precision (:func:`_gaussian_fft`).
 
     The same values as the direct filters to about 5e-7 (``tests/science/test_imaging_reference.py``), at a
-    tenth of their cost for the sigmas used here (17 to 26 pixels).
+    tenth of their cost for the sigmas used here (17 to 43 pixels).
     """
-    h, w = fov.shape
+    planes = np.empty((4, *fov.shape), dtype=np.float32)
+    planes[0] = fov
+    for c in range(3):
+        np.multiply(img[..., c], planes[0], out=planes[c + 1])
+    smooth = _gaussian_fft(planes, sigma)
+    return np.moveaxis(smooth[1:] / np.maximum(smooth[0], np.float32(1e-6)), 0, -1)
+
+
+def _gaussian_fft(planes: np.ndarray, sigma: float) -> np.ndarray:
+    """``gaussian_filter(plane, sigma, mode="constant")`` of each (H, W) plane of ``planes``, by FFT, float32."""
+    _, h, w = planes.shape
     radius = int(4.0 * sigma + 0.5)
     taps = np.exp(-0.5 / sigma**2 * np.arange(-radius, radius + 1, dtype=np.float64) ** 2)
     taps = (taps / taps.sum()).astype(np.float32)
     # linear (not circular) convolution: at least radius zeros on each side
     ny, nx = (sfft.next_fast_len(n + 2 * radius, real=True) for n in (h, w))
-    planes = np.empty((4, h, w), dtype=np.float32)
-    planes[0] = fov
-    for c in range(3):
-        np.multiply(img[..., c], planes[0], out=planes[c + 1])
     # rows first, on the h rows that are not zero padding; back, the rows needed only
     spectrum = sfft.fft(sfft.rfft(planes, nx, axis=2), ny, axis=1)
     spectrum *= sfft.fft(taps, ny)[:, None] * sfft.rfft(taps, nx)[None, :]
     spectrum = sfft.ifft(spectrum, axis=1)[:, radius : radius + h]
-    smooth = sfft.irfft(spectrum, nx, axis=2)[:, :, radius : radius + w]
-    return np.moveaxis(smooth[1:] / np.maximum(smooth[0], np.float32(1e-6)), 0, -1)
+    return sfft.irfft(spectrum, nx, axis=2)[:, :, radius : radius + w].astype(np.float32, copy=False)
+
+
+def _linear_at(a: np.ndarray, positions: np.ndarray, *, axis: int) -> np.ndarray:
+    """Linear interpolation of ``a`` along ``axis`` at ``positions`` (coarse pixel centres at integers), float32;
+    beyond the first and last centre the edge value is kept (``scipy.ndimage`` mode ``"nearest"``)."""
+    n = a.shape[axis]
+    positions = np.clip(positions, 0, n - 1)
+    below = np.clip(np.floor(positions).astype(np.intp), 0, max(n - 2, 0))
+    shape = [1] * a.ndim
+    shape[axis] = positions.size
+    weight = (positions - below).astype(np.float32).reshape(shape)
+    lower = np.take(a, below, axis=axis)
+    upper = np.take(a, np.minimum(below + 1, n - 1), axis=axis)
+    return lower + (upper - lower) * weight
+
+
+def _grid(count: int, start: int, ratio: float) -> np.ndarray:
+    """Coarse coordinates of fine pixels ``start .. start + count - 1`` when a coarse pixel is ``1 / ratio``
+    fine pixels wide and both grids share their outer edges (pixel centres at integers)."""
+    return (np.arange(start, start + count, dtype=np.float64) + 0.5) * ratio - 0.5
 
 
 @dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
@@ -566,7 +593,7 @@ class PreparedImage:
         pt, pl = self.pad
         if original_fov is not None and original_fov.shape != self.original_shape:
             raise ValueError(f"original_fov must have shape {self.original_shape}")
-        crop = self._square(pm)[pt : pt + bottom - top, pl : pl + right - left]
+        crop = self._crop_of_square(pm)
         fov = self.original_fov() if original_fov is None else np.asarray(original_fov, dtype=bool)
         fov_crop = fov[top:bottom, left:right]
         out = np.full(self.original_shape, fill, dtype=np.float32)
@@ -577,28 +604,37 @@ class PreparedImage:
         """The prepared ``fov`` mapped back to a bool (H, W) mask of the original (about one prepared pixel
         accurate; False outside ``crop_box``)."""
         top, left, bottom, right = self.crop_box
-        pt, pl = self.pad
         out = np.zeros(self.original_shape, dtype=bool)
-        out[top:bottom, left:right] = self._square(self.fov.astype(np.float32))[pt : pt + bottom - top,
-                                                                                  pl : pl + right - left] >= 0.5
+        out[top:bottom, left:right] = self._crop_of_square(self.fov.astype(np.float32)) >= 0.5
         return out
 
-    def _square(self, a: np.ndarray) -> np.ndarray:
-        """Bilinear resize of an (S, S) float32 map to (side, side), values kept."""
-        return resize(
-            a,
-            (self.side, self.side),
-            order=1,
-            mode="edge",
-            anti_aliasing=self.side < self.input_size,
-            preserve_range=True,
-        ).astype(np.float32, copy=False)
+    def _crop_of_square(self, a: np.ndarray) -> np.ndarray:
+        """The ``crop_box`` part of an (S, S) float32 map resized to (side, side), float32 (values kept).
+
+        The resize is ``skimage.transform.resize``'s (order 1, mode ``"edge"``, its Gaussian anti-aliasing
+        when the map has to shrink; tested against it) evaluated at the crop box's pixels only.
+        """
+        s = self.input_size
+        if self.side < s:
+            a = ndi.gaussian_filter(a, (s / self.side - 1) / 2, mode="nearest")
+        top, left, bottom, right = self.crop_box
+        pt, pl = self.pad
+        rows = _linear_at(a, _grid(bottom - top, pt, s / self.side), axis=0)
+        return _linear_at(rows, _grid(right - left, pl, s / self.side), axis=1)
 
 
-def _resize_square(square: np.ndarray, size: int) -> np.ndarray:
-    """Anti-aliased resize of a square uint8 image (Lanczos, same pixel-centre convention)."""
-    im = Image.fromarray(square)
-    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS))
+def _resize_square(band: np.ndarray, side: int, top: int, size: int, resample: Image.Resampling) -> np.ndarray:
+    """Resize to (size, size) of the zero-padded (side, side) square whose rows ``top`` onwards are ``band``
+    (uint8 (rows, side) or (rows, side, 3)), without building the square.
+
+    Pillow resizes rows first, then columns, with a uint8 image between the passes; the row pass of a zero
+    row is zero, so passing only the band's rows and padding between the passes gives the same pixels as
+    resizing the square (tested).
+    """
+    rows = np.asarray(Image.fromarray(band).resize((size, band.shape[0]), resample))
+    tall = np.zeros((side, size, *band.shape[2:]), dtype=np.uint8)
+    tall[top : top + band.shape[0]] = rows
+    return np.asarray(Image.fromarray(tall).resize((size, size), resample))
 
 
 def prepare(
@@ -627,15 +663,13 @@ def prepare(
     side = max(ch, cw)
     pt, pl = (side - ch) // 2, (side - cw) // 2
 
-    square = np.zeros((side, side, 3), dtype=np.uint8)
-    square[pt : pt + ch, pl : pl + cw] = rgb[top:bottom, left:right]
-    fov_sq = np.zeros((side, side), dtype=np.uint8)
-    fov_sq[pt : pt + ch, pl : pl + cw] = fov[top:bottom, left:right] * np.uint8(255)
+    band = np.zeros((ch, side, 3), dtype=np.uint8)
+    band[:, pl : pl + cw] = rgb[top:bottom, left:right]
+    fov_band = np.zeros((ch, side), dtype=np.uint8)
+    fov_band[:, pl : pl + cw] = fov[top:bottom, left:right] * np.uint8(255)
 
-    display = _resize_square(square, input_size)
-    fov_s = np.asarray(
-        Image.fromarray(fov_sq).resize((input_size, input_size), Image.Resampling.BILINEAR)
-    ) >= 128
+    display = _resize_square(band, side, pt, input_size, Image.Resampling.LANCZOS)
+    fov_s = _resize_square(fov_band, side, pt, input_size, Image.Resampling.BILINEAR) >= 128
     pixels = normalise_colour(display.astype(np.float32) / 255.0, fov_s, sigma=input_size / 30.0)
     return PreparedImage(
         pixels=pixels,

@@ -8,6 +8,7 @@ and the rest of drx; nothing imports it.
 """
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -67,5 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return arguments.handler(arguments)
     except DrxError as error:
         print(f"drx {arguments.command}: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader left (`drx models | head -1`): stop quietly, as the Python docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when exiting
         return 1
 

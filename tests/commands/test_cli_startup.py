@@ -1,6 +1,7 @@
 """The command line starts without the heavy libraries: ``drx --help`` and ``drx models`` load no torch,
 scikit-learn or Streamlit (each subcommand imports what it needs itself)."""
 
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,15 @@ def test_only_the_chosen_subcommand_is_built_in_full():
         choices = next(a for a in build_parser(name)._actions if a.dest == "command").choices
         assert choices[name].get_default("handler") is not None, f"drx {name} runs nothing"
         assert all(parser.get_default("handler") is None for other, parser in choices.items() if other != name)
+
+
+def test_a_reader_that_has_left_gets_no_traceback():
+    """``drx models | head -1`` once ``head`` has gone: exit status 1 and nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        result = subprocess.run([sys.executable, "-m", "drx.cli", "models"], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")

@@ -9,10 +9,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 from skimage.morphology import convex_hull_image, disk
+from skimage.transform import resize
 
 import imaging_reference as old
 from drcore.datasets import dataset_root
 from drcore.imaging import (
+    _grid,
+    _linear_at,
     convex_hull_mask,
     disk_morphology,
     field_of_view,
@@ -70,13 +73,40 @@ def test_disk_morphology_is_scipys_with_a_disk(radius: int) -> None:
                                       ndi.binary_dilation(mask, footprint, border_value=0))
 
 
+@pytest.mark.parametrize("factor", [2, 4])
+def test_linear_interpolation_is_scipys_zoom_on_the_pixel_grid(factor: int) -> None:
+    coarse = np.random.default_rng(factor).random((3, 7, 5)).astype(np.float32)
+    rows = _linear_at(coarse, _grid(7 * factor - 1, 0, 1 / factor), axis=1)
+    fine = _linear_at(rows, _grid(5 * factor - 3, 0, 1 / factor), axis=2)
+    reference = ndi.zoom(coarse, (1, factor, factor), order=1, grid_mode=True, mode="nearest")
+    np.testing.assert_allclose(fine, reference[:, : 7 * factor - 1, : 5 * factor - 3], atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [256, 1280])  # the map grows (no anti-aliasing) or shrinks (anti-aliased)
+def test_to_original_is_skimages_resize_of_the_square(demo_images: list[np.ndarray], size: int) -> None:
+    prepared = prepare(demo_images[1], size)
+    heatmap = np.random.default_rng(size).random((size, size)).astype(np.float32)
+    square = resize(heatmap, (prepared.side, prepared.side), order=1, mode="edge",
+                    anti_aliasing=prepared.side < size, preserve_range=True)
+    top, left, bottom, right = prepared.crop_box
+    (pt, pl), fov = prepared.pad, prepared.original_fov()
+    expected = np.zeros(prepared.original_shape, dtype=np.float32)
+    expected[top:bottom, left:right] = square[pt : pt + bottom - top, pl : pl + right - left]
+    np.testing.assert_allclose(prepared.to_original(heatmap), np.where(fov, expected, 0), atol=1e-5)
+    fov_square = resize(prepared.fov.astype(np.float32), (prepared.side, prepared.side), order=1, mode="edge",
+                        anti_aliasing=prepared.side < size, preserve_range=True)
+    np.testing.assert_array_equal(fov[top:bottom, left:right],
+                                  fov_square[pt : pt + bottom - top, pl : pl + right - left] >= 0.5)
+    assert fov.sum() > 0.5 * fov.size
+
+
 @pytest.fixture(scope="module")
 def demo_images(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     paths = write_demo_images(tmp_path_factory.mktemp("demo"), count=6, width=1024)
     return [load_image(path) for path in paths]
 
 
-@pytest.mark.parametrize("size", [512, 768])
+@pytest.mark.parametrize("size", [512, 768, 1280])
 def test_local_average_is_the_direct_gaussian_filters(demo_images: list[np.ndarray], size: int) -> None:
     prepared = old.prepare(demo_images[0], size)
     image, fov, sigma = prepared.display.astype(np.float32) / 255.0, prepared.fov, size / 30.0
