@@ -177,6 +177,7 @@ def original_hot_spots(
     smoothing_px: float,
     spacing_px: float,
     max_spots: int | None,
+    threshold_rel: float | None = None,
 ) -> list[HotSpot]:
     """:func:`find_hot_spots` of a map in original pixels, with distances given at ``REFERENCE_WIDTH``.
 
@@ -187,6 +188,7 @@ def original_hot_spots(
     smoothing_px : Gaussian sigma, pixels at a ``REFERENCE_WIDTH`` wide photograph.
     spacing_px : suppression radius, pixels at a ``REFERENCE_WIDTH`` wide photograph (at least 1 px once scaled).
     max_spots : keep at most this many, the strongest (None: all).
+    threshold_rel : keep peaks above this share of the map's largest value (None: every peak).
 
     Returns
     -------
@@ -194,4 +196,4 @@ def original_hot_spots(
     """
     scale = np.shape(heatmap)[1] / REFERENCE_WIDTH
     return find_hot_spots(heatmap, fov=fov, min_distance=max(1, round(spacing_px * scale)),
-                          smoothing_sigma=smoothing_px * scale, max_spots=max_spots)
+                          smoothing_sigma=smoothing_px * scale, max_spots=max_spots, threshold_rel=threshold_rel)

@@ -1,20 +1,23 @@
 """Hot spots at archive scale: heatmaps, hot spots and one feature vector per hot spot.
 
 :func:`extract_hot_spots` goes over an image set with a model and a heatmap method. For every
-photograph it computes (or reads back) the heatmap of one output in the prepared frame, finds its hot
-spots (:func:`drcore.candidates.find_hot_spots`, in the prepared frame) and describes each by
+photograph it computes (or reads back) the heatmap of one output in the prepared frame, maps it back to the
+original photograph's pixels and finds its hot spots there, on the one path evaluation, mining and the Review
+page take (:func:`drcore.candidates.original_map`, :func:`drcore.candidates.original_hot_spots`: smoothing and
+spacing in pixels at ``REFERENCE_WIDTH``), and describes each by
 
 - the model's own activations at that place: the output of the layer named ``layer`` (a forward hook),
-  sampled bilinearly at the hot spot;
+  sampled bilinearly at the hot spot's place in the prepared frame;
 - measurements: ``strength`` (smoothed heatmap value), ``area`` (original px^2 of the connected region
-  where the smoothed map is at least half the spot's value), mean colour of the normalised image within
-  ``colour_radius`` prepared px, distance to the optic disc (as a share of the field of view's side;
+  where the smoothed original-pixel map is at least half the spot's value), mean colour of the normalised
+  image within ``colour_radius`` prepared px, distance to the optic disc (as a share of the field of view's side;
   NaN where the disc is unknown);
 - truth, where known: whether each lesion type's mask lies within ``mask_tolerance`` (share of the field
   of view's side) of the spot, whether it lies on a planted ring (within the ring's outer radius plus
   the same tolerance).
 
-Rows and columns are given in the original photograph's pixels (and in the prepared frame).
+Rows and columns are the original photograph's pixels (and, for features and patches, their place in the
+prepared frame).
 Everything goes to a run folder: ``run.json`` (parameters), ``heatmaps/NNNNNN.npy`` (float32 prepared
 map, reused when present) and ``images/NNNNNN.npz`` (that image's hot spots). An interrupted run started
 again with the same parameters continues with the first image that has no ``.npz``.
@@ -38,14 +41,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from drcore.atomic import atomic_write
-from drcore.candidates import find_hot_spots
+from drcore.candidates import original_hot_spots, original_map
 from drcore.discovery.images import DiscoveryImage, ImageTruth
 from drcore.errors import DiscoveryError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, prepare
 from drcore.inference import batch_from_prepared
-from drcore.vocabulary import LESION_TYPES
 from drcore.models import LoadedModel
+from drcore.vocabulary import LESION_TYPES, REFERENCE_WIDTH
 
 __all__ = ["TARGETS", "EvidenceTarget", "ExtractionParameters", "HotSpotSet", "default_layer", "extract_hot_spots",
            "feature_layers", "heatmap_path", "load_hot_spots"]
@@ -55,15 +58,20 @@ RUN_FILE = "run.json"
 
 @dataclass(frozen=True)
 class ExtractionParameters:
-    """How hot spots are found and described (distances in prepared-frame pixels unless stated).
+    """How hot spots are found and described.
 
     output: model output whose heatmap is mined. method, method_params: heatmap method.
     target: what the heatmap explains: ``"pooled"``, the model's image-level logit of ``output``, or
         ``"evidence"``, the mean over positions of the positive part of that output's logit map
         (:class:`EvidenceTarget`; models with ``logit_maps``), which lights up every place with evidence.
     layer: module name whose activations describe a spot (None: :func:`default_layer`).
-    smoothing_sigma, min_distance, max_spots, threshold_rel: :func:`drcore.candidates.find_hot_spots`.
-    colour_radius: radius of the disc whose mean normalised colour is measured.
+    smoothing_sigma, min_distance: Gaussian sigma and suppression radius in original pixels at
+        ``REFERENCE_WIDTH`` (:func:`drcore.candidates.original_hot_spots`). The defaults are, on the 512 px
+        wide synthetic photographs of the planted-rings study (model input 384 px, 0.8 prepared px per
+        original px), 2.5 and 7 original px: the 2 and 6 prepared px that the hot spots were found with in the
+        prepared frame (2.5 and 7.5 original px; the spacing is a whole number of pixels).
+    max_spots, threshold_rel: :func:`drcore.candidates.find_hot_spots`.
+    colour_radius: radius (prepared px) of the disc whose mean normalised colour is measured.
     mask_tolerance: a spot is inside a mask / on a ring within this share of the field of view's side.
     """
 
@@ -72,8 +80,8 @@ class ExtractionParameters:
     method_params: dict = field(default_factory=dict)
     target: str = "evidence"
     layer: str | None = None
-    smoothing_sigma: float = 2.0
-    min_distance: int = 6
+    smoothing_sigma: float = 7.3
+    min_distance: int = 20
     max_spots: int = 40
     threshold_rel: float = 0.05
     colour_radius: int = 3
@@ -217,29 +225,30 @@ def _near(mask: np.ndarray, row: float, col: float, radius: int) -> bool:
 
 def _describe_image(heatmap: np.ndarray, prepared: PreparedImage, truth: ImageTruth, activations: np.ndarray,
                     parameters: ExtractionParameters) -> dict[str, np.ndarray]:
-    """Hot spots of one image with their measurements, truth and features, as arrays."""
-    spots = find_hot_spots(heatmap, fov=prepared.fov, min_distance=parameters.min_distance,
-                           smoothing_sigma=parameters.smoothing_sigma, max_spots=parameters.max_spots,
-                           threshold_rel=parameters.threshold_rel)
-    smoothed = ndimage.gaussian_filter(heatmap.astype(np.float64), parameters.smoothing_sigma, mode="nearest") \
-        if parameters.smoothing_sigma > 0 else heatmap.astype(np.float64)
+    """Hot spots of one image (found in original pixels) with their measurements, truth and features."""
+    values, field = original_map(heatmap, prepared, truth.fov)
+    spots = original_hot_spots(values, field, smoothing_px=parameters.smoothing_sigma,
+                               spacing_px=parameters.min_distance, max_spots=parameters.max_spots,
+                               threshold_rel=parameters.threshold_rel)
+    sigma = parameters.smoothing_sigma * values.shape[1] / REFERENCE_WIDTH
+    smoothed = ndimage.gaussian_filter(values.astype(np.float64), sigma, mode="nearest") if sigma > 0 \
+        else values.astype(np.float64)
     size = prepared.input_size
-    rows = np.array([spot.row for spot in spots], dtype=np.float64)
-    cols = np.array([spot.col for spot in spots], dtype=np.float64)
     yy, xx = np.mgrid[-parameters.colour_radius: parameters.colour_radius + 1,
                       -parameters.colour_radius: parameters.colour_radius + 1]
     disc = yy ** 2 + xx ** 2 <= parameters.colour_radius ** 2
     tolerance = max(1, int(round(parameters.mask_tolerance * prepared.side)))
-    out: dict[str, list] = {name: [] for name in ("row", "col", "strength", "area", "colour_r", "colour_g",
-                                                  "colour_b", "disc_distance", "on_planted",
-                                                  *(f"in_{t}" for t in LESION_TYPES))}
+    out: dict[str, list] = {name: [] for name in ("row", "col", "prep_row", "prep_col", "strength", "area",
+                                                  "colour_r", "colour_g", "colour_b", "disc_distance",
+                                                  "on_planted", *(f"in_{t}" for t in LESION_TYPES))}
     for spot in spots:
+        row, col = float(spot.row), float(spot.col)
         labels, _ = ndimage.label(smoothed >= 0.5 * spot.value)
-        area = float((labels == labels[spot.row, spot.col]).sum()) / prepared.scale ** 2
-        window_rows = np.clip(yy[disc] + spot.row, 0, size - 1)
-        window_cols = np.clip(xx[disc] + spot.col, 0, size - 1)
+        area = float((labels == labels[spot.row, spot.col]).sum())
+        prep_row, prep_col = prepared.point_to_prepared(row, col)
+        window_rows = np.clip(yy[disc] + int(round(prep_row)), 0, size - 1)
+        window_cols = np.clip(xx[disc] + int(round(prep_col)), 0, size - 1)
         colour = prepared.pixels[window_rows, window_cols].mean(axis=0)
-        row, col = prepared.point_to_original(spot.row, spot.col)
         if truth.optic_disc is not None:
             disc_distance = math.hypot(row - truth.optic_disc[0], col - truth.optic_disc[1]) / prepared.side
         else:
@@ -249,21 +258,18 @@ def _describe_image(heatmap: np.ndarray, prepared: PreparedImage, truth: ImageTr
             on_planted = float(np.any(np.hypot(rings[:, 0] - row, rings[:, 1] - col) <= rings[:, 2] + tolerance))
         else:
             on_planted = math.nan
-        out["row"].append(row)
-        out["col"].append(col)
-        out["strength"].append(spot.value)
-        out["area"].append(area)
+        for name, value in (("row", row), ("col", col), ("prep_row", prep_row), ("prep_col", prep_col),
+                            ("strength", spot.value), ("area", area), ("disc_distance", disc_distance),
+                            ("on_planted", on_planted)):
+            out[name].append(value)
         for channel, value in zip("rgb", colour):
             out[f"colour_{channel}"].append(float(value))
-        out["disc_distance"].append(disc_distance)
-        out["on_planted"].append(on_planted)
         for lesion in LESION_TYPES:
             inside = math.nan if truth.masks is None else float(_near(truth.masks[lesion], row, col, tolerance))
             out[f"in_{lesion}"].append(inside)
     arrays = {name: np.asarray(values, dtype=np.float64) for name, values in out.items()}
-    arrays["prep_row"], arrays["prep_col"] = rows, cols
-    arrays["features"] = _sample_activations(activations, rows, cols, size) if spots else \
-        np.zeros((0, activations.shape[0]), np.float32)
+    arrays["features"] = _sample_activations(activations, arrays["prep_row"], arrays["prep_col"], size) if spots \
+        else np.zeros((0, activations.shape[0]), np.float32)
     return arrays
 
 

@@ -1,7 +1,8 @@
 """Patch thumbnails: the photograph around a hot spot with the outline of its heatmap region.
 
-The region is the connected part of the smoothed heatmap at or above half the spot's strength (the
-same region whose area the hot spot table reports); its outline is drawn in ``OUTLINE`` colour.
+The region is the connected part of the smoothed prepared-frame heatmap (the run's smoothing, converted to this
+frame) at or above half the spot's value there: the region whose area the hot spot table reports, which it
+measures in original pixels. Its outline is drawn in ``OUTLINE`` colour.
 Thumbnails are cut from the prepared photograph (``PreparedImage.display``), centred on the spot.
 """
 
@@ -19,6 +20,7 @@ from scipy import ndimage
 from drcore.discovery.hotspots import heatmap_path
 from drcore.discovery.images import DiscoveryImage
 from drcore.imaging import prepare
+from drcore.vocabulary import REFERENCE_WIDTH
 
 __all__ = ["OUTLINE", "patch_thumbnail", "spot_patches"]
 
@@ -52,9 +54,11 @@ def spot_patches(folder: str | Path, images: Sequence[DiscoveryImage], spots: pd
     patches = {}
     for image_index, chosen in spots.groupby("image"):
         truth = images[int(image_index)].load()
-        display = prepare(truth.rgb, input_size, fov=truth.fov).display
+        prepared = prepare(truth.rgb, input_size, fov=truth.fov)
         heatmap = np.load(heatmap_path(folder, int(image_index)))
+        prepared_sigma = sigma * truth.rgb.shape[1] / REFERENCE_WIDTH * prepared.scale  # the run's, in this frame
         for spot in chosen.itertuples():
-            patches[int(spot.spot)] = patch_thumbnail(display, heatmap, int(spot.prep_row), int(spot.prep_col),
-                                                      smoothing_sigma=sigma, half=half, size=size)
+            patches[int(spot.spot)] = patch_thumbnail(prepared.display, heatmap, int(round(spot.prep_row)),
+                                                      int(round(spot.prep_col)), smoothing_sigma=prepared_sigma,
+                                                      half=half, size=size)
     return patches

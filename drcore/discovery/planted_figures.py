@@ -4,6 +4,9 @@
   (precision), the share of all planted rings it covers (:func:`planted_coverage`) and its flag;
 - per lesion type, the **purity** of the groups it dominates: for the largest group whose dominant type it
   is, the share of that group's hot spots inside that type's mask;
+- the **red-lesion group**: microaneurysms and haemorrhages counted as one type (both red lesions, as
+  DiaretDB1 and the literature group them): the largest group with at least ``DOMINANT_SHARE`` of its hot
+  spots inside a microaneurysm or haemorrhage mask, and that share (its purity);
 - the groups flagged unexplained (ideally the ring group alone).
 """
 
@@ -12,16 +15,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from drcore.discovery.run import DiscoveryResult
-from drcore.discovery.statistics import planted_coverage
+from drcore.discovery.statistics import DOMINANT_SHARE, planted_coverage
 from drcore.vocabulary import LESION_TYPES
 
-__all__ = ["PlantedFigures", "planted_figures"]
+__all__ = ["RED_LESIONS", "PlantedFigures", "planted_figures"]
+
+#: The lesion types counted together for the red-lesion group.
+RED_LESIONS: tuple[str, ...] = ("microaneurysm", "haemorrhage")
 
 
 @dataclass
 class PlantedFigures:
-    """Ring group and its figures; per lesion type (group, size, purity) of its largest dominated group or None."""
+    """Ring group and its figures; per lesion type (group, size, purity) of its largest dominated group or None;
+    the same for the red-lesion group."""
 
     ring_group: int
     ring_share: float
@@ -32,6 +41,7 @@ class PlantedFigures:
     groups_on_rings: int
     unexplained_groups: list[int] = field(default_factory=list)
     type_groups: dict[str, tuple[int, int, float] | None] = field(default_factory=dict)
+    red_lesion_group: tuple[int, int, float] | None = None
 
     def lines(self) -> list[str]:
         """Human-readable summary."""
@@ -44,7 +54,24 @@ class PlantedFigures:
         for lesion, found in self.type_groups.items():
             out.append(f"{lesion}: " + ("no group dominated by it" if found is None else
                                         f"group {found[0]} ({found[1]} hot spots), purity {found[2]:.1%}"))
+        red = self.red_lesion_group
+        out.append("red lesions (microaneurysm or haemorrhage): " + (
+            "no group dominated by them" if red is None else
+            f"group {red[0]} ({red[1]} hot spots), purity {red[2]:.1%}"))
         return out
+
+
+def _red_lesion_group(result: DiscoveryResult) -> tuple[int, int, float] | None:
+    """(group, size, share inside a red-lesion mask) of the largest group that share dominates, or None."""
+    spots = result.hot_spots.spots
+    dominated = []
+    for item in result.statistics:
+        inside = spots.iloc[result.members(item.group)][[f"in_{lesion}" for lesion in RED_LESIONS]]
+        inside = inside.max(axis=1, skipna=False).to_numpy()
+        inside = inside[~np.isnan(inside)]
+        if inside.size and inside.mean() >= DOMINANT_SHARE:
+            dominated.append((item.group, item.size, float(inside.mean())))
+    return max(dominated, key=lambda found: found[1], default=None)
 
 
 def planted_figures(result: DiscoveryResult) -> PlantedFigures:
@@ -63,4 +90,5 @@ def planted_figures(result: DiscoveryResult) -> PlantedFigures:
         ring_coverage=planted_coverage(result.hot_spots, result.members(ring.group)), ring_group_size=ring.size,
         ring_group_unexplained=ring.unexplained, ring_group_auc=(ring.auc, ring.auc_low, ring.auc_high),
         groups_on_rings=sum(item.planted_share > 0.5 for item in statistics),
-        unexplained_groups=[item.group for item in result.statistics if item.unexplained], type_groups=type_groups)
+        unexplained_groups=[item.group for item in result.statistics if item.unexplained], type_groups=type_groups,
+        red_lesion_group=_red_lesion_group(result))

@@ -42,9 +42,9 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     parser.add_argument("--layer", default=None, help="layer whose activations describe a hot spot (default: the "
                         "last one with stride <= 16)")
     parser.add_argument("--smoothing", type=float, default=extraction.smoothing_sigma,
-                        help="Gaussian sigma before peak finding, prepared-frame px")
+                        help="Gaussian sigma before peak finding, original px at 1500 px width")
     parser.add_argument("--min-distance", type=int, default=extraction.min_distance,
-                        help="non-maximum suppression radius, prepared-frame px")
+                        help="non-maximum suppression radius, original px at 1500 px width")
     parser.add_argument("--max-spots", type=int, default=extraction.max_spots, help="hot spots per image at most")
     parser.add_argument("--threshold-rel", type=float, default=extraction.threshold_rel,
                         help="hot spots must exceed this share of the image's largest heatmap value")

@@ -73,7 +73,8 @@ def start_form(sessions: sessionmaker[Session], home: Path, researcher: str) -> 
         output = how[1].selectbox("Output", list(OUTPUTS), format_func=LESION_LABELS.get, key="disc_output")
         max_spots = how[2].number_input("Hot spots per image", 1, 100, ExtractionParameters.max_spots,
                                         key="disc_max_spots")
-        smoothing = how[3].number_input("Smoothing sigma (px)", 0.0, 20.0, ExtractionParameters.smoothing_sigma,
+        smoothing = how[3].number_input("Smoothing sigma (px at 1500 px width)", 0.0, 40.0,
+                                        ExtractionParameters.smoothing_sigma,
                                         key="disc_smoothing")
         grouping_row = st.columns(4)
         clustering = grouping_row[0].selectbox("Grouping", ["kmeans", "hdbscan"], key="disc_clustering")

@@ -58,17 +58,27 @@ def test_measurements_of_a_gaussian_hot_spot():
     masks["microaneurysm"][round(centre_row) + 30, round(centre_col)] = True  # far away
     truth = ImageTruth(rgb=rgb, fov=fov, masks=masks, optic_disc=(centre_row, centre_col + 16.0, 5.0),
                        rings=np.array([[centre_row, centre_col + 12.0, 10.0]]))
-    parameters = ExtractionParameters(smoothing_sigma=1.0, max_spots=3, mask_tolerance=0.02)
+    # Hot spots are found in original pixels (160 px of field of view for 64 prepared px: 2.5 original px per
+    # prepared px), smoothing given at 1500 px width: 18.75 px there is 2.5 px on this 200 px wide photograph,
+    # one prepared px as before the move to the original frame.
+    assert prepared.scale == pytest.approx(0.4)
+    parameters = ExtractionParameters(smoothing_sigma=18.75, max_spots=3, mask_tolerance=0.02)
     arrays = _describe_image(heatmap, prepared, truth, np.zeros((4, 2, 2), np.float32), parameters)
-    assert (arrays["prep_row"][0], arrays["prep_col"][0]) == (30, 25)
-    assert (arrays["row"][0], arrays["col"][0]) == pytest.approx((centre_row, centre_col))
-    # half maximum of a Gaussian of sigma sqrt(3^2 + 1^2): a disc of radius sigma * sqrt(2 ln 2)
-    radius = math.sqrt(sigma**2 + 1.0) * math.sqrt(2 * math.log(2))
+    # the spot is the original pixel nearest the peak: within half an original px (0.2 prepared px) of it
+    assert (arrays["prep_row"][0], arrays["prep_col"][0]) == pytest.approx((30, 25), abs=0.2)
+    assert (arrays["row"][0], arrays["col"][0]) == pytest.approx((centre_row, centre_col), abs=0.5)
+    assert arrays["row"][0] == round(arrays["row"][0]) and arrays["col"][0] == round(arrays["col"][0])
+    # Bilinear upsampling to original pixels convolves the samples with a triangle of variance 1/6 prepared px^2,
+    # so the smoothed peak is a Gaussian of variance 3^2 + 1^2 + 1/6 (prepared px^2): its value is
+    # 9 / 10.17 = 0.885 (0.9 when spots were found in the prepared frame), its half maximum a disc of radius
+    # sqrt(variance * 2 ln 2)
+    variance = sigma**2 + 1.0 + 1 / 6
+    radius = math.sqrt(variance * 2 * math.log(2))
     assert arrays["area"][0] == pytest.approx(math.pi * radius**2 / prepared.scale**2, rel=0.1)
-    assert arrays["strength"][0] == pytest.approx(sigma**2 / (sigma**2 + 1.0), rel=0.01)
+    assert arrays["strength"][0] == pytest.approx(sigma**2 / variance, rel=0.005)
     colour = prepared.pixels[27:34, 22:29][np.hypot(*np.mgrid[-3:4, -3:4]) <= 3].mean(axis=0)
     assert [arrays[f"colour_{c}"][0] for c in "rgb"] == pytest.approx(colour.tolist(), abs=1e-6)
-    assert arrays["disc_distance"][0] == pytest.approx(16.0 / prepared.side)
+    assert arrays["disc_distance"][0] == pytest.approx(16.0 / prepared.side, abs=0.5 / prepared.side)
     assert arrays["in_haemorrhage"][0] == 1.0 and arrays["in_microaneurysm"][0] == 0.0
     assert arrays["on_planted"][0] == 1.0  # 12 px from the centre of a ring of radius 10, tolerance 3 px
 
