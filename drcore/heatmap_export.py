@@ -22,7 +22,7 @@ from drcore.candidates import original_map
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import card_method, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
-from drcore.inference import batch_from_prepared, predict_probabilities
+from drcore.inference import batch_from_prepared, default_batch_size, predict_probabilities
 from drcore.models import LoadedModel
 from drcore.referral import referral
 from drcore.vocabulary import IMAGE_SUFFIXES, REFERABLE_DR
@@ -86,11 +86,12 @@ def export_heatmaps(
     *,
     method: str | None = None,
     output: str | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     progress: bool = True,
 ) -> list[ExportFailure]:
     """Write a heatmap and its record for every photograph; returns those that could not be read.
 
+    ``batch_size`` photographs go through the model at a time (None: :func:`drcore.inference.default_batch_size`).
     ``method`` and ``output`` default to the model card's (:meth:`ModelCard.default_output`; the card's
     heatmap method for that output, :func:`drcore.heatmaps.card_method`).
     """
@@ -100,6 +101,9 @@ def export_heatmaps(
     get_method(method)  # fail before any work on an unknown name
     if output not in outputs:
         raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
+    if batch_size is None:
+        cuda = next(loaded.model.parameters()).device.type == "cuda"
+        batch_size = default_batch_size(loaded.card.input_size, cuda=cuda)
     out.mkdir(parents=True, exist_ok=True)
     failures: list[ExportFailure] = []
     bar = tqdm(total=len(images), desc="heatmaps", unit="image", disable=not progress)

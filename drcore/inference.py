@@ -10,7 +10,14 @@ from drcore.candidates import original_map
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.heatmaps.logit_map import pooled_maps
 from drcore.imaging import PreparedImage
+from drcore.limits import BATCH_INPUT_PIXELS
 from drcore.models.efficientnet_lite import TrunkHead
+
+
+def default_batch_size(input_size: int, *, cuda: bool = False) -> int:
+    """Photographs per model batch when none is given: ``BATCH_INPUT_PIXELS`` of model input (four times that
+    on CUDA), at least one."""
+    return max(1, (4 if cuda else 1) * BATCH_INPUT_PIXELS // (input_size * input_size))
 
 
 def batch_from_prepared(prepared: Sequence[PreparedImage]) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Every size limit drx enforces on what people and files hand it, named once.
+"""Every size limit drx enforces on what people and files hand it, and the model's batch budget, named once.
 
 Plain constants and nothing else: ``db`` imports this module too (it imports
 no other part of drcore, no torch), so the database layer, the science and
@@ -37,3 +37,8 @@ MAX_PASSWORD_CHARS = 1_024
 MAX_NOTE_CHARS = 10_000
 #: longest file name stored for a photograph
 MAX_FILE_NAME_CHARS = 255
+
+#: model input pixels per batch on CPUs when no batch size is given (drcore.inference.default_batch_size): 8
+#: photographs at 512 px, 3 at 768 px, 1 at 1280 px, four times that on CUDA. A heatmap's backward pass keeps
+#: about 2.4 GB of activations per 1280 px photograph, so 8 of them would need some 19 GB
+BATCH_INPUT_PIXELS = 8 * 512 * 512

@@ -73,7 +73,7 @@ def discovery_images(spec: dict[str, Any]) -> list[DiscoveryImage]:
 
 
 def run_discovery(images: Sequence[DiscoveryImage], spec: dict[str, Any], model: str | None, folder: Path,
-                  extraction: ExtractionParameters, grouping: GroupingParameters, *, batch_size: int = 8,
+                  extraction: ExtractionParameters, grouping: GroupingParameters, *, batch_size: int | None = None,
                   progress: bool = True) -> DiscoveryResult:
     """Hot spots of every image through ``model`` (bundled name or checkpoint; None: the default), then groups,
     layout and statistics, all kept in ``folder`` (resumable: the same folder goes on where a run stopped)."""

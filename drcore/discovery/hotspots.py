@@ -46,7 +46,7 @@ from drcore.discovery.images import DiscoveryImage, ImageTruth
 from drcore.errors import DiscoveryError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, prepare
-from drcore.inference import batch_from_prepared
+from drcore.inference import batch_from_prepared, default_batch_size
 from drcore.models import LoadedModel
 from drcore.vocabulary import LESION_TYPES, REFERENCE_WIDTH
 
@@ -288,14 +288,15 @@ def extract_hot_spots(
     folder: str | Path,
     parameters: ExtractionParameters = ExtractionParameters(),
     *,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     progress: bool = True,
     image_set: dict | None = None,
     timings: dict[str, float] | None = None,
 ) -> HotSpotSet:
     """Find and describe the hot spots of every image; resumable (see the module docstring).
 
-    Heatmaps already in ``folder/heatmaps`` are read, not computed again. Raises DiscoveryError when
+    Heatmaps already in ``folder/heatmaps`` are read, not computed again. ``batch_size`` photographs go through
+    the model at a time (None: :func:`drcore.inference.default_batch_size` for the model's input size). Raises DiscoveryError when
     ``folder`` holds a run with other images, model or parameters, or on an unknown output or layer.
     ``image_set``: the description :func:`drcore.discovery.images.image_set` rebuilds ``images`` from,
     kept in ``run.json`` so that a run can be reopened with its photographs. ``timings``, if given, gets the
@@ -321,6 +322,7 @@ def extract_hot_spots(
     todo = [index for index in range(len(images)) if not _image_file(folder, index).exists()]
     hook = _Activations(model, layer)
     device = next(model.parameters()).device
+    batch_size = batch_size or default_batch_size(card.input_size, cuda=device.type == "cuda")
     try:
         bar = tqdm(total=len(images), initial=len(images) - len(todo), unit="image", desc="hot spots",
                    disable=not progress)

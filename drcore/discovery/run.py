@@ -136,7 +136,7 @@ def group_run(folder: str | Path, parameters: GroupingParameters = GroupingParam
 def discover(images: Sequence[DiscoveryImage], loaded: LoadedModel, folder: str | Path,
              extraction: ExtractionParameters = ExtractionParameters(),
              grouping: GroupingParameters = GroupingParameters(), *, image_set_spec: dict | None = None,
-             batch_size: int = 8, progress: bool = True) -> DiscoveryResult:
+             batch_size: int | None = None, progress: bool = True) -> DiscoveryResult:
     """Hot spots of every image (resumable), then groups, layout and statistics; all kept in ``folder``."""
     hot_spots = extract_hot_spots(images, loaded, folder, extraction, batch_size=batch_size, progress=progress,
                                   image_set=image_set_spec)

@@ -71,7 +71,9 @@ def mine_local(
     started = time.time()
     workers, threads = default_split(workers, threads)
     loaded = load_model(settings.model)
-    miner = Miner(loaded, settings, device or default_device())
+    device = device or default_device()
+    settings = settings.resolved(loaded, device.type)
+    miner = Miner(loaded, settings, device)
     folder = ResultsFolder(out, loaded.card.outputs)
     done = folder.begin(miner.identity)
     todo = [path for path in files if str(path) not in done]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from drcore.candidates import original_hot_spots, original_map
 from drcore.errors import BadImage, DrxError
 from drcore.heatmaps import compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, image_sha256, load_prepared
-from drcore.inference import batch_from_prepared, predict_probabilities
+from drcore.inference import batch_from_prepared, default_batch_size, predict_probabilities
 from drcore.mining.store import encode_heatmap, heatmap_key
 from drcore.models import LoadedModel
 
@@ -62,8 +62,14 @@ class MiningSettings:
     smoothing_px: float = 10.0  # hot spots: Gaussian sigma, px at drcore.vocabulary.REFERENCE_WIDTH
     nms_radius_px: float = 10.0  # hot spots: suppression radius, px at drcore.vocabulary.REFERENCE_WIDTH
     max_spots: int = 100
-    batch_size: int = 8
+    batch_size: int | None = None  # photographs per model batch (None: drcore.inference.default_batch_size)
     precision: str = "float32"  # float32, or bfloat16 / float16 autocast on CUDA
+
+    def resolved(self, loaded: LoadedModel, device_type: str) -> MiningSettings:
+        """These settings with the batch size filled in for ``loaded`` on ``device_type`` if it was left out."""
+        if self.batch_size is not None:
+            return self
+        return replace(self, batch_size=default_batch_size(loaded.card.input_size, cuda=device_type == "cuda"))
 
     def identity(self, loaded: LoadedModel) -> dict:
         """The settings that decide the results, with the model's sha256 (batch size left out)."""
@@ -137,6 +143,7 @@ class Miner:
     """One model on one device, turning batches of records into results."""
 
     def __init__(self, loaded: LoadedModel, settings: MiningSettings, device: torch.device) -> None:
+        settings = settings.resolved(loaded, device.type)
         self.output_index = check_settings(loaded, settings, device.type)
         self.loaded, self.settings, self.device = loaded, settings, device
         self.model = loaded.model.to(device).eval()

@@ -78,6 +78,7 @@ def mine_ray(
 
     started = time.time()
     loaded = load_model(settings.model)
+    settings = settings.resolved(loaded, "cuda" if gpus_per_actor else "cpu")
     identity = settings.identity(loaded)
     folder = ResultsFolder(out, loaded.card.outputs)
     check_settings(loaded, settings, "cuda" if gpus_per_actor else "cpu")  # fail here, not in an actor

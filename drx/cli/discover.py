@@ -53,7 +53,9 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     parser.add_argument("--k-max", type=int, default=grouping.k_max, help="most k-means groups tried")
     parser.add_argument("--seed", type=int, default=grouping.seed, help="seed of clustering, layout and bootstrap")
     parser.add_argument("--resamples", type=int, default=grouping.n_resamples, help="bootstrap resamples")
-    parser.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="photographs per model batch (default: by the model's input size, 8 at 512 px and 1 at "
+                        "1280 px on CPUs)")
     parser.add_argument("--csv", action="store_true", help="write hot_spots.csv as well")
     parser.add_argument("--store", action="store_true", help="store the run as a discovery session in the database")
     parser.add_argument("--researcher", default="drx discover", help="who the stored session is by")

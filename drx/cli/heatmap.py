@@ -24,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     heatmap.add_argument("--output", default=None,
                          help="model output to explain (default: the card's, else referable_dr if the model has it, "
                          "else the first)")
-    heatmap.add_argument("--batch-size", type=int, default=8, help="photographs per model batch")
+    heatmap.add_argument("--batch-size", type=int, default=None,
+                         help="photographs per model batch (default: by the model's input size, 8 at 512 px and 1 at "
+                         "1280 px on CPUs)")
     heatmap.set_defaults(handler=run)
 
 

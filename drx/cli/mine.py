@@ -32,7 +32,8 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     mine.add_argument("--method", default="sensitivity", help="heatmap method")
     mine.add_argument("--output", default=None, help="model output to explain (default: the first, any_lesion)")
     mine.add_argument("--batch-size", type=int, default=None,
-                      help="photographs per model batch (default: 32 on a GPU, 8 on CPUs)")
+                      help="photographs per model batch (default: by the model's input size, 8 at 512 px and "
+                      "1 at 1280 px on CPUs, four times that on a GPU)")
     mine.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"], default="auto",
                       help="auto: bfloat16 autocast on CUDA (checked against float32 on the first batch), "
                       "float32 elsewhere")
@@ -72,7 +73,7 @@ def run(arguments: argparse.Namespace) -> int:
     settings = MiningSettings(model=arguments.model, method=arguments.method, output=arguments.output,
                               smoothing_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
                               max_spots=arguments.max_spots,
-                              batch_size=arguments.batch_size or (32 if _on_cuda(arguments) else 8),
+                              batch_size=arguments.batch_size,
                               precision=_precision(arguments))
     out = Path(arguments.out)
     if arguments.engine == "ray":
