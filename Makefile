@@ -30,20 +30,21 @@ test: install
 
 # Rebuild the bundled default model from ../shared/data (IDRiD only; seed 0; resumable: run it again after
 # an interruption), store it compact (int8 deltas from ImageNet, 3.3 MiB instead of 14), then choose its
-# heatmap post-processing on the DiaretDB1 train split, report the test split once and write both into the
-# card. About 45 minutes on 2 CPU cores; a GPU is used when present.
-MODEL_STEM ?= drcore/models/weights/drx-idrid-v2
+# heatmap post-processing on the DiaretDB1 train split (one method and smoothing, and a method per lesion
+# type at that smoothing), report the test split once and write both into the card. About 80-90 minutes on
+# 2 CPU cores (the per-type grid adds the gradient methods at 1280 px); a GPU is used when present.
+MODEL_STEM ?= drcore/models/weights/drx-idrid-v3
 STUDY ?= runs/default-model-study
 model: install
-	$(BIN)/drx train --preset default --out $(STUDY)/drx-idrid-v2-float32 --name drx-idrid-v2 --resume
-	$(BIN)/drx compact $(STUDY)/drx-idrid-v2-float32 $(MODEL_STEM)
+	$(BIN)/drx train --preset default --out $(STUDY)/drx-idrid-v3-float32 --name drx-idrid-v3 --resume
+	$(BIN)/drx compact $(STUDY)/drx-idrid-v3-float32 $(MODEL_STEM)
 	$(BIN)/python benchmarks/default_model_study.py --model $(MODEL_STEM) --out $(STUDY) choose test card
 
 # Fine-tune a model on the graders' corrections in a drx database (README, "Correcting the model"): the adjudicated
 # grades, confirmed and rejected candidates and drawn lesions, photographs by content hash. Resumable.
 #   make corrections CORRECTIONS_DB=postgresql+psycopg://drx@host/drx [INITIAL_MODEL=...] [CORRECTIONS_OUT=...]
 CORRECTIONS_DB ?= $(DRX_DATABASE_URL)
-INITIAL_MODEL ?= drx-idrid-v2
+INITIAL_MODEL ?= drx-idrid-v3
 CORRECTIONS_OUT ?= runs/corrections-model
 corrections: install
 	@test -n "$(CORRECTIONS_DB)" || { echo "make corrections: set CORRECTIONS_DB=DATABASE_URL (or DRX_DATABASE_URL)" >&2; exit 2; }

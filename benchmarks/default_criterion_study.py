@@ -49,7 +49,7 @@ METHODS = ("logit_map", "sensitivity")
 def variants(arguments: argparse.Namespace) -> dict[str, TrainingConfig]:
     """The two fine-tuning runs: identical recipes, lambda 0 and lambda ``--weight``."""
     base = dataclasses.replace(PRESETS["default"], initial_model=DEFAULT_MODEL, epochs=arguments.epochs,
-                               learning_rate=arguments.learning_rate)
+                               learning_rate=arguments.learning_rate, local_head_epochs=0)
     return {"plain": base, "heatmap": dataclasses.replace(base, heatmap_weight=arguments.weight)}
 
 

@@ -38,7 +38,7 @@ from drcore.training_data import TrainingSet, graded_source
 from drcore.weak_labels import grade_labels
 
 LEARNERS: dict[str, TrainingConfig] = {
-    "default": dataclasses.replace(PRESETS["default"], idrid_segmentation=False),
+    "default": dataclasses.replace(PRESETS["default"], idrid_segmentation=False, local_head_epochs=0),
     "baseline": TrainingConfig(
         architecture="efficientnet-lite0", architecture_params={"pretrained": True, "pooling": "avg"},
         input_size=384, epochs=3, batch_size=16, learning_rate=3e-4, colour_jitter=0.1, synthetic_images=0,

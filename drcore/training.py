@@ -58,6 +58,7 @@ from drcore.distributed import Processes, start_processes, stop_processes
 from drcore.heatmaps.sensitivity import reduce_channels
 from drcore.inference import logit_maps_and_logits, predict_probabilities
 from drcore.lesions import MODEL_OUTPUTS, REFERABLE_DR
+from drcore.local_head import train_local_head
 from drcore.metrics import UndefinedMetric, threshold_at_sensitivity
 from drcore.models import ModelCard, build_model, load_model, save_checkpoint
 from drcore.models.checkpoint import beside
@@ -118,6 +119,9 @@ class TrainingConfig:
     initial_model: str | None = None
     corrections: str | None = None
     region_weight: float = 1.0
+    local_head_epochs: int = 0
+    local_head_input_size: int = 1280
+    local_head_learning_rate: float = 3e-3
 
     #: Seeds of synthetic validation images start here, far from training seeds.
     validation_seed_offset: int = 10_000_000
@@ -133,13 +137,16 @@ class TrainingConfig:
 #: Named recipes. ``default`` rebuilds the bundled default model (``make model``): EfficientNet-Lite0 from
 #: ImageNet, a stride-16 logit map, trunk frozen up to stage 5 (its features cached once), 768 px inputs,
 #: image-level weak labels of the IDRiD grading set and lesion presence of the IDRiD segmentation set
-#: (:mod:`drcore.weak_labels`), no DiaretDB1, no synthetic photographs, no pixel mask in the loss.
+#: (:mod:`drcore.weak_labels`), no DiaretDB1, no synthetic photographs, no pixel mask in the loss; then the
+#: stride-8 local head on the same labels at 1280 px (:mod:`drcore.local_head`).
 PRESETS: dict[str, TrainingConfig] = {
     "default": TrainingConfig(
         architecture="efficientnet-lite0",
-        architecture_params={"pretrained": True, "fine_map": True, "frozen_blocks": 11, "pooling_sharpness": 4.0},
+        architecture_params={"pretrained": True, "fine_map": True, "frozen_blocks": 11, "pooling_sharpness": 4.0,
+                             "local_head": True},
         input_size=768, epochs=8, batch_size=16, learning_rate=1e-3, weight_decay=1e-4, colour_jitter=0.0,
         synthetic_images=0, idrid_grading=True, idrid_segmentation=True, validation_fraction=0.1, seed=0,
+        local_head_epochs=6,
     ),
 }
 
@@ -490,6 +497,8 @@ def train(
         card.training.update(provenance or {})
         if first_epoch <= config.epochs:  # else the run had ended: nothing was validated in this call
             card.operating_points = operating_points
+        if config.local_head_epochs:
+            card.training["local_head"] = train_local_head(model, config, stem, log, data)
         card = save_checkpoint(model.cpu(), card, stem)
         resume_path.unlink(missing_ok=True)
         beside(stem, TRUNK_SUFFIX).unlink(missing_ok=True)
@@ -519,7 +528,7 @@ TRUNK_SUFFIX = ".trunk.pt"
 #: Configuration fields that do not change the trunk features (the optimisation's).
 _OPTIMISATION_FIELDS = {"epochs", "batch_size", "micro_batches", "learning_rate", "weight_decay", "optimiser",
                         "heatmap_weight", "heatmap_penalty", "colour_jitter", "mixed_precision", "workers",
-                        "region_weight"}
+                        "region_weight", "local_head_epochs", "local_head_input_size", "local_head_learning_rate"}
 
 
 def _with_defaults(saved: dict) -> dict:

@@ -23,6 +23,7 @@ name                        module                     per-pixel map (default re
 ``logit_map``               ``logit_map``              the model's own logit map, bilinear upsampling
 ``logit_map_sensitivity``   ``logit_map``              max_c |d sum ReLU(logit map) / d x_c|
 ``logit_map_x_sensitivity`` ``logit_map``              ReLU(logit map), upsampled, x the line above
+``local_map``               ``logit_map``              the model's stride-8 local head's map, upsampled
 ==========================  =========================  ==================================
 
 Methods with channels accept ``channel_reduction`` (``"max_abs"``, ``"l2"``,
@@ -50,7 +51,7 @@ from drcore.models.card import ModelCard
 from drcore.heatmaps.cam import grad_cam
 from drcore.heatmaps.gradient import gradient_x_input, integrated_gradients, smoothgrad
 from drcore.heatmaps.guided import deconvnet, guided_backprop
-from drcore.heatmaps.logit_map import logit_map, logit_map_sensitivity, logit_map_x_sensitivity
+from drcore.heatmaps.logit_map import local_map, logit_map, logit_map_sensitivity, logit_map_x_sensitivity
 from drcore.heatmaps.lrp import lrp_alpha_beta, lrp_epsilon
 from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.heatmaps.sensitivity import sensitivity
@@ -81,6 +82,7 @@ REGISTRY: dict[str, Registered] = {
     "logit_map": Registered(logit_map),
     "logit_map_sensitivity": Registered(logit_map_sensitivity),
     "logit_map_x_sensitivity": Registered(logit_map_x_sensitivity),
+    "local_map": Registered(local_map),
 }
 #: The method functions by name.
 METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REGISTRY.items()}

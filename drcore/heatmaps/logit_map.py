@@ -17,6 +17,11 @@ points at single microaneurysms and haemorrhages where the stride-16 map only ou
 forward and one backward pass per output. ``logit_map_x_sensitivity`` weighs it by the upsampled positive
 logit map (as guided Grad-CAM weighs guided backpropagation by Grad-CAM): the pixels that made the strongest
 positions' evidence.
+
+``local_map`` is the map of a model's stride-8 local head (:meth:`EfficientNetLiteFundus.local_maps
+<drcore.models.efficientnet_lite.EfficientNetLiteFundus.local_maps>`): a detector trained apart, on the same
+image-level labels, whose cells are 8 x 8 input pixels (a model without one raises :class:`UnsupportedModel`).
+One forward pass through the stem and the first five blocks, no gradient.
 """
 
 import hashlib
@@ -75,6 +80,16 @@ def _keep(key: tuple, maps: torch.Tensor) -> None:
 def logit_map(model: nn.Module, batch: torch.Tensor, output: int) -> torch.Tensor:
     """``(N, H, W)`` logit map of ``output``, bilinearly upsampled to the batch's ``H x W``."""
     logits = pooled_maps(model, batch)[:, output, None]  # IndexError for an output the model lacks
+    return F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+
+@torch.no_grad()
+def local_map(model: nn.Module, batch: torch.Tensor, output: int) -> torch.Tensor:
+    """``(N, H, W)`` local-head logit map of ``output``, bilinearly upsampled to the batch's ``H x W``."""
+    maps = getattr(model, "local_maps", None)
+    if maps is None:
+        raise UnsupportedModel(f"{type(model).__name__} has no local head: local_map needs a model with one")
+    logits = maps(batch)[:, output, None]
     return F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from drcore.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "drx-idrid-v2"
+DEFAULT_MODEL = "drx-idrid-v3"
 _WITH_TORCH = {"LoadedModel", "load_checkpoint", "save_checkpoint"}
 
 __all__ = [

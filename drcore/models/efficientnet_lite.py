@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from drcore.errors import CheckpointError
+from drcore.errors import CheckpointError, UnsupportedModel
 from drcore.models.smallnet import LogSumExpPool
 
 BN_EPS = 1e-3  # TensorFlow's default, used when the weights were trained
@@ -298,6 +298,8 @@ class GlobalAvgPool(nn.Module):
 
 #: Index of the last block of stage 5 (stride 16, 112 channels): the tap of the stride-16 logit map.
 STRIDE16_TAP = 10
+#: Index of the last block of stage 3 (stride 8, 40 channels): what the local head reads.
+STRIDE8_TAP = 4
 
 
 class EfficientNetLiteFundus(nn.Module):
@@ -313,6 +315,18 @@ class EfficientNetLiteFundus(nn.Module):
     (``fine_channels``) and a 1x1 conv. Pooling then takes a smooth maximum over
     the stride-16 map, so each image-level output is a maximum over local
     evidence twice as fine.
+
+    ``local_head=True`` adds a stride-8 lesion detector beside the image-level path:
+    a ``local_kernel`` x ``local_kernel`` conv-BN-ReLU6 (``fine_channels``) and a 1x1
+    conv on the stage-3 features (stride 8, 40 channels, a receptive field of about
+    70 px), giving :meth:`local_maps`, one logit per 8 x 8 pixels and output. With
+    ``local_kernel=1`` each cell's logit depends on its own features only: trained
+    on image-level labels, a wider kernel is free to put the evidence a cell away
+    from the lesion (nothing in an image label says which of the cells that see it
+    should answer). The head is trained
+    apart, as a multiple-instance detector on the same image-level labels
+    (:mod:`drcore.local_head`); the image-level outputs and :meth:`logit_maps` do
+    not use it. It needs the stage-3 features frozen (``frozen_blocks`` >= 5).
 
     ``frozen_blocks`` > 0 keeps the stem and the first ``frozen_blocks`` MBConv
     blocks at their ImageNet weights, in eval mode and without parameter
@@ -342,6 +356,8 @@ class EfficientNetLiteFundus(nn.Module):
         fine_map: bool = False,
         fine_channels: int = 128,
         frozen_blocks: int = 0,
+        local_head: bool = False,
+        local_kernel: int = 1,
     ) -> None:
         super().__init__()
         if pooling not in ("lse", "avg"):
@@ -351,12 +367,18 @@ class EfficientNetLiteFundus(nn.Module):
         if not 0 <= frozen_blocks <= limit:
             raise ValueError(f"frozen_blocks must be 0-{limit}{' with fine_map' if fine_map else ''}, "
                              f"not {frozen_blocks}")
+        if local_head and frozen_blocks <= STRIDE8_TAP:
+            raise ValueError(f"local_head needs frozen_blocks >= {STRIDE8_TAP + 1} (it is trained on the frozen "
+                             "stage-3 features)")
         self.backbone = EfficientNetLite0Features()
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(FEATURES, outputs, kernel_size=1)
         self.fine = nn.Sequential(OrderedDict(
             body=conv_bn(STAGES[4][5], fine_channels, 3), classifier=nn.Conv2d(fine_channels, outputs, 1),
         )) if fine_map else None
+        self.local = nn.Sequential(OrderedDict(
+            body=conv_bn(STAGES[2][5], fine_channels, local_kernel), classifier=nn.Conv2d(fine_channels, outputs, 1),
+        )) if local_head else None
         self.frozen_blocks = frozen_blocks
         self.pool = LogSumExpPool(pooling_sharpness) if pooling == "lse" else GlobalAvgPool()
         if pretrained:
@@ -412,6 +434,16 @@ class EfficientNetLiteFundus(nn.Module):
     def logit_maps(self, images: torch.Tensor) -> torch.Tensor:
         """Per-position logits ``(N, outputs, h, w)``."""
         return self.logit_maps_from_trunk(self.trunk(images))
+
+    def stage3_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The frozen stage-3 output (stride 8, 40 channels) the local head reads."""
+        return self.backbone.blocks[: STRIDE8_TAP + 1](self.backbone.stem(images))
+
+    def local_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """The local head's per-position logits ``(N, outputs, ceil(H/8), ceil(W/8))``."""
+        if self.local is None:
+            raise UnsupportedModel("this model has no local head (local_head=False)")
+        return self.local(self.stage3_features(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.pool(self.logit_maps(images))

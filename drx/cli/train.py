@@ -41,6 +41,9 @@ TRAINING_HELP = {
     "corrections": "DATABASE_URL: fine-tune on the graders' adjudicated corrections in this drx database "
                    "(photographs by content hash; see drx.corrections_training), no other source",
     "region_weight": "weight of the logit-map term from confirmed, drawn and rejected lesions (--corrections)",
+    "local_head_epochs": "then train the model's stride-8 local head this many epochs (0 = not; drcore.local_head)",
+    "local_head_input_size": "side of the photographs the local head trains on, in pixels",
+    "local_head_learning_rate": "peak learning rate of the local head's one-cycle schedule",
 }
 
 

@@ -21,7 +21,8 @@ def tile_captions(app: AppTest) -> list[str]:
     return [image.proto.imgs[0].caption for image in app.get("image")][1:]  # the first image is the colour scale
 
 
-#: Every method can explain this small network (LRP has rules for all its layers).
+#: Every method but ``local_map`` can explain this small network (LRP has rules for all its layers; it has no
+#: local head).
 SMALL = "drx-synthetic-v1"
 
 
@@ -42,7 +43,10 @@ def test_every_method_gets_a_tile_on_the_shared_scale(diaretdb1_root, monkeypatc
     zero = [message.value.replace("\\", "") for message in app.info if "zero everywhere" in message.value]
     assert sorted(zero) == [f"**{name}** is zero everywhere in the field of view: it finds no evidence for this output in "
                     "this photograph" for name in positive_only]
-    assert sorted(shown + positive_only) == sorted(METHODS) and len(shown) == len(METHODS) - 3
+    unavailable = [message.value.replace("\\", "") for message in app.info if "is not available" in message.value]
+    assert unavailable == ["**local_map** is not available for this model: SmallFundusNet has no local head: "
+                           "local_map needs a model with one"]
+    assert sorted(shown + positive_only + ["local_map"]) == sorted(METHODS) and len(shown) == len(METHODS) - 4
     app.segmented_control(key="methods_source").set_value("DiaretDB1").run()
     assert not app.exception, app.exception
     assert app.selectbox(key="methods_ddb1").value == "diaretdb1_image002"

@@ -8,6 +8,7 @@ import pytest
 from drx.cli import main
 from drcore.errors import DrxError
 from drcore.heatmap_export import collect_images, export_heatmaps
+from drcore.heatmaps import card_method
 from drcore.imaging import load_image, prepare
 from drcore.inference import original_heatmaps
 from drcore.models import load_model
@@ -22,7 +23,7 @@ def test_three_diaretdb1_images_give_full_size_maps_and_records(three_diaretdb1,
     assert main(["heatmap", "--out", str(tmp_path), "--output", "hard_exudate", *map(str, three_diaretdb1)]) == 0
     assert "wrote 3 heatmaps" in capsys.readouterr().out
     loaded = load_model()
-    method = loaded.card.heatmap.get("method", "sensitivity")
+    method = card_method(loaded.card, "hard_exudate")  # the card's method for that output
     for image in three_diaretdb1:
         heatmap = np.load(tmp_path / f"{image.stem}.npy")
         record = json.loads((tmp_path / f"{image.stem}.json").read_text())

@@ -237,6 +237,34 @@ def test_fine_map_has_stride_16_and_a_frozen_trunk_gives_the_same_model() -> Non
         EfficientNetLiteFundus(fine_map=True, frozen_blocks=12)
 
 
+def test_local_head_maps_stage3_features_at_stride_8_and_leaves_the_image_level_path_alone() -> None:
+    from drcore.errors import UnsupportedModel
+
+    torch.manual_seed(2)
+    plain = EfficientNetLiteFundus(outputs=3, fine_map=True, frozen_blocks=11).eval()
+    model = EfficientNetLiteFundus(outputs=3, fine_map=True, frozen_blocks=11, local_head=True).eval()
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(key.startswith("local.") for key in missing)
+    images = torch.randn(2, 3, 100, 131)
+    with torch.no_grad():
+        maps = model.local_maps(images)
+        assert maps.shape == (2, 3, math.ceil(100 / 8), math.ceil(131 / 8))
+        assert torch.equal(model(images), plain(images))  # the image-level outputs do not use the head
+        # by hand: stem and blocks 0-4 (stride 2, 4, 8), then the head's conv-BN-ReLU6 and 1x1 conv
+        features = images
+        for layer in [model.backbone.stem, *model.backbone.blocks[:5]]:
+            features = layer(features)
+        assert features.shape[1] == 40
+        body = model.local.body
+        hidden = torch.clamp(body.bn(body.conv(features)), 0, 6)
+        assert torch.allclose(maps, model.local.classifier(hidden), atol=1e-6)
+    with pytest.raises(UnsupportedModel, match="no local head"):
+        plain.local_maps(images)
+    with pytest.raises(ValueError, match="local_head needs frozen_blocks"):
+        EfficientNetLiteFundus(fine_map=True, frozen_blocks=4, local_head=True)
+    assert not any(parameter.requires_grad is False for parameter in model.local.parameters())
+
+
 def test_frozen_trunk_keeps_its_weights_and_statistics_but_passes_input_gradients() -> None:
     torch.manual_seed(1)
     model = EfficientNetLiteFundus(outputs=2, fine_map=True, frozen_blocks=11).train()

@@ -546,12 +546,16 @@ def test_occlusion_equals_hand_loop_and_captum(net, height, width, patch, stride
 # --- every method: hygiene, batching, parameters, the bundled model -----------------------------
 
 
+#: Methods that explain any model of drx's; ``local_map`` needs a model with a local head (its own test below).
+ANY_MODEL_METHODS = sorted(set(METHODS) - {"local_map"})
+
+
 def hook_count(model: nn.Module) -> int:
     names = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
     return sum(len(getattr(module, name)) for module in model.modules() for name in names)
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", ANY_MODEL_METHODS)
 def test_no_hook_or_change_is_left_on_the_model(name: str, images: torch.Tensor) -> None:
     model = tiny_fundus_net()
     before = {key: value.clone() for key, value in model.state_dict().items()}
@@ -567,7 +571,7 @@ def test_no_hook_or_change_is_left_on_the_model(name: str, images: torch.Tensor)
     assert all(parameter.grad is None for parameter in model.parameters())
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", ANY_MODEL_METHODS)
 def test_batched_equals_one_by_one_and_unknown_parameters_are_refused(name: str, net, images) -> None:
     params = FAST.get(name, {})
     together = METHODS[name](net, images, 2, **params)
@@ -592,7 +596,7 @@ def fundus_batch() -> torch.Tensor:
     return batch_from_prepared([prepare(photo.image, 128, fov=photo.fov) for photo in photos])
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", ANY_MODEL_METHODS)
 def test_every_method_gives_float_maps_on_the_bundled_model(name: str, bundled, fundus_batch) -> None:
     maps = METHODS[name](bundled, fundus_batch, 0)
     assert maps.shape == (2, 128, 128) and maps.dtype == torch.float32 and maps.device == fundus_batch.device
@@ -603,7 +607,7 @@ def test_every_method_gives_float_maps_on_the_bundled_model(name: str, bundled, 
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", ANY_MODEL_METHODS)
 def test_cuda_maps_equal_cpu_maps(name: str, images: torch.Tensor) -> None:
     model = tiny_fundus_net(torch.float32)
     inputs = images.float()
@@ -651,6 +655,46 @@ def test_logit_map_is_the_models_own_map_bilinearly_upsampled_hand_worked() -> N
     assert torch.allclose(maps[0], -expected)
     with pytest.raises(UnsupportedModel, match="logit_maps"):
         compute_heatmaps(torch.nn.Conv2d(3, 1, 1), torch.zeros(1, 3, 4, 4), 0, "logit_map")
+
+
+def test_local_map_is_the_local_heads_map_upsampled_hand_worked_batched_and_refused_without_a_head() -> None:
+    from drcore.heatmaps import compute_heatmaps
+    from drcore.models.efficientnet_lite import EfficientNetLiteFundus
+
+    class TwoByTwo(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.offset = torch.nn.Parameter(torch.zeros(()))
+
+        def local_maps(self, batch: torch.Tensor) -> torch.Tensor:
+            base = torch.tensor([[0.0, 1.0], [2.0, 3.0]]) + self.offset + batch[:, :1, :2, :2]
+            return torch.cat([base, -base], dim=1)
+
+    along = torch.tensor([0.0, 0.25, 0.75, 1.0])  # align_corners=False, 2 -> 4, as for logit_map
+    batch = torch.zeros(3, 3, 4, 4)
+    batch[1] += 1.0
+    maps = compute_heatmaps(TwoByTwo(), batch, 1, "local_map", batch_size=2)
+    assert maps.shape == (3, 4, 4)
+    assert torch.allclose(maps[0], -(2 * along[:, None] + along[None, :]))
+    assert torch.allclose(maps[1], maps[0] - 1)
+    torch.manual_seed(3)
+    model = EfficientNetLiteFundus(outputs=3, fine_map=True, frozen_blocks=11, local_head=True).eval()
+    images = torch.randn(2, 3, 48, 64)
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    together = METHODS["local_map"](model, images, 2)
+    alone = torch.cat([METHODS["local_map"](model, image[None], 2) for image in images])
+    expected = F.interpolate(model.local_maps(images)[:, 2:3], size=(48, 64), mode="bilinear", align_corners=False)
+    assert together.shape == (2, 48, 64) and max_difference(together, alone) < 1e-5
+    assert max_difference(together, expected[:, 0]) < 1e-6 and together.abs().max() > 0
+    with pytest.raises(IndexError):
+        METHODS["local_map"](model, images, 99)
+    with pytest.raises(TypeError):
+        METHODS["local_map"](model, images, 2, not_a_parameter=1)
+    assert hook_count(model) == 0 and all(parameter.grad is None for parameter in model.parameters())
+    assert all(torch.equal(before[key], value) for key, value in model.state_dict().items())
+    for headless in (tiny_fundus_net(), EfficientNetLiteFundus(outputs=3, fine_map=True, frozen_blocks=11)):
+        with pytest.raises(UnsupportedModel, match="local head"):
+            compute_heatmaps(headless, images, 0, "local_map")
 
 
 def test_logit_map_sensitivity_against_captum_saliency_of_the_summed_positive_map() -> None:

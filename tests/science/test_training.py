@@ -225,7 +225,8 @@ def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path
     data = TrainingSet(torch.randn(len(grades), 3, 64, 64, generator=generator).half(),
                        torch.from_numpy(np.stack([grade_labels(grade, 0) for grade in grades])))
     validation = TrainingSet(data.images[:6], data.labels[:6])
-    config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=2, batch_size=6, workers=1)
+    config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=2, batch_size=6, workers=1,
+                                 local_head_epochs=0)  # the local head has its own tests (test_local_head.py)
     messages: list[str] = []
 
     def interrupt(message: str) -> None:
@@ -314,7 +315,7 @@ def test_a_run_can_start_from_another_models_weights(tmp_path) -> None:
     held = TrainingSet(data.images[:4], data.labels[:4])
     config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=1, batch_size=4, workers=1)
     first = train(config, tmp_path / "first", data=(data, held), log=print)
-    still = dataclasses.replace(config, learning_rate=0.0, initial_model=str(tmp_path / "first"))
+    still = dataclasses.replace(config, learning_rate=0.0, initial_model=str(tmp_path / "first"), local_head_epochs=0)
     second = train(still, tmp_path / "second", data=(data, held), log=print)
     assert second.training["initial_model"] == {"name": first.name, "sha256": first.sha256}
     before, after = load_file(tmp_path / "first.safetensors"), load_file(tmp_path / "second.safetensors")
