@@ -25,9 +25,15 @@ def batch_from_prepared(prepared: Sequence[PreparedImage]) -> torch.Tensor:
     return torch.from_numpy(np.stack([image.pixels for image in prepared])).permute(0, 3, 1, 2).float().contiguous()
 
 
+def probabilities_from_logits(logits: torch.Tensor) -> np.ndarray:
+    """The sigmoid of ``logits`` in float64: in float32 every logit above about 16.6 rounds to exactly 1, and
+    photographs a ranking (an AUC, a worklist) must tell apart would tie."""
+    return torch.sigmoid(logits.detach().cpu().double()).numpy()
+
+
 @torch.no_grad()
 def predict_probabilities(model: nn.Module, batch: torch.Tensor, *, batch_size: int = 8) -> np.ndarray:
-    """Sigmoid of every image-level logit, ``(N, outputs)``.
+    """Sigmoid of every image-level logit, ``(N, outputs)`` float64 (:func:`probabilities_from_logits`).
 
     A model that pools a logit map (``logit_maps`` and ``pool``, ``forward = pool(logit_maps)``) is run through
     :func:`drcore.heatmaps.logit_map.pooled_maps`, so that the logit_map heatmaps of the last chunk need no
@@ -39,8 +45,8 @@ def predict_probabilities(model: nn.Module, batch: torch.Tensor, *, batch_size: 
     def logits(chunk: torch.Tensor) -> torch.Tensor:
         return model.pool(pooled_maps(model, chunk)) if pooled else model(chunk)
 
-    return torch.sigmoid(torch.cat([logits(chunk.to(device)).float().cpu()
-                                    for chunk in torch.split(batch, batch_size)])).numpy()
+    return probabilities_from_logits(torch.cat([logits(chunk.to(device)).float().cpu()
+                                                for chunk in torch.split(batch, batch_size)]))
 
 
 def logit_maps_and_logits(network: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,7 +84,7 @@ def probabilities_and_heatmaps(
         heatmaps = compute_heatmaps(model, batch, output, method, **params)
     finally:
         handle.remove()
-    probabilities = torch.sigmoid(recorded[0]).numpy() if recorded else predict_probabilities(model, batch)
+    probabilities = probabilities_from_logits(recorded[0]) if recorded else predict_probabilities(model, batch)
     return probabilities, heatmaps
 
 

@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from drcore.atomic import atomic_write
+from drcore.inference import probabilities_from_logits
 from drcore.models.card import beside
 from drcore.training_data import TrainingSet
 
@@ -107,7 +108,7 @@ def train_local_head(model: nn.Module, config, stem: Path, log: Callable[[str], 
         with torch.no_grad():
             logits = torch.cat([model.pool(head(chunk.float().to(device))).cpu()
                                 for chunk in torch.split(validation.images, 8)])
-        auc = roc_auc_per_output(torch.sigmoid(logits).numpy(), validation.labels.numpy())
+        auc = roc_auc_per_output(probabilities_from_logits(logits), validation.labels.numpy())
         curve.append({"epoch": epoch, "train_loss": total / len(train_set),
                       **{f"val_auc_{key}": value for key, value in auc.items()}})
         log(f"local head epoch {epoch}: loss {total / len(train_set):.4f}, validation AUC "

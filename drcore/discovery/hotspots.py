@@ -46,7 +46,7 @@ from drcore.discovery.images import DiscoveryImage, ImageTruth
 from drcore.errors import DiscoveryError
 from drcore.heatmaps import DEFAULT_METHOD, compute_heatmaps
 from drcore.imaging import PreparedImage, prepare
-from drcore.inference import batch_from_prepared, default_batch_size
+from drcore.inference import batch_from_prepared, default_batch_size, probabilities_from_logits
 from drcore.models import LoadedModel
 from drcore.vocabulary import LESION_TYPES, REFERENCE_WIDTH
 
@@ -336,7 +336,7 @@ def extract_hot_spots(
             maps = _heatmaps(explained, batch, output, parameters, [heatmap_path(folder, index) for index in chunk])
             clock = _tick(timings, "heatmaps", clock)
             with torch.no_grad():
-                probabilities = torch.sigmoid(model(batch.to(device))[:, output]).cpu().numpy()
+                probabilities = probabilities_from_logits(model(batch.to(device))[:, output])
             activations = hook.value.float().cpu().numpy()
             clock = _tick(timings, "activations", clock)
             for position, index in enumerate(chunk):
