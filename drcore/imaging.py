@@ -327,7 +327,7 @@ def field_of_view(rgb: np.ndarray) -> np.ndarray:
     dx2 = (np.arange(w, dtype=np.float32) - np.float32(cx)) ** 2
     fov = dy2[:, None] + dx2[None, :] <= np.float32(radius**2)
 
-    fraction = fov.mean()
+    fraction = np.count_nonzero(fov) / fov.size
     if fraction > FOV_MAX_FRACTION:
         raise NoFundusFound(
             f"The retina fills {fraction:.0%} of the image with no dark border around it; "
@@ -503,10 +503,11 @@ def _gaussian_fft(planes: np.ndarray, sigma: float) -> np.ndarray:
     taps = (taps / taps.sum()).astype(np.float32)
     # linear (not circular) convolution: at least radius zeros on each side
     ny, nx = (sfft.next_fast_len(n + 2 * radius, real=True) for n in (h, w))
-    # rows first, on the h rows that are not zero padding; back, the rows needed only
-    spectrum = sfft.fft(sfft.rfft(planes, nx, axis=2), ny, axis=1)
+    # one zero-padding copy of the real planes (not a second one of the complex half-spectrum); back, the rows
+    # needed only
+    spectrum = sfft.rfftn(planes, (ny, nx), axes=(1, 2))
     spectrum *= sfft.fft(taps, ny)[:, None] * sfft.rfft(taps, nx)[None, :]
-    spectrum = sfft.ifft(spectrum, axis=1)[:, radius : radius + h]
+    spectrum = sfft.ifft(spectrum, axis=1, overwrite_x=True)[:, radius : radius + h]
     return sfft.irfft(spectrum, nx, axis=2)[:, :, radius : radius + w].astype(np.float32, copy=False)
 
 
