@@ -759,7 +759,7 @@ def test_one_forward_pass_scores_a_photograph_and_gives_every_outputs_logit_map(
     model = build_model(architecture, outputs=3, **params).eval()
     batch, other = torch.rand(2, 1, 3, 64, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1
     with torch.no_grad():
-        expected = torch.sigmoid(model(batch)).numpy()
+        expected = torch.sigmoid(model(batch).double()).numpy()  # float64, as drx reports
         upsampled = F.interpolate(model.logit_maps(batch), size=(64, 64), mode="bilinear", align_corners=False)
     passes: list[int] = []
     original = model.logit_maps
@@ -773,5 +773,5 @@ def test_one_forward_pass_scores_a_photograph_and_gives_every_outputs_logit_map(
     assert passes == [1, 1]
     with torch.no_grad():
         next(model.parameters()).mul_(2.0)
-        changed = torch.sigmoid(model(other)).numpy()
+        changed = torch.sigmoid(model(other).double()).numpy()
     assert np.array_equal(predict_probabilities(model, other), changed) and passes == [1, 1, 1, 1]
