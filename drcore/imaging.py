@@ -357,26 +357,36 @@ def disk_morphology(mask: np.ndarray, radius: int, *, erode: bool) -> np.ndarray
     """Binary erosion (or dilation) of ``mask`` by ``skimage.morphology.disk(radius)``, outside the frame False.
 
     The same mask as ``scipy.ndimage.binary_erosion(mask, disk(radius), border_value=0)`` (or
-    ``binary_dilation``), computed as the disk's rows: a running minimum (maximum) along each row for every
-    distinct half-width ``floor(sqrt(radius**2 - dy**2))``, combined over the row offsets ``dy``.
+    ``binary_dilation``), computed as the disk's rows with Boolean shifts only: the mask combined with itself
+    shifted by up to each half-width ``floor(sqrt(radius**2 - dy**2))`` along the rows, then these combined
+    over the row offsets ``dy``.
     """
     m = np.ascontiguousarray(mask, dtype=bool)
     if radius < 1:
         return m.copy()
-    running = ndi.minimum_filter1d if erode else ndi.maximum_filter1d
-    combine = np.logical_and if erode else np.logical_or
     offsets = np.arange(-radius, radius + 1)
     half_widths = np.floor(np.sqrt(radius**2 - offsets**2)).astype(int)
-    rows: dict[int, np.ndarray] = {}
-    h = m.shape[0]
-    out = None
-    for dy, half in zip(offsets, half_widths):
-        if half not in rows:
-            line = running(m.view(np.uint8), 2 * half + 1, axis=1, mode="constant", cval=0) if half else m
-            rows[half] = np.pad(line.view(bool), ((radius, radius), (0, 0)))  # False beyond the frame
-        shifted = rows[half][radius + dy : radius + dy + h]
-        out = shifted.copy() if out is None else combine(out, shifted, out=out)
+    out = np.full(m.shape, erode)
+    line = m.copy()  # the mask combined over row shifts -half .. half
+    for half in range(radius + 1):
+        if half:
+            _combine_shifted(line, m, half, axis=1, erode=erode)
+            _combine_shifted(line, m, -half, axis=1, erode=erode)
+        for dy in offsets[half_widths == half]:
+            _combine_shifted(out, line, int(dy), axis=0, erode=erode)
     return out
+
+
+def _combine_shifted(out: np.ndarray, src: np.ndarray, shift: int, *, axis: int, erode: bool) -> None:
+    """``out[i] &= src[i + shift]`` (``|=`` when not ``erode``) along ``axis`` of 2-D Boolean arrays, in place;
+    ``src`` is False beyond its ends."""
+    out, src = (out, src) if axis == 0 else (out.T, src.T)  # views: shift along the first axis
+    n, s = out.shape[0], min(abs(shift), out.shape[0])
+    kept, taken, lost = (slice(0, n - s), slice(s, n), slice(n - s, n)) if shift >= 0 else (
+        slice(s, n), slice(0, n - s), slice(0, s))
+    (np.logical_and if erode else np.logical_or)(out[kept], src[taken], out=out[kept])
+    if erode:
+        out[lost] = False
 
 
 def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
