@@ -15,6 +15,7 @@ import imaging_reference as old
 from drcore.datasets import dataset_root
 from drcore.imaging import (
     _grid,
+    _integer_percentiles,
     _linear_at,
     convex_hull_mask,
     disk_morphology,
@@ -71,6 +72,16 @@ def test_disk_morphology_is_scipys_with_a_disk(radius: int) -> None:
                                       ndi.binary_erosion(mask, footprint, border_value=0))
         np.testing.assert_array_equal(disk_morphology(mask, radius, erode=False),
                                       ndi.binary_dilation(mask, footprint, border_value=0))
+
+
+def test_integer_percentiles_are_numpys() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        top = int(rng.integers(0, 1100))
+        values = rng.integers(0, top + 1, size=rng.integers(1, 2000, size=1 + trial % 2))
+        values = values.astype(np.uint8 if top < 256 else np.uint16)
+        for q in [(1, 99), (0, 50, 100), tuple(rng.uniform(0, 100, 3))]:
+            np.testing.assert_array_equal(_integer_percentiles(values, q), np.percentile(values, q))
 
 
 @pytest.mark.parametrize("factor", [2, 4])
