@@ -422,18 +422,26 @@ def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
     keys = np.unique(np.concatenate([(r2 + 2) * width + c2 + 1, r2 * width + c2 + 1,  # (r +- 0.5, c)
                                      (r2 + 1) * width + c2 + 2, (r2 + 1) * width + c2]))  # (r, c +- 0.5)
     points = np.stack([keys // width - 1, keys % width - 1], axis=1) / 2.0  # (row, col) in pixels
-    start = points[ConvexHull(points).vertices]  # counter-clockwise
-    end = np.roll(start, -1, axis=0)
-    (y0, x0), (y1, x1) = start.T[:, :, None], end.T[:, :, None]
-    y = np.arange(m.shape[0], dtype=np.float64)[None, :]
-    crosses = (y >= np.minimum(y0, y1)) & (y <= np.maximum(y0, y1))  # (edges, rows)
-    dy = y1 - y0
+    return _fill_polygon(points[ConvexHull(points).vertices], m.shape)
+
+
+def _fill_polygon(vertices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of the pixel centres inside the convex polygon ``vertices`` ((row, col), in order) or on
+    its boundary (``1e-6`` tolerance), from each edge's crossings of the pixel rows it spans."""
+    (y0, x0), (y1, x1) = vertices.T, np.roll(vertices, -1, axis=0).T
+    top, bottom = np.ceil(np.minimum(y0, y1)), np.floor(np.maximum(y0, y1))
+    counts = np.maximum(bottom - top + 1, 0).astype(np.intp)
+    edge = np.repeat(np.arange(len(vertices)), counts)  # one entry per (edge, row crossed)
+    y = top[edge] + (np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts))
+    (y0, x0, y1, x1), dy = (a[edge] for a in (y0, x0, y1, x1)), (y1 - y0)[edge]
     flat = dy == 0
     at = np.where(flat, x0, x0 + (y - y0) * (x1 - x0) / np.where(flat, 1.0, dy))
     other = np.where(flat, x1, at)  # a horizontal edge spans from x0 to x1
-    low = np.where(crosses, np.minimum(at, other), np.inf).min(axis=0)
-    high = np.where(crosses, np.maximum(at, other), -np.inf).max(axis=0)
-    cols = np.arange(m.shape[1])
+    row = y.astype(np.intp)
+    low, high = np.full(shape[0], np.inf), np.full(shape[0], -np.inf)
+    np.minimum.at(low, row, np.minimum(at, other))
+    np.maximum.at(high, row, np.maximum(at, other))
+    cols = np.arange(shape[1])
     return (cols >= np.ceil(low - 1e-6)[:, None]) & (cols <= np.floor(high + 1e-6)[:, None])
 
 
