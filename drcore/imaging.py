@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import fft as sfft
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull
-from skimage.measure import CircleModel, find_contours, ransac
+from skimage.measure import CircleModel, ransac
 
 from drcore.errors import ImageTooLarge, ImageTooSmall, NoFundusFound, NotAnImage, TruncatedImage
 from drcore.limits import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
@@ -454,10 +454,9 @@ def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
     (within the frame).
     """
     hs, ws = mask.shape
-    contours = find_contours(np.pad(mask, 1).astype(np.float32), 0.5)
-    if not contours:
+    if not mask.any():
         return None
-    pts = np.concatenate(contours) - 1.0
+    pts = _convex_outline(mask)
     inner = (pts[:, 0] > 0) & (pts[:, 0] < hs - 1) & (pts[:, 1] > 0) & (pts[:, 1] < ws - 1)
     pts = pts[inner]
     if len(pts) < 20:
@@ -483,6 +482,35 @@ def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
     if (mask & ~disc).sum() > 0.02 * n_mask or n_mask < 0.7 * n_disc:
         return None
     return float(cy), float(cx), float(radius)
+
+
+def _convex_outline(mask: np.ndarray) -> np.ndarray:
+    """The outline of a non-empty convex mask: ``np.concatenate(find_contours(np.pad(mask, 1).astype(float),
+    0.5)) - 1``, the same (row, col) points in the same order (tested), built from each row's first and last
+    pixel instead of marching squares.
+
+    The outline visits the rows' side midpoints ``(r, first - 0.5)`` from the bottom row up, then
+    ``(r, last + 0.5)`` from the top row down, with the midpoints ``(r +- 0.5, c)`` of the horizontal pixel
+    edges between each two; it starts on the bottom edge at its last pixel and ends there again.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    first = mask[rows].argmax(axis=1)
+    last = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
+    n = rows.size
+    ys = np.concatenate([rows[::-1], rows]).astype(np.float64)  # the side midpoints, in order
+    xs = np.concatenate([first[::-1] - 0.5, last + 0.5])
+    ys_from, xs_from = np.roll(ys, 1), np.roll(xs, 1)  # each side midpoint's predecessor
+    ys_between = (ys_from + ys) / 2  # the row of the horizontal edges from the predecessor ...
+    ys_between[0], ys_between[n] = rows[-1] + 0.5, rows[0] - 0.5  # ... the bottom and top edges
+    count, step = np.abs(xs - xs_from).astype(np.intp), np.sign(xs - xs_from)
+    # per side midpoint: the horizontal edges' midpoints from its predecessor, then itself
+    index = np.repeat(np.arange(2 * n), count + 1)
+    k = np.arange(index.size) - np.repeat(np.cumsum(count + 1) - (count + 1), count + 1)
+    side = k == count[index]
+    y = np.where(side, ys[index], ys_between[index])
+    x = np.where(side, xs[index], xs_from[index] + step[index] * (k + 0.5))
+    points = np.stack([y, x], axis=1)
+    return np.concatenate([points, points[:1]])
 
 
 # --------------------------------------------------------------------------- preparation

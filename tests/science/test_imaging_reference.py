@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage as ndi
+from skimage.measure import find_contours
 from skimage.morphology import convex_hull_image, disk
 from skimage.transform import resize
 
 import imaging_reference as old
 from drcore.datasets import dataset_root
 from drcore.imaging import (
+    _convex_outline,
     _grid,
     _integer_percentiles,
     _linear_at,
@@ -62,6 +64,17 @@ def test_convex_hull_mask_is_skimages() -> None:
         if mask.any():
             np.testing.assert_array_equal(convex_hull_mask(mask), convex_hull_image(mask))
     assert not convex_hull_mask(np.zeros((5, 7), dtype=bool)).any()
+
+
+def test_convex_outline_is_skimages_contour() -> None:
+    rng = np.random.default_rng(1)
+    masks = _shapes(rng, 200) + [rng.random((30, 40)) < 0.05 for _ in range(50)]  # down to single pixels
+    for mask in masks:
+        labels, count = ndi.label(mask)
+        if count:
+            hull = convex_hull_mask(labels == np.bincount(labels.ravel())[1:].argmax() + 1)
+            contour = np.concatenate(find_contours(np.pad(hull, 1).astype(np.float32), 0.5)) - 1.0
+            np.testing.assert_array_equal(_convex_outline(hull), contour)
 
 
 @pytest.mark.parametrize("radius", [0, 1, 2, 4, 7, 10])
