@@ -289,9 +289,11 @@ def field_of_view(rgb: np.ndarray) -> np.ndarray:
     rgb = _as_uint8(rgb)
     h, w = rgb.shape[:2]
     k = max(1, int(np.ceil(max(h, w) / FOV_WORK_SIDE)))
-    v = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])  # faster than max(axis=2)
+    v = np.maximum(rgb[..., 0], rgb[..., 1])  # faster than max(axis=2)
+    np.maximum(v, rgb[..., 2], out=v)
     hs, ws = -(-h // k), -(-w // k)  # working size; partial last blocks are edge-padded
-    v = np.pad(v, ((0, hs * k - h), (0, ws * k - w)), mode="edge")
+    if (hs * k, ws * k) != (h, w):
+        v = np.pad(v, ((0, hs * k - h), (0, ws * k - w)), mode="edge")
     sums = _block_sum(v, k, np.uint16 if k <= 16 else np.uint32)  # block means times k * k, exact integers
     v = sums / float(k * k)
 
@@ -478,8 +480,8 @@ def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
         return None
     rr, cc = np.ogrid[:hs, :ws]
     disc = (rr - cy) ** 2 + (cc - cx) ** 2 <= radius**2
-    n_mask, n_disc = mask.sum(), disc.sum()
-    if (mask & ~disc).sum() > 0.02 * n_mask or n_mask < 0.7 * n_disc:
+    n_mask, n_disc = np.count_nonzero(mask), np.count_nonzero(disc)
+    if np.count_nonzero(mask & ~disc) > 0.02 * n_mask or n_mask < 0.7 * n_disc:
         return None
     return float(cy), float(cx), float(radius)
 
@@ -732,7 +734,7 @@ def prepare(
     band = np.zeros((ch, side, 3), dtype=np.uint8)
     band[:, pl : pl + cw] = rgb[top:bottom, left:right]
     fov_band = np.zeros((ch, side), dtype=np.uint8)
-    fov_band[:, pl : pl + cw] = fov[top:bottom, left:right] * np.uint8(255)
+    np.multiply(fov[top:bottom, left:right], np.uint8(255), out=fov_band[:, pl : pl + cw])
 
     display = _resize_square(band, side, pt, input_size, Image.Resampling.LANCZOS)
     fov_s = _resize_square(fov_band, side, pt, input_size, Image.Resampling.BILINEAR) >= 128
