@@ -408,9 +408,10 @@ def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
     """The same mask as ``skimage.morphology.convex_hull_image(mask)``, filled row by row.
 
     The hull of the pixels' edge midpoints (``(r +- 0.5, c)``, ``(r, c +- 0.5)``) of each row's first and
-    last pixel (the only pixels that can be hull vertices), then every pixel centre inside the hull or on
-    its boundary. The vertices lie on a half-pixel grid, so a centre's distance to an edge is either zero or
-    more than ``1e-6``: the tolerance below decides nothing else.
+    last pixel (the only pixels that can be hull vertices), of those on one horizontal line only the two
+    outermost, then every pixel centre inside the hull or on its boundary. The vertices lie on a half-pixel
+    grid, so a centre's distance to an edge is either zero or more than ``1e-6``: the tolerance below decides
+    nothing else.
     """
     m = np.asarray(mask, dtype=bool)
     rows = np.flatnonzero(m.any(axis=1))
@@ -418,12 +419,15 @@ def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
         return np.zeros(m.shape, dtype=bool)
     first = m[rows].argmax(axis=1)
     last = m.shape[1] - 1 - m[rows, ::-1].argmax(axis=1)
-    # the edge midpoints in half pixels, as one integer each, without repeats
-    r2, c2 = np.concatenate([rows, rows]) * 2, np.concatenate([first, last]) * 2
-    width = 2 * m.shape[1] + 2
-    keys = np.unique(np.concatenate([(r2 + 2) * width + c2 + 1, r2 * width + c2 + 1,  # (r +- 0.5, c)
-                                     (r2 + 1) * width + c2 + 2, (r2 + 1) * width + c2]))  # (r, c +- 0.5)
-    points = np.stack([keys // width - 1, keys % width - 1], axis=1) / 2.0  # (row, col) in pixels
+    # the pixel edges between rows j - 1 and j: the outermost of those of both rows
+    low, high = np.full((2, m.shape[0] + 1), m.shape[1]), np.full((2, m.shape[0] + 1), -1)
+    low[0, rows], low[1, rows + 1], high[0, rows], high[1, rows + 1] = first, first, last, last
+    low, high = low.min(axis=0), high.max(axis=0)
+    edges = np.flatnonzero(high >= 0)
+    points = np.concatenate([np.stack([edges - 0.5, low[edges]], axis=1),  # (r - 0.5, c)
+                             np.stack([edges - 0.5, high[edges]], axis=1),
+                             np.stack([rows, first - 0.5], axis=1),  # (r, c -+ 0.5)
+                             np.stack([rows, last + 0.5], axis=1)])
     return _fill_polygon(points[ConvexHull(points).vertices], m.shape)
 
 
