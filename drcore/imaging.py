@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import fft as sfft
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull
-from skimage.measure import CircleModel
+from skimage.measure import CircleModel, ransac
 
 from drcore.errors import ImageTooLarge, ImageTooSmall, NoFundusFound, NotAnImage, TruncatedImage
 from drcore.limits import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
@@ -468,13 +468,18 @@ def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
     if len(pts) < 20:
         return None
     pts = pts[:: max(1, len(pts) // 400)]
-    inliers = _ransac_inliers(pts, max(1.0, 0.01 * max(hs, ws)), 200)
-    if inliers is None or inliers.mean() < 0.5:
+    tol = max(1.0, 0.01 * max(hs, ws))
+    with warnings.catch_warnings():  # ransac warns when no circle fits (e.g. straight edges)
+        warnings.simplefilter("ignore", UserWarning)
+        model, inliers = ransac(
+            pts, CircleModel, min_samples=3, residual_threshold=tol, max_trials=200, rng=0
+        )
+    if not model or inliers is None or inliers.mean() < 0.5:
         return None
-    circle = _fit_circle(pts[inliers])
-    if circle is None:
-        return None
-    cy, cx, radius = circle
+    if hasattr(model, "center"):  # scikit-image >= 0.26
+        (cy, cx), radius = model.center, model.radius
+    else:
+        cy, cx, radius = model.params
     if not (np.isfinite(radius) and 0 < radius < 2 * max(hs, ws)):
         return None
     rr, cc = np.ogrid[:hs, :ws]
@@ -483,73 +488,6 @@ def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
     if np.count_nonzero(mask & ~disc) > 0.02 * n_mask or n_mask < 0.7 * n_disc:
         return None
     return float(cy), float(cx), float(radius)
-
-
-def _ransac_inliers(points: np.ndarray, threshold: float, max_trials: int, batch: int = 32) -> np.ndarray | None:
-    """The inliers of ``skimage.measure.ransac(points, CircleModel, min_samples=3, residual_threshold=threshold,
-    max_trials=max_trials, rng=0)`` (whose final model is ``CircleModel``'s fit to them), or None when it finds none.
-
-    The same random samples and the same rule for the best one (most inliers, then the least sum of squared
-    residuals; fewer trials once the inlier share makes more pointless), with the circles and residuals of
-    ``batch`` samples at a time computed at once instead of one model object per trial (tested).
-    """
-    rng = np.random.default_rng(0)
-    best, best_count, best_sum, trials, trial = None, 0, np.inf, max_trials, 0
-    while trial < trials:
-        samples = np.array([rng.choice(len(points), 3, replace=False) for _ in range(batch)])
-        inliers, counts, sums, valid = _circle_scores(points, points[samples], threshold)
-        for i in range(batch):
-            if trial >= trials:
-                break
-            if valid[i] and (counts[i] > best_count or (counts[i] == best_count and sums[i] < best_sum)):
-                best, best_count, best_sum = inliers[i], counts[i], sums[i]
-                trials = min(trials, _dynamic_max_trials(int(best_count) / len(points)))
-                if best_sum <= 0:
-                    return best
-            trial += 1
-    return best if best_count else None
-
-
-def _circle_scores(
-    points: np.ndarray, triangles: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For the circle through each of the (N, 3, 2) ``triangles``: its inliers among ``points`` (N, P), their
-    count, the sum of squared residuals, and whether there is a circle (the points are not collinear)."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # collinear points: no circle, nan residuals
-        centres, radii = _circumcircles(triangles)
-        dy, dx = (points[None, :, i] - centres[:, i, None] for i in (0, 1))
-        residuals = np.abs(radii[:, None] - np.sqrt(dy**2 + dx**2))
-    inliers = residuals < threshold
-    return inliers, np.count_nonzero(inliers, axis=1), np.einsum("ij,ij->i", residuals, residuals), np.isfinite(radii)
-
-
-def _fit_circle(points: np.ndarray) -> tuple[float, float, float] | None:
-    """``CircleModel``'s least-squares circle (row, col, radius) through ``points``, or None where it fails."""
-    if hasattr(CircleModel, "from_estimate"):  # scikit-image >= 0.26
-        model = CircleModel.from_estimate(points)
-        return (*model.center, model.radius) if model else None
-    model = CircleModel()
-    return tuple(model.params) if model.estimate(points) else None
-
-
-def _dynamic_max_trials(inlier_share: float) -> float:
-    """skimage's ransac trials after which an all-inlier sample of 3 has certainly been drawn (its
-    ``stop_probability=1``, clipped to the floating-point resolution)."""
-    eps = np.spacing(1)
-    if inlier_share == 0:
-        return np.inf
-    return float(np.ceil(np.log(eps) / np.log(np.clip(1 - inlier_share**3, eps, 1 - eps))))
-
-
-def _circumcircles(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centres (N, 2) and radii (N,) of the circles through the (N, 3, 2) points; nan where collinear."""
-    a, b = triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]
-    a2, b2 = (a**2).sum(axis=1), (b**2).sum(axis=1)
-    det = 2 * (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
-    offset = np.stack([b[:, 1] * a2 - a[:, 1] * b2, a[:, 0] * b2 - b[:, 0] * a2], axis=1) / det[:, None]
-    centres = triangles[:, 0] + offset
-    radii = np.sqrt(((triangles - centres[:, None]) ** 2).sum(axis=2).mean(axis=1))
-    return centres, radii
 
 
 def _convex_outline(mask: np.ndarray) -> np.ndarray:

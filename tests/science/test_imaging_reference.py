@@ -2,14 +2,13 @@
 the library functions they replace; JPEG draft decoding against a full decode."""
 
 import io
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage as ndi
-from skimage.measure import CircleModel, find_contours, ransac
+from skimage.measure import find_contours
 from skimage.morphology import convex_hull_image, disk
 from skimage.transform import resize
 
@@ -17,10 +16,8 @@ import imaging_reference as old
 from drcore.datasets import dataset_root
 from drcore.imaging import (
     _convex_outline,
-    _fit_circle,
     _grid,
     _integer_percentiles,
-    _ransac_inliers,
     _linear_at,
     convex_hull_mask,
     disk_morphology,
@@ -78,28 +75,6 @@ def test_convex_outline_is_skimages_contour() -> None:
             hull = convex_hull_mask(labels == np.bincount(labels.ravel())[1:].argmax() + 1)
             contour = np.concatenate(find_contours(np.pad(hull, 1).astype(np.float32), 0.5)) - 1.0
             np.testing.assert_array_equal(_convex_outline(hull), contour)
-
-
-def test_ransac_inliers_and_fit_are_skimages_ransac() -> None:
-    """Arcs on the half-pixel grid, with a straight chord or scattered outliers: the same inliers, the same circle."""
-    rng = np.random.default_rng(7)
-    for trial in range(120):
-        count = int(rng.integers(20, 450))
-        cy, cx, r = rng.uniform(100, 500, size=3)
-        angle = rng.uniform(0, 2 * np.pi if trial % 3 else np.pi, count)
-        points = np.stack([cy + r * np.sin(angle), cx + r * np.cos(angle)], axis=1)
-        if trial % 4 == 0:
-            points[: count // 3, 0] = cy
-        points[rng.random(count) < 0.1] += rng.normal(0, 30, size=2)
-        points = np.round(points * 2) / 2
-        threshold = float(rng.choice([1.0, 7.5, 20.0]))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            model, inliers = ransac(points, CircleModel, min_samples=3, residual_threshold=threshold,
-                                    max_trials=200, rng=0)
-        ours = _ransac_inliers(points, threshold, 200)
-        np.testing.assert_array_equal(ours, inliers)
-        assert _fit_circle(points[ours]) == (*model.center, model.radius)
 
 
 @pytest.mark.parametrize("radius", [0, 1, 2, 4, 7, 10])
