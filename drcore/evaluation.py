@@ -303,7 +303,8 @@ def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: Evaluation
         sparsity = top_mass_share(heatmap, fov, 0.01)
     except UndefinedMetric:  # an all-zero map (e.g. Grad-CAM's ReLU on a healthy image) has no mass to share
         sparsity = float("nan")
-    return _OutputMap(heatmap[::stride, ::stride], spots, float(heatmap[fov].max()), sparsity,
+    # a copy, not a view: a view would keep every full-resolution map of the run alive until the summary
+    return _OutputMap(heatmap[::stride, ::stride].copy(), spots, float(heatmap[fov].max()), sparsity,
                       pointing_pixel(heatmap, fov))
 
 
