@@ -1,20 +1,28 @@
 """The default model's heatmaps on DiaretDB1: post-processing chosen on the train split, the test split once.
 
 1. ``choose``: every (method, smoothing) pair of the grid on the 28 train
-   photographs; the pair with the best mean CPM over the four lesion types is
-   chosen (ties: the first in grid order). Then, at that smoothing, per lesion
-   type the grid's method with the best train CPM (ties: the chosen method,
-   then the earlier in grid order); types whose best differs get it in
-   ``methods`` (:func:`per_type_methods`; read by
-   :func:`drcore.heatmaps.card_method`). Writes ``OUT/choose.json`` and prints
-   both tables.
-2. ``test``: each distinct method of the choice (and ``sensitivity``, the
-   paper's) for the new model, and each earlier bundled model with its own
-   card's settings (sensitivity, sigma 10 px), on the 61 test photographs,
-   once; per lesion type the row of its chosen method and, where that differs
-   from the single method, the paired CPM difference. Writes ``OUT/test.json``,
+   photographs, each lesion type on its own output's map; the pair with the
+   best mean CPM over the four lesion types is chosen (ties: the first in grid
+   order). Then, at that smoothing, per lesion type the *reading* with the
+   best train CPM: a method applied to the type's own output's map or to the
+   map of one of :data:`MAP_SOURCES` (the protocol of Quellec et al. 2017, one
+   grading output's map judged against every type); ties go to the own output,
+   then the sources in order, and within an output to the chosen method, then
+   grid order (:func:`per_type_readings`). Types whose method differs get it
+   in ``methods``, types read from another output's map get that output in
+   ``map_outputs`` (read by :func:`drcore.heatmaps.card_method` and
+   :func:`drcore.heatmaps.card_map_output`). The own-output-only choice
+   (:func:`per_type_methods`) is kept beside it for the test's comparison.
+   Writes ``OUT/choose.json`` and prints the tables.
+2. ``test``: on the 61 test photographs, once: the chosen method on every
+   type's own map, each type's chosen reading and its own-output choice, and
+   each earlier bundled model with its own card's settings (sensitivity, sigma
+   10 px); one evaluation run per (map output, method) reading, every type
+   judged on that one map, each type's row read from its reading's run. Per
+   type, paired CPM differences of its reading from the single method and
+   from its own-output choice where they differ. Writes ``OUT/test.json``,
    ``OUT/test.md`` and ``OUT/froc.png`` (FROC per lesion type, old default vs
-   new with each type's method).
+   new with each type's reading).
 3. ``card``: writes the chosen heatmap settings and the test figures into the
    new model's card (the weights and their sha256 are untouched).
 
@@ -36,8 +44,8 @@ from drcore.bootstrap import paired_cpm_difference
 from drcore.datasets import read
 from drcore.evaluation import EvaluationResult, EvaluationSettings, evaluate_many, output_for
 from drcore.evaluation_report import comparison_markdown, comparison_rows, format_estimate
-from drcore.heatmaps import card_method
-from drcore.lesions import LESION_LABELS, LESION_TYPES
+from drcore.heatmaps import card_map_output, card_method
+from drcore.lesions import ANY_LESION, LESION_LABELS, LESION_TYPES, REFERABLE_DR
 from drcore.models import load_model
 from drcore.models.checkpoint import beside
 
@@ -46,9 +54,15 @@ SMOOTHING_PX = (5.0, 10.0, 20.0)
 NMS_RADIUS_PX = 10.0
 EARLIER_MODELS = ("drx-synthetic-v1", "drx-idrid-v1")
 N_RESAMPLES = 1000
+#: outputs whose map may explain every lesion type, in tie-breaking order after the type's own output
+MAP_SOURCES = (ANY_LESION, REFERABLE_DR)
+#: the type's own output (:func:`drcore.evaluation.output_for`) as a map source
+OWN = "own"
 
 #: CPM per method, then per lesion type (None where undefined)
 CpmTable = Mapping[str, Mapping[str, float | None]]
+#: a way to explain a lesion type: (the output whose map is read, or OWN; the method)
+Reading = tuple[str, str]
 
 
 def _mean_cpm(result: EvaluationResult) -> float:
@@ -70,56 +84,96 @@ def per_type_methods(cpm: CpmTable, single: str) -> dict[str, str]:
     return {name: method for name, method in best.items() if method != single}
 
 
-def _per_type_statement(cpm: CpmTable, single: str, sigma: float, images: int, input_size: int) -> str:
+def reading_order(cpm_by_source: Mapping[str, CpmTable], single: str) -> list[Reading]:
+    """Every (source, method) of ``cpm_by_source`` in tie-breaking order: sources in the mapping's order, within
+    one :func:`candidates` order."""
+    return [(source, method) for source, cpm in cpm_by_source.items() for method in candidates(cpm, single)]
+
+
+def per_type_readings(cpm_by_source: Mapping[str, CpmTable], single: str) -> dict[str, Reading]:
+    """Per lesion type, the reading with the best CPM (ties to the earlier of :func:`reading_order`; an undefined
+    CPM counts as 0). ``cpm_by_source`` maps each map source (:data:`OWN` first) to its CPM table."""
+    order = reading_order(cpm_by_source, single)
+    return {name: max(order, key=lambda reading: cpm_by_source[reading[0]][reading[1]][name] or 0.0)
+            for name in cpm_by_source[OWN][single]}
+
+
+def _label(reading: Reading) -> str:
+    source, method = reading
+    return method if source == OWN else f"{source} {method}"
+
+
+def _per_type_statement(cpm_by_source: Mapping[str, CpmTable], single: str, sigma: float, images: int,
+                        input_size: int) -> str:
     """The card's ``methods_chosen_on``: the data, the rule and every train CPM it compared."""
-    order = candidates(cpm, single)
-    figures = ", ".join(f"{name.replace('_', ' ')} " + " / ".join(f"{cpm[method][name] or 0:.3f}" for method in order)
-                        for name in cpm[single])
+    order = reading_order(cpm_by_source, single)
+    figures = ", ".join(f"{name.replace('_', ' ')} " + " / ".join(
+        f"{cpm_by_source[source][method][name] or 0:.3f}" for source, method in order)
+        for name in cpm_by_source[OWN][single])
     return (f"DiaretDB1 train split ({images} photographs) at {input_size} px, rule declared before any test "
-            f"figure: per lesion type, the best CPM at sigma {sigma:g} px among {' / '.join(order)} (ties to the "
+            f"figure: per lesion type, the best CPM at sigma {sigma:g} px among "
+            f"{' / '.join(map(_label, order))} (the type's own output's map unless an output is named; ties to the "
             f"earlier in this list; train CPM {figures})")
 
 
-def _print_choice(scores: list[dict], cpm: CpmTable, chosen: dict) -> None:
-    """The grid's mean CPMs, then the per-type table at the chosen smoothing (each type's method starred)."""
+def _print_choice(scores: list[dict], cpm_by_source: Mapping[str, CpmTable], chosen: dict) -> None:
+    """The grid's mean CPMs, then the per-type table at the chosen smoothing (each type's reading starred)."""
     for score in scores:
         print(f"{score['method']:>24} sigma {score['smoothing_sigma_px']:>4}: mean CPM {score['mean_cpm']:.3f}  "
               + "  ".join(f"{name[:3]} {value or 0:.3f}" for name, value in score["cpm"].items()))
-    print(f"chosen: {chosen['method']}, sigma {chosen['smoothing_sigma_px']} px; per lesion type (* its method):")
-    order = candidates(cpm, chosen["method"])
-    print(f"{'':>17}" + "".join(f"{method:>25}" for method in order))
-    for name in cpm[chosen["method"]]:
-        mine = chosen["methods"].get(name, chosen["method"])
-        print(f"{name:>17}" + "".join(f"{cpm[method][name] or 0:>24.3f}{'*' if method == mine else ' '}"
-                                      for method in order))
+    print(f"chosen: {chosen['method']}, sigma {chosen['smoothing_sigma_px']} px; per lesion type (* its reading):")
+    order = reading_order(cpm_by_source, chosen["method"])
+    for source, method in order:
+        cpm = cpm_by_source[source][method]
+        print(f"{_label((source, method)):>37}" + "".join(
+            f"  {name[:3]} {cpm[name] or 0:.3f}{'*' if _chosen_reading(chosen, name) == (source, method) else ' '}"
+            for name in cpm))
+
+
+def _chosen_reading(chosen: Mapping[str, Any], lesion_type: str) -> Reading:
+    """The reading ``chosen`` (a card's ``heatmap``) states for ``lesion_type``."""
+    return (chosen.get("map_outputs", {}).get(lesion_type, OWN),
+            chosen.get("methods", {}).get(lesion_type, chosen["method"]))
+
+
+def _cpm_table(results: Sequence[EvaluationResult]) -> dict[str, dict[str, float | None]]:
+    return {result.settings.method: {row.lesion_type: row.cpm.value for row in result.rows} for result in results}
 
 
 def choose(model: str, out: Path, methods: tuple[str, ...] = METHODS) -> dict:
     """Grid on the train split, then the per-type rule at the chosen smoothing; returns and writes the choice."""
     loaded = load_model(model)
     samples = read("diaretdb1", split="train")
-    grid = [(method, sigma) for method in methods for sigma in SMOOTHING_PX]
+    sources = [source for source in MAP_SOURCES if source in loaded.card.outputs]
+    grid = [(source, method, sigma) for source in (OWN, *sources) for method in methods for sigma in SMOOTHING_PX]
     runs = [(loaded, EvaluationSettings(method=method, smoothing_sigma_px=sigma, nms_radius_px=NMS_RADIUS_PX,
-                                        n_resamples=200, pixel_auc_resamples=20)) for method, sigma in grid]
+                                        n_resamples=200, pixel_auc_resamples=20,
+                                        map_outputs={} if source == OWN else dict.fromkeys(LESION_TYPES, source)))
+            for source, method, sigma in grid]
     started = time.perf_counter()
-    results = evaluate_many(runs, samples, dataset="diaretdb1", split="train", workers=2)
+    results = dict(zip(grid, evaluate_many(runs, samples, dataset="diaretdb1", split="train", workers=2)))
     scores = [{"method": method, "smoothing_sigma_px": sigma, "mean_cpm": _mean_cpm(result),
                "cpm": {row.lesion_type: row.cpm.value for row in result.rows}}
-              for (method, sigma), result in zip(grid, results)]
+              for (source, method, sigma), result in results.items() if source == OWN]
     best = max(scores, key=lambda score: score["mean_cpm"])
-    sigma = best["smoothing_sigma_px"]
-    cpm = {score["method"]: score["cpm"] for score in scores if score["smoothing_sigma_px"] == sigma}
-    chosen = {"method": best["method"], "smoothing_sigma_px": sigma, "nms_radius_px": NMS_RADIUS_PX,
+    sigma, single = best["smoothing_sigma_px"], best["method"]
+    cpm_by_source = {source: _cpm_table([result for (each, _, s), result in results.items() if each == source
+                                         and s == sigma]) for source in (OWN, *sources)}
+    readings = per_type_readings(cpm_by_source, single)
+    chosen = {"method": single, "smoothing_sigma_px": sigma, "nms_radius_px": NMS_RADIUS_PX,
               "output": "referable_dr",
               "chosen_on": f"DiaretDB1 train split ({len(samples)} photographs) at {loaded.card.input_size} px: "
-                           f"best mean CPM over the four lesion types among {len(grid)} (method, smoothing) pairs",
-              "methods": per_type_methods(cpm, best["method"]),
-              "methods_chosen_on": _per_type_statement(cpm, best["method"], sigma, len(samples),
+                           f"best mean CPM over the four lesion types among {len(methods) * len(SMOOTHING_PX)} "
+                           "(method, smoothing) pairs",
+              "methods": {name: method for name, (_, method) in readings.items() if method != single},
+              "map_outputs": {name: source for name, (source, _) in readings.items() if source != OWN},
+              "methods_chosen_on": _per_type_statement(cpm_by_source, single, sigma, len(samples),
                                                        loaded.card.input_size)}
     document = {"model": loaded.card.name, "model_sha256": loaded.card.sha256, "grid": scores, "chosen": chosen,
-                "seconds": round(time.perf_counter() - started, 1)}
+                "own_output_methods": per_type_methods(cpm_by_source[OWN], single),
+                "train_cpm_at_chosen_sigma": cpm_by_source, "seconds": round(time.perf_counter() - started, 1)}
     (out / "choose.json").write_text(json.dumps(document, indent=1))
-    _print_choice(scores, cpm, chosen)
+    _print_choice(scores, cpm_by_source, chosen)
     return chosen
 
 
@@ -131,52 +185,87 @@ def _difference(result: EvaluationResult, single: EvaluationResult, lesion_type:
             "note": f"paired bootstrap over images, {N_RESAMPLES} resamples"}
 
 
-def _row(rows: Sequence[Mapping], sha256: str, lesion_type: str, method: str) -> Mapping:
-    """The row of one model (by sha256), lesion type and method."""
+def _row(rows: Sequence[Mapping], sha256: str, lesion_type: str, method: str, output: str | None = None) -> Mapping:
+    """The row of one model (by sha256), lesion type, method and, where given, map output."""
     return next(row for row in rows if row["model_sha256"] == sha256 and row["lesion_type"] == lesion_type
-                and row["method"] == method)
+                and row["method"] == method and output in (None, row["output"]))
 
 
-def _per_type_markdown(rows: Sequence[Mapping], sha256: str, methods: Mapping[str, str], single: str,
-                       differences: Mapping[str, Mapping]) -> str:
-    """Per lesion type, its chosen method's CPM and pixel AUC and, where it is not ``single``, the difference."""
-    lines = [f"| lesion type | method | CPM | pixel AUC | CPM - {single} [paired 95 % interval] |",
-             "|---|---|---|---|---|"]
-    for name, method in methods.items():
-        row = _row(rows, sha256, name, method)
-        lines.append(f"| {LESION_LABELS[name]} | {method} | {format_estimate(row['cpm'])} | "
-                     f"{format_estimate(row['pixel_auc'])} | "
-                     f"{format_estimate(differences[name]) if name in differences else ''} |")
+def _reading_row(rows: Sequence[Mapping], card_sha256: str, outputs: Sequence[str], lesion_type: str,
+                 reading: Reading) -> Mapping:
+    """The row of ``lesion_type`` judged by ``reading`` (its own output's map where the source is OWN)."""
+    source, method = reading
+    return _row(rows, card_sha256, lesion_type, method,
+                output_for(lesion_type, outputs) if source == OWN else source)
+
+
+def _per_type_markdown(rows: Sequence[Mapping], sha256: str, outputs: Sequence[str], readings: Mapping[str, Reading],
+                       single: str, differences: Mapping[str, Mapping[str, Mapping]]) -> str:
+    """Per lesion type, its reading's CPM and pixel AUC and the paired differences from the other readings."""
+    lines = [f"| lesion type | map | method | CPM | pixel AUC | CPM - {single} on its own map | CPM - own-output "
+             "choice |", "|---|---|---|---|---|---|---|"]
+    for name, (source, method) in readings.items():
+        row = _reading_row(rows, sha256, outputs, name, (source, method))
+        cells = [format_estimate(differences[key][name]) if name in differences[key] else ""
+                 for key in (f"cpm_minus_{single}", "cpm_minus_own_output_choice")]
+        lines.append(f"| {LESION_LABELS[name]} | {row['output']} | {method} | {format_estimate(row['cpm'])} | "
+                     f"{format_estimate(row['pixel_auc'])} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
 def test(model: str, out: Path) -> list[dict]:
-    """The test split, once: each method of the choice for the new model, the earlier bundled models with theirs."""
-    chosen = json.loads((out / "choose.json").read_text())["chosen"]
+    """The test split, once: the chosen readings, the own-output choice and the single method for the new model,
+    the earlier bundled models with their cards' method."""
+    document = json.loads((out / "choose.json").read_text())
+    chosen = document["chosen"]
     loaded = load_model(model)
-    card = replace(loaded.card, heatmap=chosen)
-    single = chosen["method"]
-    methods = {name: card_method(card, output_for(name, card.outputs)) for name in LESION_TYPES}
-    distinct = list(dict.fromkeys([single, *methods.values(), "sensitivity"]))  # sensitivity: the paper's method
-    base = EvaluationSettings(n_resamples=N_RESAMPLES, pixel_auc_resamples=100)
-    mine = replace(base, smoothing_sigma_px=chosen["smoothing_sigma_px"], nms_radius_px=chosen["nms_radius_px"])
-    runs = [(loaded, replace(mine, method=method)) for method in distinct]
-    runs += [(load_model(name), replace(base, method="sensitivity")) for name in EARLIER_MODELS]
+    outputs, single, sha256 = loaded.card.outputs, chosen["method"], loaded.card.sha256
+    readings = {name: _chosen_reading(chosen, name) for name in LESION_TYPES}
+    own_choice = {name: (OWN, document["own_output_methods"].get(name, single)) for name in LESION_TYPES}
+
+    def run_of(name: str, reading: Reading) -> Reading:
+        """The run that judges ``name`` by ``reading``: the single method's run on every own map, else the run
+        that judges every type on the reading's one map (its output named)."""
+        source, method = reading
+        return reading if reading == (OWN, single) else (output_for(name, outputs) if source == OWN else source, method)
+
+    base = EvaluationSettings(n_resamples=N_RESAMPLES, pixel_auc_resamples=100,
+                              smoothing_sigma_px=chosen["smoothing_sigma_px"], nms_radius_px=chosen["nms_radius_px"])
+    runs_of = {(OWN, single): replace(base, method=single)}
+    for name, reading in [*readings.items(), *own_choice.items()]:
+        target, method = run_of(name, reading)
+        if target != OWN:
+            runs_of.setdefault((target, method),
+                               replace(base, method=method, map_outputs=dict.fromkeys(LESION_TYPES, target)))
+    earlier = EvaluationSettings(n_resamples=N_RESAMPLES, pixel_auc_resamples=100, method="sensitivity")
+    runs = [(loaded, settings) for settings in runs_of.values()] + [(load_model(name), earlier) for name in EARLIER_MODELS]
     samples = read("diaretdb1", split="test")
     started = time.perf_counter()
     results = evaluate_many(runs, samples, dataset="diaretdb1", split="test", workers=2)
-    by_method = dict(zip(distinct, results))
-    differences = {name: _difference(by_method[method], by_method[single], name)
-                   for name, method in methods.items() if method != single}
-    rows = comparison_rows(results)
-    (out / "test.json").write_text(json.dumps({"rows": rows, "methods": methods, f"cpm_minus_{single}": differences,
-                                               "seconds": round(time.perf_counter() - started, 1)}, indent=1))
-    markdown = (comparison_markdown(rows) + "\nEach lesion type with its chosen method:\n\n"
-                + _per_type_markdown(rows, card.sha256, methods, single, differences))
+    by_run = dict(zip(runs_of, results))
+
+    def result_of(name: str, reading: Reading) -> EvaluationResult:
+        return by_run[run_of(name, reading)]
+
+    differences = {
+        f"cpm_minus_{single}": {name: _difference(result_of(name, reading), result_of(name, (OWN, single)), name)
+                                for name, reading in readings.items() if reading != (OWN, single)},
+        "cpm_minus_own_output_choice": {name: _difference(result_of(name, reading), result_of(name, own_choice[name]),
+                                                          name)
+                                        for name, reading in readings.items() if reading != own_choice[name]},
+    }
+    # a run that reads one type's own map judges every type on it: only that type's rows mean anything
+    rows = [row for row in comparison_rows(results) if row["output"] not in LESION_TYPES
+            or row["output"] == row["lesion_type"]]
+    (out / "test.json").write_text(json.dumps({"rows": rows, "readings": readings, "own_output_choice": own_choice,
+                                               **differences, "seconds": round(time.perf_counter() - started, 1)},
+                                              indent=1))
+    markdown = (comparison_markdown(rows) + "\nEach lesion type with its chosen reading:\n\n"
+                + _per_type_markdown(rows, sha256, outputs, readings, single, differences))
     (out / "test.md").write_text(markdown)
     print(markdown)
-    earlier = [row for row in rows if row["model"] == EARLIER_MODELS[0]]
-    froc_figure([[_row(rows, card.sha256, name, method) for name, method in methods.items()], earlier],
+    old = [row for row in rows if row["model"] == EARLIER_MODELS[0]]
+    froc_figure([[_reading_row(rows, sha256, outputs, name, reading) for name, reading in readings.items()], old],
                 out / "froc.png")
     return rows
 
@@ -210,52 +299,65 @@ def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def _test_figures(rows: Sequence[Mapping], sha256: str, single: str, methods: Mapping[str, str],
-                  differences: Mapping[str, Mapping]) -> dict[str, Any]:
-    """The card's ``metrics.diaretdb1_test``: the single method's rows, and ``per_output_methods`` for the types
-    whose method differs (CPM, pixel AUC and the paired CPM difference from the single method)."""
-    rows_of = {name: _row(rows, sha256, name, single) for name in LESION_TYPES}
+def _test_figures(rows: Sequence[Mapping], sha256: str, outputs: Sequence[str], single: str,
+                  readings: Mapping[str, Reading], differences: Mapping[str, Mapping[str, Mapping]]) -> dict[str, Any]:
+    """The card's ``metrics.diaretdb1_test``: the single method's rows on each type's own map, and
+    ``per_output_methods`` for the types read otherwise (method, map output, CPM, pixel AUC and the paired CPM
+    differences)."""
+    rows_of = {name: _reading_row(rows, sha256, outputs, name, (OWN, single)) for name in LESION_TYPES}
     first = rows_of[LESION_TYPES[0]]
+    per_type = {}
+    for name, reading in readings.items():
+        if reading != (OWN, single):
+            row = _reading_row(rows, sha256, outputs, name, reading)
+            per_type[name] = {"method": reading[1], "map_output": row["output"],
+                              **{key: row[key] for key in ("cpm", "pixel_auc")},
+                              **{key: found[name] for key, found in differences.items() if name in found}}
     return {
         "images": first["images"], "method": single, "any_lesion_image_auc": first["any_lesion_auc"],
         **{name: {key: row[key] for key in ("image_auc_output", "pixel_auc", "cpm")} for name, row in rows_of.items()},
-        "per_output_methods": {
-            name: {"method": method, **{key: _row(rows, sha256, name, method)[key] for key in ("cpm", "pixel_auc")},
-                   f"cpm_minus_{single}": differences[name]}
-            for name, method in methods.items() if method != single},
+        "per_output_methods": per_type,
     }
 
 
-def _limitations(figures: Mapping[str, Any], methods: Mapping[str, str], single: str) -> str:
-    """The card's limitations, with each lesion type's test CPM by its card method."""
-    def cpm(name: str) -> float:
-        chosen = figures["per_output_methods"].get(name, figures[name])
-        return chosen["cpm"]["value"] or 0.0
+def _value(estimate: Mapping[str, Any], digits: int = 3) -> str:
+    return "n/a" if estimate["value"] is None else f"{estimate['value']:.{digits}f}"
+
+
+def _limitations(figures: Mapping[str, Any], single: str) -> str:
+    """The card's limitations, with each lesion type's test CPM by its card reading."""
+    def reading(name: str) -> str:
+        chosen = figures["per_output_methods"].get(name)
+        if chosen is None:
+            return f"{_value(figures[name]['cpm'])} ({single})"
+        source = "" if chosen["map_output"] == name else f"{chosen['map_output'].replace('_', '-')} map, "
+        return f"{_value(chosen['cpm'])} ({source}{chosen['method']})"
 
     return (
         "NOT a diagnostic model. Trained on 467 IDRiD photographs with image-level labels only (weak lesion labels "
         "from ICDR and DME grades, lesion presence of 54 photographs); no pixel mask was used. DiaretDB1 test: "
-        f"any-lesion AUC {figures['any_lesion_image_auc']['value']:.3f}; CPM with each lesion type's card method: "
-        + ", ".join(f"{name.replace('_', ' ')} {cpm(name):.3f} ({methods[name]})" for name in LESION_TYPES)
-        + f": the maps outline where lesions are ({single} pixel AUC "
-        + ", ".join(f"{figures[name]['pixel_auc']['value']:.2f}" for name in LESION_TYPES)
+        f"any-lesion AUC {_value(figures['any_lesion_image_auc'])}; CPM with each lesion type's card reading: "
+        + ", ".join(f"{name.replace('_', ' ')} {reading(name)}" for name in LESION_TYPES)
+        + f": the maps outline where lesions are ({single} pixel AUC on each type's own map "
+        + ", ".join(_value(figures[name]["pixel_auc"], 2) for name in LESION_TYPES)
         + ") more than they point at single lesions.")
 
 
 def write_card(model: str, out: Path) -> None:
-    """Put the chosen heatmap settings (a method per lesion type included) and the test figures into the card."""
+    """Put the chosen heatmap settings (a reading per lesion type included) and the test figures into the card."""
     chosen = json.loads((out / "choose.json").read_text())["chosen"]
     document = json.loads((out / "test.json").read_text())
     loaded = load_model(model)
     card = loaded.card
     single = chosen["method"]
     card.heatmap = chosen
-    figures = _test_figures(document["rows"], card.sha256, single, document["methods"],
-                            document[f"cpm_minus_{single}"])
+    readings = {name: tuple(reading) for name, reading in document["readings"].items()}
+    differences = {key: document[key] for key in (f"cpm_minus_{single}", "cpm_minus_own_output_choice")}
+    figures = _test_figures(document["rows"], card.sha256, card.outputs, single, readings, differences)
     card.metrics["diaretdb1_test"] = figures
     card.intended_use = ("Referable-DR screening demonstrations and lesion heatmaps on real colour fundus "
                          "photographs; research and teaching, not clinical use.")
-    card.limitations = _limitations(figures, document["methods"], single)
+    card.limitations = _limitations(figures, single)
     stem = loaded.weights_path.with_suffix("")
     atomic_write(beside(stem, ".json"), lambda target: Path(target).write_text(card.to_json()))
     print(f"wrote the heatmap settings and DiaretDB1 test figures into {beside(stem, '.json')}")

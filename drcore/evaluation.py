@@ -17,7 +17,9 @@ that type's output is computed and mapped back to the original pixels. Then:
 
 and, once for the model, the image-level AUC of its any-lesion output.
 A lesion type without an output of its own is judged on the any-lesion
-output's heatmap (the row's ``output`` says which).
+output's heatmap, and ``EvaluationSettings.map_outputs`` may judge a type on
+another output's heatmap (the row's ``output`` says which); its image-level
+AUC stays that of its own output.
 
 :func:`evaluate_many` judges several (model, method) pairs in one pass over
 the photographs: each photograph is read, prepared and scored once per
@@ -86,6 +88,8 @@ class EvaluationSettings:
     n_resamples: int = 1000
     pixel_auc_resamples: int = 100
     seed: int = 0
+    #: per lesion type, the output whose heatmap judges it where not :func:`output_for`'s (e.g. any_lesion)
+    map_outputs: Mapping[str, str] = field(default_factory=dict)
 
     def effective(self) -> "EvaluationSettings":
         """These settings with the method's stated parameters (:func:`method_parameters`) filled in under the
@@ -155,6 +159,8 @@ class EvaluationResult:
             f"Model `{self.model}` ({self.model_sha256[:12]}), method `{self.settings.method}`"
             f"{f' ({parameters})' if parameters else ''}, "
             f"{self.dataset} {self.split}: {self.rows[0].images if self.rows else 0} images. "
+            + "".join(f"{LESION_LABELS[name]} judged on the {output} output's map. "
+                      for name, output in self.settings.map_outputs.items()) +
             f"Hot spots: Gaussian sigma {self.settings.smoothing_sigma_px:g} px and NMS radius "
             f"{self.settings.nms_radius_px:g} px at {REFERENCE_WIDTH} px width. "
             f"Image-level AUC of the any-lesion output: {self.any_lesion_auc}.\n\n"
@@ -199,7 +205,8 @@ class _OutputMap:
 class _Run:
     loaded: LoadedModel
     settings: EvaluationSettings
-    output_of: dict[str, str]
+    output_of: dict[str, str]  # per lesion type, the output whose map judges it
+    score_of: dict[str, str]  # per lesion type, the output whose probability is its image-level score
     types: dict[str, _TypeAccumulator] = field(default_factory=lambda: {name: _TypeAccumulator() for name in LESION_TYPES})
     any_scores: list[float] = field(default_factory=list)
     any_labels: list[int] = field(default_factory=list)
@@ -212,6 +219,16 @@ def output_for(lesion_type: str, outputs: Sequence[str]) -> str:
     if ANY_LESION in outputs:
         return ANY_LESION
     raise ValueError(f"the model has no output for {lesion_type} and no {ANY_LESION} output")
+
+
+def _map_outputs(settings: EvaluationSettings, outputs: Sequence[str]) -> dict[str, str]:
+    """``settings.map_outputs``, checked against the lesion types and the model's outputs."""
+    wrong = [f"{name} -> {output}" for name, output in settings.map_outputs.items()
+             if name not in LESION_TYPES or output not in outputs]
+    if wrong:
+        raise ValueError(f"map_outputs names a lesion type or model output that does not exist: {', '.join(wrong)}; "
+                         f"lesion types: {', '.join(LESION_TYPES)}; outputs: {', '.join(outputs)}")
+    return dict(settings.map_outputs)
 
 
 def _estimate(compute, *args, **kwargs) -> Estimate:
@@ -286,7 +303,8 @@ def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: Evaluation
         sparsity = top_mass_share(heatmap, fov, 0.01)
     except UndefinedMetric:  # an all-zero map (e.g. Grad-CAM's ReLU on a healthy image) has no mass to share
         sparsity = float("nan")
-    return _OutputMap(heatmap[::stride, ::stride], spots, float(heatmap[fov].max()), sparsity,
+    # a copy, not a view: a view would keep every full-resolution map of the run alive until the summary
+    return _OutputMap(heatmap[::stride, ::stride].copy(), spots, float(heatmap[fov].max()), sparsity,
                       pointing_pixel(heatmap, fov))
 
 
@@ -336,7 +354,7 @@ def _evaluate_sample(sample: Sample, states: dict[tuple, _Run], models: dict[int
         for name in LESION_TYPES:
             output = state.output_of[name]
             found, data = maps[output], state.types[name]
-            data.output_scores.append(float(probabilities[output]))
+            data.output_scores.append(float(probabilities[state.score_of[name]]))
             data.heatmap_maxima.append(found.maximum)
             data.labels.append(int(masks[name].any()))
             data.matches.append(match_detections(found.spots, instances[name]))
@@ -373,9 +391,9 @@ def evaluate_many(
         raise ValueError("nothing to evaluate: give at least one (model, method) pair")
     states: dict[tuple, _Run] = {}
     for loaded, settings in runs:
-        outputs = loaded.card.outputs
+        scores = {name: output_for(name, loaded.card.outputs) for name in LESION_TYPES}
         states.setdefault(_run_key(loaded, settings), _Run(
-            loaded, settings.effective(), {name: output_for(name, outputs) for name in LESION_TYPES}))
+            loaded, settings.effective(), {**scores, **_map_outputs(settings, loaded.card.outputs)}, scores))
     models = {id(state.loaded): state.loaded for state in states.values()}
     bar = tqdm(total=len(samples) * len(states), desc="evaluating", unit="map set", disable=not progress)
     with ThreadPoolExecutor(max_workers=workers) as pool:

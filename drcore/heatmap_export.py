@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from drcore.atomic import atomic_write
 from drcore.candidates import original_map
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import card_method, compute_heatmaps, get_method
+from drcore.heatmaps import card_map_output, card_method, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, default_batch_size, predict_probabilities
 from drcore.models import LoadedModel
@@ -93,14 +93,17 @@ def export_heatmaps(
 
     ``batch_size`` photographs go through the model at a time (None: :func:`drcore.inference.default_batch_size`).
     ``method`` and ``output`` default to the model card's (:meth:`ModelCard.default_output`; the card's
-    heatmap method for that output, :func:`drcore.heatmaps.card_method`).
+    heatmap method for that output, :func:`drcore.heatmaps.card_method`). Without ``method``, the map is the one
+    the card reads for ``output`` (:func:`drcore.heatmaps.card_map_output`); with one, ``output``'s own. Each
+    record's ``map_output`` says which.
     """
     outputs = loaded.card.outputs
     output = output or loaded.card.default_output()
-    method = method or card_method(loaded.card, output)
-    get_method(method)  # fail before any work on an unknown name
     if output not in outputs:
         raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
+    source = output if method else card_map_output(loaded.card, output)
+    method = method or card_method(loaded.card, output)
+    get_method(method)  # fail before any work on an unknown name
     if batch_size is None:
         cuda = next(loaded.model.parameters()).device.type == "cuda"
         batch_size = default_batch_size(loaded.card.input_size, cuda=cuda)
@@ -110,7 +113,7 @@ def export_heatmaps(
     for batch in _prepared_batches(images, loaded.card.input_size, batch_size, failures):
         inputs = batch_from_prepared([prepared for _, prepared in batch])
         probabilities = predict_probabilities(loaded.model, inputs, batch_size=batch_size)
-        maps = compute_heatmaps(loaded.model, inputs, outputs.index(output), method, batch_size=batch_size).numpy()
+        maps = compute_heatmaps(loaded.model, inputs, outputs.index(source), method, batch_size=batch_size).numpy()
         for (image, prepared), heatmap, scores in zip(batch, maps, probabilities):
             record = {
                 "image": str(image.resolve()),
@@ -120,6 +123,7 @@ def export_heatmaps(
                 "model_sha256": loaded.card.sha256,
                 "method": method,
                 "output": output,
+                "map_output": source,
                 "probabilities": {name: float(value) for name, value in zip(outputs, scores)},
             }
             if REFERABLE_DR in outputs:

@@ -44,19 +44,19 @@ def stage3_set(model: nn.Module, examples: TrainingSet, device: torch.device, na
 def cached_stage3_sets(model: nn.Module, config, stem: Path, device: torch.device,
                        log: Callable[[str], None]) -> tuple[TrainingSet, TrainingSet]:
     """Training and validation stage-3 features of ``config``'s photographs at ``config.local_head_input_size``."""
-    from drcore.training import _data_fields, build_training_sets
+    from drcore.training import build_training_sets, data_fields
 
     sized = dataclasses.replace(config, input_size=config.local_head_input_size)
     path = beside(stem, LOCAL_SUFFIX)
     if path.exists():
         state = torch.load(path, weights_only=False)
-        if state["data"] == _data_fields(dataclasses.asdict(sized)):
+        if state["data"] == data_fields(dataclasses.asdict(sized)):
             log(f"stage-3 features from {path}")
             return state["train"], state["validation"]
         raise ValueError(f"{path} was made from other data; remove it or match it")
     train_set, validation = build_training_sets(sized)
     sets = stage3_set(model, train_set, device, "training"), stage3_set(model, validation, device, "validation")
-    state = {"data": _data_fields(dataclasses.asdict(sized)), "train": sets[0], "validation": sets[1]}
+    state = {"data": data_fields(dataclasses.asdict(sized)), "train": sets[0], "validation": sets[1]}
     atomic_write(path, lambda temporary: torch.save(state, temporary))
     return sets
 

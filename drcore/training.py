@@ -536,7 +536,9 @@ def _with_defaults(saved: dict) -> dict:
     return {**dataclasses.asdict(TrainingConfig()), **saved}
 
 
-def _data_fields(config: dict) -> dict:
+def data_fields(config: dict) -> dict:
+    """The fields of a configuration (``dataclasses.asdict(TrainingConfig)``) that decide the training data, not
+    the optimisation: two runs with equal data fields may share prepared photographs and cached features."""
     return {key: value for key, value in config.items() if key not in _OPTIMISATION_FIELDS}
 
 
@@ -553,7 +555,7 @@ def cached_trunk_features(
     path = beside(stem, TRUNK_SUFFIX)
     if path.exists():
         state = torch.load(path, weights_only=False)
-        if _data_fields(_with_defaults(state["config"])) == _data_fields(dataclasses.asdict(config)):
+        if data_fields(_with_defaults(state["config"])) == data_fields(dataclasses.asdict(config)):
             log(f"trunk features from {path}")
             return state["train"], state["validation"]
         raise ValueError(f"{path} was made from other data or another trunk; remove it or match them")

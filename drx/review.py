@@ -20,9 +20,10 @@ from db.settings import Settings
 from drcore.candidates import HotSpot, original_hot_spots, original_map
 from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.heatmaps import card_method, compute_heatmaps
+from drcore.heatmaps import card_map_output, card_method, compute_heatmaps
 from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities, probabilities_and_heatmaps
+from drcore.vocabulary import LESION_LABELS
 from drcore.models import LoadedModel
 from drcore.optic_disc import OpticDisc
 from drx import storage
@@ -66,13 +67,22 @@ class Analysis:
 
 @dataclass(frozen=True)
 class HeatmapResult:
-    """A heatmap in original pixels, its field of view there (the prepared one mapped back) and how it was made."""
+    """A heatmap in original pixels, its field of view there (the prepared one mapped back) and how it was made:
+    ``method`` applied to the map of ``map_output`` (the output it explains, or the one its card reads instead)."""
 
     values: np.ndarray
     fov: np.ndarray
     method: str
     device: str
     duration_s: float
+    map_output: str
+
+    def describe(self, output: str) -> str:
+        """How the map of ``output`` was made, for a caption: the method, and the output whose map it reads."""
+        if self.map_output == output:
+            return f"{self.method} of “{LESION_LABELS[output]}”"
+        return (f"{self.method} of “{LESION_LABELS[self.map_output]}”, the model card's map for "
+                f"“{LESION_LABELS[output]}”")
 
 
 @dataclass(frozen=True)
@@ -117,24 +127,24 @@ def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
 
 
 def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:
-    """The heatmap of one output in original photograph pixels, by the model card's method for it
-    (:func:`drcore.heatmaps.card_method`)."""
-    method = card_method(loaded.card, output)
+    """The heatmap of one output in original photograph pixels, by the model card's method and map for it
+    (:func:`drcore.heatmaps.card_method`, :func:`drcore.heatmaps.card_map_output`)."""
+    method, source = card_method(loaded.card, output), card_map_output(loaded.card, output)
     started = time.perf_counter()
-    values, fov = original_map(method_map(prepared, loaded, output, method), prepared)
-    return HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started)
+    values, fov = original_map(method_map(prepared, loaded, source, method), prepared)
+    return HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started, source)
 
 
 def analyse_and_explain(data: bytes, loaded: LoadedModel, output: str) -> tuple[Analysis, HeatmapResult]:
     """:func:`analyse` and :func:`explain` of ``output`` from one model pass where the card's method allows
     (:func:`drcore.inference.probabilities_and_heatmaps`): what the Review page needs for a new photograph."""
     photograph, field, prepared = _decode(data, loaded)
-    method = card_method(loaded.card, output)
+    method, source = card_method(loaded.card, output), card_map_output(loaded.card, output)
     started = time.perf_counter()
     probabilities, maps = probabilities_and_heatmaps(loaded.model, batch_from_prepared([prepared]),
-                                                     loaded.card.outputs.index(output), method)
+                                                     loaded.card.outputs.index(source), method)
     values, fov = original_map(maps[0].numpy(), prepared)
-    heatmap = HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started)
+    heatmap = HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started, source)
     return Analysis(photograph, prepared, _scores(loaded, probabilities[0]), field), heatmap
 
 
@@ -166,7 +176,8 @@ def record_review(sessions: sessionmaker[Session], settings: Settings, loaded: L
     kept = storage.keep_upload(settings.upload_dir, sha256, photograph.file_name, photograph.data) \
         if photograph.origin == "upload" else photograph.path
     map_path, map_is_new = storage.store_heatmap(
-        settings.heatmap_dir, f"{sha256[:16]}_{loaded.card.sha256[:12]}_{heatmap.method}_{output}", heatmap.values)
+        settings.heatmap_dir, f"{sha256[:16]}_{loaded.card.sha256[:12]}_{heatmap.method}_{heatmap.map_output}_{output}",
+        heatmap.values)
     with sessions.begin() as session:
         image = repository.register_image(
             session, content_sha256=sha256, file_name=photograph.file_name, width=width, height=height,
@@ -175,7 +186,8 @@ def record_review(sessions: sessionmaker[Session], settings: Settings, loaded: L
         model = register_model(session, loaded)
         if map_is_new:
             repository.record_heatmap_run(
-                session, image=image, model=model, method=heatmap.method, output=output, parameters={},
+                session, image=image, model=model, method=heatmap.method, output=output,
+                parameters={} if heatmap.map_output == output else {"map_output": heatmap.map_output},
                 device=heatmap.device, duration_s=heatmap.duration_s, storage_path=str(map_path),
             )
         listed = register_spots(session, image_id=image.id, model_id=model.id, method=heatmap.method, output=output,

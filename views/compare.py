@@ -52,8 +52,8 @@ def one_image(chosen: tuple[str, str, Sample] | None, output: str) -> None:
         judged = compare.judge_spots(spots, masks[output])
 
         with figure_column:
-            st.caption(f"{sample.image_id} · {compare.DATASETS[dataset]} {split} · heatmap: {heatmap.method} of "
-                       f"“{LESION_LABELS[output]}” (probability {result.probabilities[output]:.2f}) · "
+            st.caption(f"{sample.image_id} · {compare.DATASETS[dataset]} {split} · heatmap: {heatmap.describe(output)} "
+                       f"(probability {result.probabilities[output]:.2f}) · "
                        f"contours: {view}" + (f" ≥ {threshold:.2f}" if view == compare.CONSENSUS else ""))
             figure = overlay_figure(result.photograph, heatmap.values, opacity=opacity, threshold_quantile=0.97,
                                     smoothing_px=4.0, scale_title=heatmap.method.replace("_", " "))

@@ -69,8 +69,8 @@ with grade_tab:
 with figure_column:
     if REFERABLE_DR in result.probabilities:
         referral_banner(loaded.card, result.probabilities[REFERABLE_DR])
-    st.caption(f"{verbatim(photograph.file_name)} · {width} × {height} px · heatmap: {heatmap.method} of "
-               f"“{LESION_LABELS[output]}”, {heatmap.duration_s:.2f} s on {heatmap.device}")
+    st.caption(f"{verbatim(photograph.file_name)} · {width} × {height} px · heatmap: {heatmap.describe(output)}, "
+               f"{heatmap.duration_s:.2f} s on {heatmap.device}")
     canvas = canvas_controls()
     key_row(sessions, user, record.candidates, selected)
     figure_slot = st.container()

@@ -90,7 +90,7 @@ METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REG
 DEFAULT_METHOD = "sensitivity"
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "REGISTRY", "HeatmapMethod", "Registered", "UnsupportedModel",
-           "card_method", "compute_heatmaps", "get_method", "method_parameters"]
+           "card_map_output", "card_method", "compute_heatmaps", "get_method", "method_parameters"]
 
 
 def get_method(name: str) -> HeatmapMethod:
@@ -106,6 +106,13 @@ def card_method(card: ModelCard, output: str | None = None) -> str:
     else its one method (``heatmap["method"]``), else :data:`DEFAULT_METHOD`."""
     chosen = card.heatmap.get("methods", {}).get(output) if output is not None else None
     return chosen or card.heatmap.get("method", DEFAULT_METHOD)
+
+
+def card_map_output(card: ModelCard, output: str) -> str:
+    """The output whose map the card reads, by :func:`card_method`, to explain ``output``: its choice for that
+    output (``heatmap["map_outputs"]``, e.g. the any-lesion output's map judged against each lesion type, the
+    protocol of Quellec et al. 2017), else ``output`` itself."""
+    return card.heatmap.get("map_outputs", {}).get(output, output)
 
 
 def method_parameters(name: str) -> dict[str, Any]:

@@ -35,7 +35,8 @@ class ModelCard:
     operating_points: dict[str, Any] = field(default_factory=dict)
     #: how this model's heatmaps are best computed and turned into hot spots, chosen on data named in
     #: ``chosen_on``: ``method``, ``output``, ``smoothing_sigma_px``, ``nms_radius_px`` (at 1500 px width), and
-    #: ``methods``, a method per output where one differs (``drcore.heatmaps.card_method``)
+    #: ``methods``, a method per output where one differs (``drcore.heatmaps.card_method``), and ``map_outputs``,
+    #: per output the output whose map explains it where that is another (``drcore.heatmaps.card_map_output``)
     heatmap: dict[str, Any] = field(default_factory=dict)
     version: str = "0"
     licence: str = ""
@@ -65,7 +66,12 @@ class ModelCard:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CheckpointError(f"model card has unknown fields: {', '.join(unknown)}")
-        return cls(**data)
+        card = cls(**data)
+        strange = [f"{output} -> {source}" for output, source in card.heatmap.get("map_outputs", {}).items()
+                   if not {output, source} <= set(card.outputs)]
+        if strange:
+            raise CheckpointError(f"model card's heatmap map_outputs name outputs the model lacks: {', '.join(strange)}")
+        return card
 
 
 def beside(stem: Path, suffix: str) -> Path:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 DESCRIPTION = (
     "For every photograph writes OUT/<stem>.npy (float32, the photograph's height x width, raw values, 0 outside "
-    "the field of view) and OUT/<stem>.json (image, model and sha256, method, output, the model's probability "
+    "the field of view) and OUT/<stem>.json (image, model and sha256, method, output, map_output: the output whose map "
+    "was read, which the card may choose for an output, e.g. the any-lesion map for a lesion type; the model's probability "
     "for every output and, where the model has one, referable_dr: probability, the card's threshold and the "
     "decision 'refer' / 'no referable DR')."
 )
@@ -20,7 +21,8 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     heatmap.add_argument("--out", required=True, help="folder to write into")
     heatmap.add_argument("--model", default=None, help="bundled model name or checkpoint path (default: the bundled default)")
     heatmap.add_argument("--method", default=None,
-                         help="heatmap method (default: the model card's, else sensitivity)")
+                         help="heatmap method, applied to --output's own map (default: the model card's method and map "
+                         "for --output, else sensitivity)")
     heatmap.add_argument("--output", default=None,
                          help="model output to explain (default: the card's, else referable_dr if the model has it, "
                          "else the first)")

@@ -8,7 +8,7 @@ import pytest
 from drx.cli import main
 from drcore.errors import DrxError
 from drcore.heatmap_export import collect_images, export_heatmaps
-from drcore.heatmaps import card_method
+from drcore.heatmaps import card_map_output, card_method
 from drcore.imaging import load_image, prepare
 from drcore.inference import original_heatmaps
 from drcore.models import load_model
@@ -23,14 +23,15 @@ def test_three_diaretdb1_images_give_full_size_maps_and_records(three_diaretdb1,
     assert main(["heatmap", "--out", str(tmp_path), "--output", "hard_exudate", *map(str, three_diaretdb1)]) == 0
     assert "wrote 3 heatmaps" in capsys.readouterr().out
     loaded = load_model()
-    method = card_method(loaded.card, "hard_exudate")  # the card's method for that output
+    # the card's method for that output, on the card's map for it
+    method, source = card_method(loaded.card, "hard_exudate"), card_map_output(loaded.card, "hard_exudate")
     for image in three_diaretdb1:
         heatmap = np.load(tmp_path / f"{image.stem}.npy")
         record = json.loads((tmp_path / f"{image.stem}.json").read_text())
         assert heatmap.shape == (1152, 1500) and heatmap.dtype == np.float32
         assert record["image"] == str(image.resolve())
         assert (record["model"], record["model_sha256"]) == (loaded.card.name, loaded.card.sha256)
-        assert (record["method"], record["output"]) == (method, "hard_exudate")
+        assert (record["method"], record["output"], record["map_output"]) == (method, "hard_exudate", source)
         assert list(record["probabilities"]) == loaded.card.outputs
         assert all(0.0 <= value <= 1.0 for value in record["probabilities"].values())
         referable = record["referable_dr"]
@@ -39,7 +40,7 @@ def test_three_diaretdb1_images_give_full_size_maps_and_records(three_diaretdb1,
         assert referable["decision"] == ("refer" if referable["probability"] >= referable["threshold"]
                                          else "no referable DR")
         prepared = prepare(load_image(image), loaded.card.input_size)
-        (expected,) = original_heatmaps(loaded.model, [prepared], loaded.card.outputs.index("hard_exudate"), method)
+        (expected,) = original_heatmaps(loaded.model, [prepared], loaded.card.outputs.index(source), method)
         np.testing.assert_allclose(heatmap, expected, atol=1e-6)
         assert heatmap[0, 0] == 0.0 and heatmap[576, 10] == 0.0  # corner and left border: outside the fundus
         assert heatmap[576, 750] != 0.0

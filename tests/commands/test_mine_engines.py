@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from drcore.errors import DrxError
-from drcore.heatmaps import card_method, compute_heatmaps
+from drcore.heatmaps import card_map_output, card_method, compute_heatmaps
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.mining import MiningSettings, archive_files
@@ -97,10 +97,11 @@ def test_local_engine_writes_scores_hot_spots_and_heatmaps_that_match_direct_com
 def test_mine_and_the_review_page_find_the_same_hot_spots(archive: Path, tmp_path: Path) -> None:
     """`drx mine` and the Review page's functions run one heatmap -> original pixels -> hot spots path."""
     loaded = load_model()
-    method = card_method(loaded.card, "haemorrhage")  # the Review page explains with the card's method for it
+    # the Review page explains haemorrhages with the card's method on the card's map for them
+    method, source = card_method(loaded.card, "haemorrhage"), card_map_output(loaded.card, "haemorrhage")
     photograph = sorted((archive / "clinic").glob("*.png"))[1]
     assert main(["mine", str(photograph.parent), "--out", str(tmp_path), "--method", method, "--output",
-                 "haemorrhage", "--max-spots", "30", "--smoothing", "6", "--workers", "0", "--threads", "1"]) == 0
+                 source, "--max-spots", "30", "--smoothing", "6", "--workers", "0", "--threads", "1"]) == 0
     mined = _table(tmp_path, "hot_spots.parquet")
     mined = mined[mined["path"] == str(photograph)].sort_values("rank")
     analysis = review.analyse(photograph.read_bytes(), loaded)

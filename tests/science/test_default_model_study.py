@@ -44,9 +44,48 @@ def test_an_undefined_cpm_counts_as_zero(study) -> None:
 
 
 def test_the_card_statement_lists_the_rule_and_every_train_cpm_in_tie_order(study) -> None:
-    cpm = {"logit_map": {"microaneurysm": 0.002, "haemorrhage": 0.04},
-           "logit_map_sensitivity": {"microaneurysm": 0.051, "haemorrhage": 0.067}}
+    cpm = {"own": {"logit_map": {"microaneurysm": 0.002, "haemorrhage": 0.04},
+                   "logit_map_sensitivity": {"microaneurysm": 0.051, "haemorrhage": 0.067}},
+           "any_lesion": {"logit_map": {"microaneurysm": 0.0, "haemorrhage": 0.05},
+                          "logit_map_sensitivity": {"microaneurysm": 0.066, "haemorrhage": 0.079}}}
     statement = study._per_type_statement(cpm, "logit_map", 10.0, 28, 1280)
     assert statement.startswith("DiaretDB1 train split (28 photographs) at 1280 px, rule declared before any test")
-    assert "best CPM at sigma 10 px among logit_map / logit_map_sensitivity (ties to the earlier" in statement
-    assert statement.endswith("train CPM microaneurysm 0.002 / 0.051, haemorrhage 0.040 / 0.067)")
+    assert ("best CPM at sigma 10 px among logit_map / logit_map_sensitivity / any_lesion logit_map / any_lesion "
+            "logit_map_sensitivity (the type's own output's map unless an output is named; ties to the earlier"
+            ) in statement
+    assert statement.endswith("train CPM microaneurysm 0.002 / 0.051 / 0.000 / 0.066, "
+                              "haemorrhage 0.040 / 0.067 / 0.050 / 0.079)")
+
+
+# --- a reading per lesion type: the own output's map or another output's (Quellec et al.'s protocol) ------------
+
+def test_a_type_read_best_on_another_outputs_map_gets_that_output(study) -> None:
+    cpm = {"own": {"a": {"microaneurysm": 0.051, "hard_exudate": 0.5}, "b": {"microaneurysm": 0.0, "hard_exudate": 0.6}},
+           "any_lesion": {"a": {"microaneurysm": 0.066, "hard_exudate": 0.1}, "b": {"microaneurysm": 0.01,
+                                                                                   "hard_exudate": 0.2}},
+           "referable_dr": {"a": {"microaneurysm": 0.0, "hard_exudate": 0.0}, "b": {"microaneurysm": 0.0,
+                                                                                   "hard_exudate": 0.61}}}
+    assert study.per_type_readings(cpm, "a") == {"microaneurysm": ("any_lesion", "a"),
+                                                 "hard_exudate": ("referable_dr", "b")}
+    assert study.reading_order(cpm, "b")[:3] == [("own", "b"), ("own", "a"), ("any_lesion", "b")]
+
+
+def test_a_tie_goes_to_the_own_output_then_the_sources_in_order(study) -> None:
+    cpm = {"own": {"a": {"haemorrhage": 0.04, "cotton_wool_spot": 0.0}, "b": {"haemorrhage": 0.07,
+                                                                              "cotton_wool_spot": None}},
+           "any_lesion": {"a": {"haemorrhage": 0.07, "cotton_wool_spot": 0.08}, "b": {"haemorrhage": 0.0,
+                                                                                      "cotton_wool_spot": 0.0}},
+           "referable_dr": {"a": {"haemorrhage": 0.0, "cotton_wool_spot": 0.08}, "b": {"haemorrhage": 0.07,
+                                                                                       "cotton_wool_spot": 0.0}}}
+    assert study.per_type_readings(cpm, "a") == {"haemorrhage": ("own", "b"), "cotton_wool_spot": ("any_lesion", "a")}
+    nothing = {"own": {"a": {"microaneurysm": None}}, "any_lesion": {"a": {"microaneurysm": 0.0}}}
+    assert study.per_type_readings(nothing, "a") == {"microaneurysm": ("own", "a")}
+
+
+def test_the_chosen_reading_of_a_card_heatmap(study) -> None:
+    chosen = {"method": "logit_map", "methods": {"microaneurysm": "logit_map_sensitivity"},
+              "map_outputs": {"microaneurysm": "any_lesion", "cotton_wool_spot": "any_lesion"}}
+    assert study._chosen_reading(chosen, "microaneurysm") == ("any_lesion", "logit_map_sensitivity")
+    assert study._chosen_reading(chosen, "cotton_wool_spot") == ("any_lesion", "logit_map")
+    assert study._chosen_reading(chosen, "haemorrhage") == ("own", "logit_map")
+    assert study._chosen_reading({"method": "logit_map"}, "haemorrhage") == ("own", "logit_map")

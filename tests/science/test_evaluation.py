@@ -117,6 +117,28 @@ def test_each_pair_equals_its_own_single_run(synthetic_samples, comparison) -> N
     assert [row.output for row in results[2].rows] == ["microaneurysm", "any_lesion", "any_lesion", "any_lesion"]
 
 
+def test_map_outputs_judge_a_type_on_another_outputs_map_and_keep_its_own_score(synthetic_samples, comparison) -> None:
+    """Haemorrhages, exudates and cotton-wool spots judged on the any-lesion map by ``map_outputs``: every heatmap
+    metric equals the run of the model that has no outputs for them (judged there on any_lesion's map by default),
+    the image-level AUC stays that of each type's own output."""
+    runs, results = comparison
+    first = runs[0][0]
+    others = ("haemorrhage", "hard_exudate", "cotton_wool_spot")
+    settings = dataclasses.replace(FAST_RESAMPLING, map_outputs=dict.fromkeys(others, "any_lesion"))
+    mapped = evaluate_many([(first, settings)], synthetic_samples[:4], dataset="synthetic", split="test",
+                           progress=False)[0]
+    from_map = ("output", "image_auc_heatmap_max", "pixel_auc", "cpm", "sensitivity_at_1fp", "sensitivity_at_8fp",
+                "pointing_game", "sparsity_top1", "froc_fp_per_image", "froc_sensitivity")
+    for row, on_any_lesion, own in zip(mapped.rows, results[2].rows, results[0].rows):
+        assert [getattr(row, name) for name in from_map] == [getattr(on_any_lesion, name) for name in from_map]
+        assert row.image_auc_output == own.image_auc_output
+    assert [row.output for row in mapped.rows] == ["microaneurysm", "any_lesion", "any_lesion", "any_lesion"]
+    assert "Haemorrhages judged on the any_lesion output's map." in mapped.to_markdown()
+    wrong = dataclasses.replace(FAST_RESAMPLING, map_outputs={"microaneurysm": "referable_dr"})
+    with pytest.raises(ValueError, match="map_outputs names .* microaneurysm -> referable_dr"):
+        evaluate_many([(first, wrong)], synthetic_samples[:1], dataset="synthetic", split="test", progress=False)
+
+
 def test_each_heatmap_is_computed_once_per_image_output_and_method(synthetic_samples, monkeypatch) -> None:
     import drcore.evaluation as evaluation
 

@@ -747,6 +747,22 @@ def test_a_cards_heatmap_method_per_output_then_its_method_then_the_default() ->
     assert card_method(card, "haemorrhage") == DEFAULT_METHOD == "sensitivity"
 
 
+def test_a_cards_map_output_per_output_else_the_output_itself_and_unknown_outputs_refused() -> None:
+    from drcore.errors import CheckpointError
+    from drcore.heatmaps import card_map_output
+    from drcore.models.card import ModelCard
+
+    card = ModelCard(name="m", architecture="small-fundus-net", input_size=64,
+                     outputs=["any_lesion", "haemorrhage", "referable_dr"],
+                     heatmap={"method": "logit_map", "map_outputs": {"haemorrhage": "any_lesion"}})
+    assert card_map_output(card, "haemorrhage") == "any_lesion"
+    assert card_map_output(card, "referable_dr") == "referable_dr"
+    assert ModelCard.from_json(card.to_json()).heatmap == card.heatmap
+    card.heatmap["map_outputs"] = {"haemorrhage": "microaneurysm"}
+    with pytest.raises(CheckpointError, match="map_outputs name outputs the model lacks: haemorrhage -> microaneurysm"):
+        ModelCard.from_json(card.to_json())
+
+
 @pytest.mark.parametrize("architecture, params", [("small-fundus-net", {"widths": (4, 6)}),
                                                   ("efficientnet-lite0", {"pretrained": False})])
 def test_one_forward_pass_scores_a_photograph_and_gives_every_outputs_logit_map(architecture: str, params: dict) -> None:

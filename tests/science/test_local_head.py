@@ -11,7 +11,7 @@ from drcore.lesions import MODEL_OUTPUTS
 from drcore.local_head import LOCAL_SUFFIX, train_local_head
 from drcore.models import build_model
 from drcore.models.card import beside
-from drcore.training import TrainingConfig, _data_fields
+from drcore.training import TrainingConfig, data_fields
 from drcore.training_data import TrainingSet
 
 EXUDATE = MODEL_OUTPUTS.index("hard_exudate")
@@ -41,7 +41,7 @@ def test_the_head_finds_the_planted_cell_from_image_labels_and_removes_its_featu
     train_set, _ = planted(256, 1)
     validation, spots = planted(32, 2)
     sized = dataclasses.replace(config, input_size=config.local_head_input_size)
-    torch.save({"data": _data_fields(dataclasses.asdict(sized)), "train": train_set, "validation": validation},
+    torch.save({"data": data_fields(dataclasses.asdict(sized)), "train": train_set, "validation": validation},
                beside(stem, LOCAL_SUFFIX))
     torch.manual_seed(0)
     model = build_model("efficientnet-lite0", outputs=len(MODEL_OUTPUTS), fine_map=True, frozen_blocks=11,
@@ -69,7 +69,7 @@ def test_a_feature_cache_of_other_photographs_is_refused(tmp_path) -> None:
     stem = tmp_path / "model"
     other = dataclasses.replace(config, input_size=64, idrid_grading=True)
     train_set, _ = planted(4, 1)
-    torch.save({"data": _data_fields(dataclasses.asdict(other)), "train": train_set, "validation": train_set},
+    torch.save({"data": data_fields(dataclasses.asdict(other)), "train": train_set, "validation": train_set},
                beside(stem, LOCAL_SUFFIX))
     model = build_model("efficientnet-lite0", outputs=len(MODEL_OUTPUTS), fine_map=True, frozen_blocks=11,
                         local_head=True)

@@ -1,5 +1,7 @@
 """One model pass for a new photograph on the Review page: the scores come from the heatmap's own pass."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -65,3 +67,22 @@ def test_analyse_and_explain_gives_what_analyse_then_explain_give(tmp_path) -> N
     np.testing.assert_array_equal(heatmap.fov, explained.fov)
     assert heatmap.method == explained.method == "sensitivity" and heatmap.values.shape == (
         analysis.photograph.shape[:2])
+
+
+def test_a_cards_map_output_explains_an_output_with_another_outputs_map(tmp_path) -> None:
+    """A card that reads the any-lesion map for haemorrhages: both review paths give that map, say so, and the
+    other outputs keep their own."""
+    plain = load_model("drx-synthetic-v1")
+    card = dataclasses.replace(plain.card, heatmap={"method": "sensitivity", "map_outputs": {"haemorrhage": "any_lesion"}})
+    loaded = dataclasses.replace(plain, card=card)
+    (path,) = write_demo_images(tmp_path, count=1, width=400)
+    analysis, heatmap = review.analyse_and_explain(path.read_bytes(), loaded, "haemorrhage")
+    any_lesion = review.explain(analysis.prepared, plain, "any_lesion")
+    own = review.explain(analysis.prepared, plain, "haemorrhage")
+    np.testing.assert_allclose(heatmap.values, any_lesion.values, rtol=1e-5, atol=1e-7)
+    assert np.abs(heatmap.values - own.values).max() > 1e-3  # the two maps really differ
+    np.testing.assert_array_equal(review.explain(analysis.prepared, loaded, "haemorrhage").values, any_lesion.values)
+    assert heatmap.map_output == "any_lesion" and own.map_output == "haemorrhage"
+    assert heatmap.describe("haemorrhage") == "sensitivity of “Any lesion”, the model card's map for “Haemorrhages”"
+    assert own.describe("haemorrhage") == "sensitivity of “Haemorrhages”"
+    assert review.explain(analysis.prepared, loaded, "microaneurysm").map_output == "microaneurysm"

@@ -1,5 +1,7 @@
 """The review, grading, adjudication and account workflows, called directly (no page in between)."""
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,26 @@ def test_a_review_registers_the_upload_its_map_and_candidates_once(world, loaded
         assert session.scalar(select(func.count()).select_from(Candidate)) == len(first.candidates)
     reopened = review.stored_photograph(sessions, sha256=photograph.sha256, origin="link")
     assert (reopened.data, reopened.file_name) == (photograph.data, "eye.png")
+
+
+def test_a_map_read_from_another_output_is_stored_apart_and_says_so(world, loaded) -> None:
+    """The card reads the any-lesion map for haemorrhages: its heatmap run records that map output, and its file
+    is not the haemorrhage output's own map of another card."""
+    sessions, settings, _, _, path = world
+    reading = dataclasses.replace(loaded, card=dataclasses.replace(
+        loaded.card, heatmap={"map_outputs": {"haemorrhage": "any_lesion"}}))
+    photograph = Photograph("eye.png", path.read_bytes(), "upload")
+    analysis = review.analyse(photograph.data, loaded)
+    for model in (loaded, reading):
+        heatmap = review.explain(analysis.prepared, model, "haemorrhage")
+        spots = review.hot_spots(heatmap.values, np.ones(heatmap.values.shape, bool), 3, 10.0, 10.0)
+        review.record_review(sessions, settings, model, photograph, analysis, heatmap, "haemorrhage", spots)
+    with sessions() as session:
+        runs = session.scalars(select(HeatmapRun).order_by(HeatmapRun.id)).all()
+        assert [(run.output, json.loads(run.parameters_json)) for run in runs] == [
+            ("haemorrhage", {}), ("haemorrhage", {"map_output": "any_lesion"})]
+        own, read = (np.load(run.storage_path) for run in runs)
+    assert np.abs(own - read).max() > 1e-3
 
 
 def test_an_unknown_or_unreadable_photograph_is_a_typed_error(world, loaded) -> None:
