@@ -278,6 +278,11 @@ def test(model: str, out: Path) -> list[dict]:
     return rows
 
 
+def _map_label(row: Mapping) -> str:
+    """``"any_lesion map, "`` where a row's lesion type was judged on another output's map, else nothing."""
+    return "" if row["output"] == row["lesion_type"] else f"{row['output']} map, "
+
+
 def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
     """FROC per lesion type, one curve per series of rows (a row per lesion type; log FP axis, CPM rates marked)."""
     import matplotlib
@@ -292,7 +297,7 @@ def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
             points = [(fp, sens) for fp, sens in zip(row["froc_fp_per_image"], row["froc_sensitivity"]) if fp > 0]
             if points:
                 axis.step(*zip(*points), where="post", color=colour,
-                          label=f"{row['model']} ({row['method']}), CPM {row['cpm']['value']:.3f}")
+                          label=f"{row['model']}, CPM {row['cpm']['value']:.3f}\n{_map_label(row)}{row['method']}")
         axis.set_xscale("log")
         axis.set_xlim(1 / 8, 64)
         for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
