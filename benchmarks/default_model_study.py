@@ -140,12 +140,22 @@ def _cpm_table(results: Sequence[EvaluationResult]) -> dict[str, dict[str, float
     return {result.settings.method: {row.lesion_type: row.cpm.value for row in result.rows} for result in results}
 
 
-def choose(model: str, out: Path, methods: tuple[str, ...] = METHODS) -> dict:
-    """Grid on the train split, then the per-type rule at the chosen smoothing; returns and writes the choice."""
+def _choice_statement(images: int, input_size: int, methods: int, sigmas: Sequence[float], single: str | None) -> str:
+    """The card's ``chosen_on``: how the method and smoothing of the non-lesion outputs were chosen."""
+    among = (f"the smoothing with the best mean CPM over the four lesion types of {single} (fixed) among "
+             f"{' / '.join(f'{sigma:g}' for sigma in sigmas)} px" if single else
+             f"best mean CPM over the four lesion types among {methods * len(sigmas)} (method, smoothing) pairs")
+    return f"DiaretDB1 train split ({images} photographs) at {input_size} px: {among}"
+
+
+def choose(model: str, out: Path, methods: tuple[str, ...] = METHODS, sigmas: tuple[float, ...] = SMOOTHING_PX,
+           single: str | None = None) -> dict:
+    """Grid on the train split, then the per-type rule at the chosen smoothing; returns and writes the choice.
+    ``single`` fixes the method of the outputs that are not lesion types (else the grid's best mean CPM)."""
     loaded = load_model(model)
     samples = read("diaretdb1", split="train")
     sources = [source for source in MAP_SOURCES if source in loaded.card.outputs]
-    grid = [(source, method, sigma) for source in (OWN, *sources) for method in methods for sigma in SMOOTHING_PX]
+    grid = [(source, method, sigma) for source in (OWN, *sources) for method in methods for sigma in sigmas]
     runs = [(loaded, EvaluationSettings(method=method, smoothing_sigma_px=sigma, nms_radius_px=NMS_RADIUS_PX,
                                         n_resamples=200, pixel_auc_resamples=20,
                                         map_outputs={} if source == OWN else dict.fromkeys(LESION_TYPES, source)))
@@ -155,16 +165,14 @@ def choose(model: str, out: Path, methods: tuple[str, ...] = METHODS) -> dict:
     scores = [{"method": method, "smoothing_sigma_px": sigma, "mean_cpm": _mean_cpm(result),
                "cpm": {row.lesion_type: row.cpm.value for row in result.rows}}
               for (source, method, sigma), result in results.items() if source == OWN]
-    best = max(scores, key=lambda score: score["mean_cpm"])
+    best = max((score for score in scores if single in (None, score["method"])), key=lambda score: score["mean_cpm"])
     sigma, single = best["smoothing_sigma_px"], best["method"]
     cpm_by_source = {source: _cpm_table([result for (each, _, s), result in results.items() if each == source
                                          and s == sigma]) for source in (OWN, *sources)}
     readings = per_type_readings(cpm_by_source, single)
     chosen = {"method": single, "smoothing_sigma_px": sigma, "nms_radius_px": NMS_RADIUS_PX,
               "output": "referable_dr",
-              "chosen_on": f"DiaretDB1 train split ({len(samples)} photographs) at {loaded.card.input_size} px: "
-                           f"best mean CPM over the four lesion types among {len(methods) * len(SMOOTHING_PX)} "
-                           "(method, smoothing) pairs",
+              "chosen_on": _choice_statement(len(samples), loaded.card.input_size, len(methods), sigmas, single),
               "methods": {name: method for name, (_, method) in readings.items() if method != single},
               "map_outputs": {name: source for name, (source, _) in readings.items() if source != OWN},
               "methods_chosen_on": _per_type_statement(cpm_by_source, single, sigma, len(samples),
@@ -270,6 +278,11 @@ def test(model: str, out: Path) -> list[dict]:
     return rows
 
 
+def _map_label(row: Mapping) -> str:
+    """``"any_lesion map, "`` where a row's lesion type was judged on another output's map, else nothing."""
+    return "" if row["output"] == row["lesion_type"] else f"{row['output']} map, "
+
+
 def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
     """FROC per lesion type, one curve per series of rows (a row per lesion type; log FP axis, CPM rates marked)."""
     import matplotlib
@@ -284,7 +297,7 @@ def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
             points = [(fp, sens) for fp, sens in zip(row["froc_fp_per_image"], row["froc_sensitivity"]) if fp > 0]
             if points:
                 axis.step(*zip(*points), where="post", color=colour,
-                          label=f"{row['model']} ({row['method']}), CPM {row['cpm']['value']:.3f}")
+                          label=f"{row['model']}, CPM {row['cpm']['value']:.3f}\n{_map_label(row)}{row['method']}")
         axis.set_xscale("log")
         axis.set_xlim(1 / 8, 64)
         for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
@@ -369,12 +382,17 @@ def main() -> None:
     parser.add_argument("--model", default="drx-idrid-v3", help="bundled model name or checkpoint path")
     parser.add_argument("--out", default="runs/default-model-study", help="folder for the results")
     parser.add_argument("--methods", default=",".join(METHODS), help="heatmap methods of the choice grid")
+    parser.add_argument("--smoothing", default=",".join(f"{sigma:g}" for sigma in SMOOTHING_PX),
+                        help="smoothing sigmas (px at 1500 px width) of the choice grid")
+    parser.add_argument("--single-method", default=None,
+                        help="fix the method of the non-lesion outputs (default: the grid's best mean CPM)")
     arguments = parser.parse_args()
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
     for step in arguments.steps:
         if step == "choose":
-            choose(arguments.model, out, tuple(arguments.methods.split(",")))
+            choose(arguments.model, out, tuple(arguments.methods.split(",")),
+                   tuple(float(sigma) for sigma in arguments.smoothing.split(",")), arguments.single_method)
         else:
             {"test": test, "card": write_card}[step](arguments.model, out)
 

@@ -109,8 +109,9 @@ def test_mine_and_the_review_page_find_the_same_hot_spots(archive: Path, tmp_pat
     shown = review.hot_spots(heatmap.values, heatmap.fov, 30, 6.0, 10.0)
     assert len(shown) == len(mined) > 5
     assert [(spot.row, spot.col) for spot in shown] == list(zip(mined["row"], mined["col"]))
-    # one thread (mine) against the default thread count (the page): float32 sums in another order
-    np.testing.assert_allclose([spot.value for spot in shown], mined["value"], rtol=1e-5, atol=1e-4)
+    # one thread (mine) against the default thread count (the page): float32 sums in another order, through the
+    # trunk's backward pass at 1280 px for a gradient map (about 1e-4 relative)
+    np.testing.assert_allclose([spot.value for spot in shown], mined["value"], rtol=5e-4, atol=1e-4)
 
 
 def test_unreadable_and_non_image_files_are_listed_with_the_reason(archive: Path, local_run: Path) -> None:

@@ -89,3 +89,12 @@ def test_the_chosen_reading_of_a_card_heatmap(study) -> None:
     assert study._chosen_reading(chosen, "cotton_wool_spot") == ("any_lesion", "logit_map")
     assert study._chosen_reading(chosen, "haemorrhage") == ("own", "logit_map")
     assert study._chosen_reading({"method": "logit_map"}, "haemorrhage") == ("own", "logit_map")
+
+
+def test_the_choice_statement_says_whether_the_method_was_fixed(study) -> None:
+    assert study._choice_statement(28, 1280, 4, (10.0,), "logit_map") == (
+        "DiaretDB1 train split (28 photographs) at 1280 px: the smoothing with the best mean CPM over the four "
+        "lesion types of logit_map (fixed) among 10 px")
+    assert study._choice_statement(28, 768, 2, (5.0, 10.0, 20.0), None) == (
+        "DiaretDB1 train split (28 photographs) at 768 px: best mean CPM over the four lesion types among 6 "
+        "(method, smoothing) pairs")
