@@ -23,9 +23,9 @@ from drcore.errors import DrxError
 from drcore.heatmaps import card_map_output, card_method, compute_heatmaps
 from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities, probabilities_and_heatmaps
-from drcore.vocabulary import LESION_LABELS
 from drcore.models import LoadedModel
 from drcore.optic_disc import OpticDisc
+from drcore.vocabulary import LESION_LABELS
 from drx import storage
 from drx.candidates import ListedCandidate, register_spots
 from drx.records import register_model
