@@ -1,7 +1,7 @@
 """`drx mine` over DiaretDB1: images/s of the local and Ray engines, where the time goes, and whether they agree.
 
-    python benchmarks/mine_throughput.py [--images 89] [--batch-size 8] [--model M] [--workers W] [--threads T]
-                                         [--ray-cpus 2]
+    python benchmarks/mine_throughput.py [--images 89] [--batch-size 8] [--model M] [--method M] [--workers W]
+                                         [--threads T] [--ray-cpus 2]
     python benchmarks/mine_throughput.py --against CHECKOUT [--turns 2] [--images 89] [--model M] [--workers W]
                                          [--threads T]
 
@@ -17,7 +17,8 @@ this one in turns, each in its own process, with that checkout's default
 worker/thread split for it and ``--workers``/``--threads`` (default: this one's)
 for this one, and prints both rates, their ratio per turn and whether scores
 (largest difference) and hot spots agree. ``--model`` names the bundled model both sides mine with
-(default: each checkout's own default model, which may differ between them).
+(default: each checkout's own default model, which may differ between them), ``--method`` the heatmap
+method (default: ``sensitivity``, the old ``drx mine`` default, so both sides do the same work).
 """
 
 import argparse
@@ -53,18 +54,18 @@ import drcore
 print(drcore.__file__, file=sys.stderr)
 from drcore.mining import MiningSettings, archive_files
 from drcore.mining.local import mine_local
-files, out, batch, model, workers, threads = json.loads(sys.argv[1])
+files, out, batch, model, method, workers, threads = json.loads(sys.argv[1])
 manifest = mine_local([__import__("pathlib").Path(f) for f in files], __import__("pathlib").Path(out),
-                      MiningSettings(model=model, batch_size=batch), workers=workers, threads=threads,
+                      MiningSettings(model=model, method=method, batch_size=batch), workers=workers, threads=threads,
                       progress=False)
 print(json.dumps(manifest["runs"][-1]))
 """
 
 
-def _mine_with(code: Path, files: list[Path], out: Path, batch: int, model: str | None, workers: int | None,
-               threads: int | None) -> dict:
+def _mine_with(code: Path, files: list[Path], out: Path, batch: int, model: str | None, method: str,
+               workers: int | None, threads: int | None) -> dict:
     environment = {**os.environ, "PYTHONPATH": str(code)}
-    arguments = json.dumps([[str(path) for path in files], str(out), batch, model, workers, threads])
+    arguments = json.dumps([[str(path) for path in files], str(out), batch, model, method, workers, threads])
     finished = subprocess.run([sys.executable, "-c", _MINE, arguments], env=environment, cwd=code,  # '' is cwd
                               capture_output=True, text=True, check=True)
     run = json.loads(finished.stdout.strip().splitlines()[-1])
@@ -92,10 +93,11 @@ def against(old_code: Path, files: list[Path], arguments: argparse.Namespace, ro
         for side in order:
             out = root / f"{side}-{turn}"
             if side == "old":
-                run = _mine_with(old_code, files, out, arguments.batch_size, arguments.model, None, None)
+                run = _mine_with(old_code, files, out, arguments.batch_size, arguments.model, arguments.method, None,
+                                 None)
             else:
-                run = _mine_with(this_code, files, out, arguments.batch_size, arguments.model, arguments.workers,
-                                 arguments.threads)
+                run = _mine_with(this_code, files, out, arguments.batch_size, arguments.model, arguments.method,
+                                 arguments.workers, arguments.threads)
             rates[side].append(run["images_per_s"])
             wall = run["wall_s"]
             split = ", ".join(f"{key} {value:.1f} s" for key, value in run["timings_s"].items())
@@ -114,6 +116,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=89)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--model", default=None, help="bundled model name (default: the default model)")
+    parser.add_argument("--method", default="sensitivity",
+                        help="heatmap method both sides mine with (default: sensitivity, what issue 21 timed; "
+                        "'drx mine' itself defaults to the card's reading)")
     parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: half the cores)")
     parser.add_argument("--threads", type=int, default=None, help="model threads (default: the other cores)")
     parser.add_argument("--ray-cpus", type=int, default=2)
@@ -122,7 +127,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=2, help="with --against: turns of old and new code")
     arguments = parser.parse_args()
     files = archive_files(dataset_root("diaretdb1") / "images")[: arguments.images]
-    settings = MiningSettings(model=arguments.model, batch_size=arguments.batch_size)
+    settings = MiningSettings(model=arguments.model, method=arguments.method, batch_size=arguments.batch_size)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(arguments.out or scratch)
         if arguments.against:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from drcore.atomic import atomic_write
 from drcore.candidates import original_map
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import card_map_output, card_method, compute_heatmaps, get_method
+from drcore.heatmaps import card_reading, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, load_image, prepare
 from drcore.inference import batch_from_prepared, default_batch_size, predict_probabilities
 from drcore.models import LoadedModel
@@ -93,16 +93,14 @@ def export_heatmaps(
 
     ``batch_size`` photographs go through the model at a time (None: :func:`drcore.inference.default_batch_size`).
     ``method`` and ``output`` default to the model card's (:meth:`ModelCard.default_output`; the card's
-    heatmap method for that output, :func:`drcore.heatmaps.card_method`). Without ``method``, the map is the one
-    the card reads for ``output`` (:func:`drcore.heatmaps.card_map_output`); with one, ``output``'s own. Each
-    record's ``map_output`` says which.
+    heatmap method for that output on the map it reads for it, :func:`drcore.heatmaps.card_reading`); an explicit
+    ``method`` reads ``output``'s own map. Each record's ``map_output`` says which.
     """
     outputs = loaded.card.outputs
     output = output or loaded.card.default_output()
     if output not in outputs:
         raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
-    source = output if method else card_map_output(loaded.card, output)
-    method = method or card_method(loaded.card, output)
+    source, method = card_reading(loaded.card, output, method)
     get_method(method)  # fail before any work on an unknown name
     if batch_size is None:
         cuda = next(loaded.model.parameters()).device.type == "cuda"

@@ -20,7 +20,7 @@ from db.settings import Settings
 from drcore.candidates import HotSpot, original_hot_spots, original_map
 from drcore.device import default_device
 from drcore.errors import DrxError
-from drcore.heatmaps import card_map_output, card_method, compute_heatmaps
+from drcore.heatmaps import card_reading, compute_heatmaps
 from drcore.imaging import PreparedImage, field_of_view, image_sha256, load_image, prepare
 from drcore.inference import batch_from_prepared, predict_probabilities, probabilities_and_heatmaps
 from drcore.models import LoadedModel
@@ -128,8 +128,8 @@ def analyse(data: bytes, loaded: LoadedModel) -> Analysis:
 
 def explain(prepared: PreparedImage, loaded: LoadedModel, output: str) -> HeatmapResult:
     """The heatmap of one output in original photograph pixels, by the model card's method and map for it
-    (:func:`drcore.heatmaps.card_method`, :func:`drcore.heatmaps.card_map_output`)."""
-    method, source = card_method(loaded.card, output), card_map_output(loaded.card, output)
+    (:func:`drcore.heatmaps.card_reading`)."""
+    source, method = card_reading(loaded.card, output)
     started = time.perf_counter()
     values, fov = original_map(method_map(prepared, loaded, source, method), prepared)
     return HeatmapResult(values, fov, method, str(default_device()), time.perf_counter() - started, source)
@@ -139,7 +139,7 @@ def analyse_and_explain(data: bytes, loaded: LoadedModel, output: str) -> tuple[
     """:func:`analyse` and :func:`explain` of ``output`` from one model pass where the card's method allows
     (:func:`drcore.inference.probabilities_and_heatmaps`): what the Review page needs for a new photograph."""
     photograph, field, prepared = _decode(data, loaded)
-    method, source = card_method(loaded.card, output), card_map_output(loaded.card, output)
+    source, method = card_reading(loaded.card, output)
     started = time.perf_counter()
     probabilities, maps = probabilities_and_heatmaps(loaded.model, batch_from_prepared([prepared]),
                                                      loaded.card.outputs.index(source), method)

@@ -90,7 +90,7 @@ METHODS: dict[str, HeatmapMethod] = {name: entry.function for name, entry in REG
 DEFAULT_METHOD = "sensitivity"
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "REGISTRY", "HeatmapMethod", "Registered", "UnsupportedModel",
-           "card_map_output", "card_method", "compute_heatmaps", "get_method", "method_parameters"]
+           "card_map_output", "card_method", "card_reading", "compute_heatmaps", "get_method", "method_parameters"]
 
 
 def get_method(name: str) -> HeatmapMethod:
@@ -113,6 +113,14 @@ def card_map_output(card: ModelCard, output: str) -> str:
     output (``heatmap["map_outputs"]``, e.g. the any-lesion output's map judged against each lesion type, the
     protocol of Quellec et al. 2017), else ``output`` itself."""
     return card.heatmap.get("map_outputs", {}).get(output, output)
+
+
+def card_reading(card: ModelCard, output: str, method: str | None = None) -> tuple[str, str]:
+    """How ``output`` is explained: (the output whose map is computed, the method). Without ``method``, the
+    card's reading (:func:`card_map_output`, :func:`card_method`); with one, that method on ``output``'s own map."""
+    if method is not None:
+        return output, method
+    return card_map_output(card, output), card_method(card, output)
 
 
 def method_parameters(name: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import torch
 
 from drcore.candidates import original_hot_spots, original_map
 from drcore.errors import BadImage, DrxError
-from drcore.heatmaps import compute_heatmaps, get_method
+from drcore.heatmaps import card_reading, compute_heatmaps, get_method
 from drcore.imaging import PreparedImage, image_sha256, load_prepared
 from drcore.inference import batch_from_prepared, default_batch_size, predict_probabilities
 from drcore.mining.store import encode_heatmap, heatmap_key
@@ -56,8 +56,9 @@ class MiningSettings:
     """What a mining run computes; runs writing into one folder must agree on all of it."""
 
     model: str | None = None  # bundled model name or checkpoint path (None: the default model)
-    method: str = "sensitivity"
+    method: str | None = None  # heatmap method (None: the model card's for ``output``, on the map it reads for it)
     output: str | None = None  # model output to explain (None: the first, any_lesion)
+    map_output: str | None = None  # the output whose map is computed: filled in by ``resolved``
     method_params: dict = field(default_factory=dict)
     smoothing_px: float = 10.0  # hot spots: Gaussian sigma, px at drcore.vocabulary.REFERENCE_WIDTH
     nms_radius_px: float = 10.0  # hot spots: suppression radius, px at drcore.vocabulary.REFERENCE_WIDTH
@@ -66,17 +67,21 @@ class MiningSettings:
     precision: str = "float32"  # float32, or bfloat16 / float16 autocast on CUDA
 
     def resolved(self, loaded: LoadedModel, device_type: str) -> MiningSettings:
-        """These settings with the batch size filled in for ``loaded`` on ``device_type`` if it was left out."""
-        if self.batch_size is not None:
-            return self
-        return replace(self, batch_size=default_batch_size(loaded.card.input_size, cuda=device_type == "cuda"))
+        """These settings with what was left out filled in for ``loaded`` on ``device_type``: the output (the
+        first), its reading (without a method, the card's method on the card's map for the output,
+        :func:`drcore.heatmaps.card_reading`; with one, the output's own map) and the batch size."""
+        output = self.output or loaded.card.outputs[0]
+        map_output, method = ((self.map_output, self.method) if self.map_output is not None  # resolved before
+                              else card_reading(loaded.card, output, self.method))
+        batch_size = self.batch_size or default_batch_size(loaded.card.input_size, cuda=device_type == "cuda")
+        return replace(self, output=output, method=method, map_output=map_output, batch_size=batch_size)
 
     def identity(self, loaded: LoadedModel) -> dict:
-        """The settings that decide the results, with the model's sha256 (batch size left out)."""
-        values = asdict(self)
+        """The settings that decide the results, resolved, with the model's sha256 (batch size left out)."""
+        values = asdict(self.resolved(loaded, "cpu"))
         values.pop("batch_size")
         return {**values, "model": loaded.card.name, "model_sha256": loaded.card.sha256,
-                "output": self.output or loaded.card.outputs[0], "input_size": loaded.card.input_size}
+                "input_size": loaded.card.input_size}
 
 
 @dataclass
@@ -116,19 +121,19 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def check_settings(loaded: LoadedModel, settings: MiningSettings, device_type: str) -> int:
-    """Fail on bad settings before any work; returns the index of the output to explain."""
+    """Fail on bad (resolved) settings before any work; returns the index of the output whose map is computed."""
     get_method(settings.method)
     outputs = loaded.card.outputs
-    output = settings.output or outputs[0]
-    if output not in outputs:
-        raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
+    for output in (settings.output, settings.map_output):
+        if output not in outputs:
+            raise DrxError(f"the model has no output {output!r}; its outputs: {', '.join(outputs)}")
     if settings.precision not in PRECISIONS:
         raise DrxError(f"precision must be one of {', '.join(PRECISIONS)}, not {settings.precision!r}")
     if settings.precision != "float32" and device_type != "cuda":
         raise DrxError(f"{settings.precision} autocast is for CUDA; on {device_type} use float32")
     if settings.batch_size < 1:
         raise DrxError("the batch size must be at least 1")
-    return outputs.index(output)
+    return outputs.index(settings.map_output)
 
 
 @dataclass

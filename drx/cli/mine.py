@@ -29,7 +29,9 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     mine.add_argument("source", help="folder of photographs (searched recursively) or CSV listing them")
     mine.add_argument("--out", required=True, help="output folder (reused by a rerun: finished files are skipped)")
     mine.add_argument("--model", default=None, help="bundled model name or checkpoint path (default: the bundled default)")
-    mine.add_argument("--method", default="sensitivity", help="heatmap method")
+    mine.add_argument("--method", default=None,
+                      help="heatmap method (default: the model card's for the output, on the map the card reads "
+                      "for it, as drx heatmap and the Review page; a method named here reads the output's own map)")
     mine.add_argument("--output", default=None, help="model output to explain (default: the first, any_lesion)")
     mine.add_argument("--batch-size", type=int, default=None,
                       help="photographs per model batch (default: by the model's input size, 8 at 512 px and "

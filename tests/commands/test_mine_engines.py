@@ -1,6 +1,7 @@
 """`drx mine`: the files it writes, errors, resuming, and the same values from the local and Ray engines."""
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from drcore.errors import DrxError
-from drcore.heatmaps import card_map_output, card_method, compute_heatmaps
+from drcore.heatmaps import card_reading, compute_heatmaps
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.mining import MiningSettings, archive_files
@@ -18,6 +19,8 @@ from drcore.mining.pipeline import Miner
 from drcore.mining.results import MiningMismatch, heatmap_in_original
 from drcore.mining.store import FLOAT16_RELATIVE_TOLERANCE, HeatmapStore
 from drcore.models import load_model
+from drcore.models.card import ModelCard
+from drcore.models.checkpoint import LoadedModel
 from drcore.synthetic import write_demo_images
 from drx import review
 from drx.cli import main
@@ -69,17 +72,22 @@ def test_local_engine_writes_scores_hot_spots_and_heatmaps_that_match_direct_com
     scores = images[[f"score_{name}" for name in loaded.card.outputs]].to_numpy()
     np.testing.assert_allclose(scores, expected, atol=1e-5)
     store = HeatmapStore(local_run / "heatmaps")
-    # the run's one model thread: with another count the sums run in another order, and a sensitivity map (a
-    # gradient through ReLU-like kinks) can move by 1e-3 of its maximum, more than float16 storage
+    # no method given: the card's reading of the first output
+    source, method = card_reading(loaded.card, loaded.card.outputs[0])
+    settings = json.loads((local_run / "manifest.json").read_text())["settings"]
+    assert (settings["output"], settings["map_output"], settings["method"]) == (loaded.card.outputs[0], source, method)
+    index = loaded.card.outputs.index(source)
+    # the run's one model thread: with another count the sums run in another order, and a gradient map (through
+    # ReLU-like kinks) can move by 1e-3 of its maximum, more than float16 storage
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        maps = compute_heatmaps(loaded.model, batch, 0).numpy()
+        maps = compute_heatmaps(loaded.model, batch, index, method).numpy()
         for row, image, raw in zip(images.to_dict("records"), prepared, maps):
             stored = store.get(row["heatmap_key"])
             assert np.abs(stored.heatmap - raw).max() <= FLOAT16_RELATIVE_TOLERANCE * np.abs(raw).max()
             assert np.array_equal(stored.fov, image.fov)
-            (original,) = original_heatmaps(loaded.model, [image], 0)
+            (original,) = original_heatmaps(loaded.model, [image], index, method)
             mapped = heatmap_in_original(store, row)
             assert mapped.shape == (row["height"], row["width"]) == image.original_shape
             assert np.abs(mapped - original).max() <= 2 * FLOAT16_RELATIVE_TOLERANCE * np.abs(original).max()
@@ -91,17 +99,20 @@ def test_local_engine_writes_scores_hot_spots_and_heatmaps_that_match_direct_com
     for row in images.to_dict("records"):  # the strongest spot lies on a high value of the original map
         original = heatmap_in_original(store, row)
         spot = strongest.loc[row["path"]]
-        assert original[spot["row"], spot["col"]] > np.quantile(original[original > 0], 0.9)
+        inside = original != 0  # the map is 0 outside the field of view; a logit map may be negative inside
+        assert original[spot["row"], spot["col"]] > np.quantile(original[inside], 0.9)
 
 
 def test_mine_and_the_review_page_find_the_same_hot_spots(archive: Path, tmp_path: Path) -> None:
     """`drx mine` and the Review page's functions run one heatmap -> original pixels -> hot spots path."""
     loaded = load_model()
-    # the Review page explains haemorrhages with the card's method on the card's map for them
-    method, source = card_method(loaded.card, "haemorrhage"), card_map_output(loaded.card, "haemorrhage")
     photograph = sorted((archive / "clinic").glob("*.png"))[1]
-    assert main(["mine", str(photograph.parent), "--out", str(tmp_path), "--method", method, "--output",
-                 source, "--max-spots", "30", "--smoothing", "6", "--workers", "0", "--threads", "1"]) == 0
+    # both explain haemorrhages by the card's reading for them (on the default, the any-lesion map)
+    assert main(["mine", str(photograph.parent), "--out", str(tmp_path), "--output", "haemorrhage",
+                 "--max-spots", "30", "--smoothing", "6", "--workers", "0", "--threads", "1"]) == 0
+    settings = json.loads((tmp_path / "manifest.json").read_text())["settings"]
+    assert (settings["map_output"], settings["method"]) == card_reading(loaded.card, "haemorrhage")
+    assert settings["map_output"] != "haemorrhage"
     mined = _table(tmp_path, "hot_spots.parquet")
     mined = mined[mined["path"] == str(photograph)].sort_values("rank")
     analysis = review.analyse(photograph.read_bytes(), loaded)
@@ -198,3 +209,18 @@ def test_heatmap_difference_is_the_largest_relative_l2_distance_over_images() ->
     maps = reference + np.array([[[0.0, 0.5]], [[0.0, 0.2]]])  # distances 0.5 and 0.2
     assert heatmap_difference(maps, reference) == pytest.approx(0.2)
     assert heatmap_difference(reference, reference) == 0.0
+
+
+def test_without_a_method_the_cards_reading_is_mined_and_a_named_method_reads_the_outputs_own_map() -> None:
+    card = ModelCard(name="m", architecture="small-fundus-net", input_size=64, outputs=["any_lesion", "haemorrhage"],
+                     heatmap={"method": "logit_map", "methods": {"haemorrhage": "logit_map_sensitivity"},
+                              "map_outputs": {"haemorrhage": "any_lesion"}})
+    loaded = LoadedModel(model=torch.nn.Identity(), card=card, weights_path=Path("m.safetensors"))
+    resolved = MiningSettings(output="haemorrhage").resolved(loaded, "cpu")
+    assert (resolved.map_output, resolved.method) == ("any_lesion", "logit_map_sensitivity")
+    assert resolved.resolved(loaded, "cpu") == resolved  # resolving again changes nothing
+    assert resolved.identity(loaded)["map_output"] == "any_lesion"
+    named = MiningSettings(output="haemorrhage", method="grad_cam").resolved(loaded, "cpu")
+    assert (named.map_output, named.method) == ("haemorrhage", "grad_cam")
+    first = MiningSettings().resolved(loaded, "cpu")
+    assert (first.output, first.map_output, first.method) == ("any_lesion", "any_lesion", "logit_map")

@@ -763,6 +763,19 @@ def test_a_cards_map_output_per_output_else_the_output_itself_and_unknown_output
         ModelCard.from_json(card.to_json())
 
 
+def test_a_cards_reading_is_its_map_and_method_unless_a_method_is_named() -> None:
+    from drcore.heatmaps import card_reading
+    from drcore.models.card import ModelCard
+
+    card = ModelCard(name="m", architecture="small-fundus-net", input_size=64,
+                     outputs=["any_lesion", "haemorrhage", "referable_dr"],
+                     heatmap={"method": "logit_map", "methods": {"haemorrhage": "logit_map_sensitivity"},
+                              "map_outputs": {"haemorrhage": "any_lesion"}})
+    assert card_reading(card, "haemorrhage") == ("any_lesion", "logit_map_sensitivity")
+    assert card_reading(card, "referable_dr") == ("referable_dr", "logit_map")
+    assert card_reading(card, "haemorrhage", "grad_cam") == ("haemorrhage", "grad_cam")
+
+
 @pytest.mark.parametrize("architecture, params", [("small-fundus-net", {"widths": (4, 6)}),
                                                   ("efficientnet-lite0", {"pretrained": False})])
 def test_one_forward_pass_scores_a_photograph_and_gives_every_outputs_logit_map(architecture: str, params: dict) -> None:
