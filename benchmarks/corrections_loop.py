@@ -21,7 +21,7 @@ Steps (each resumable: a finished level or model is not redone):
 
 Weights fine-tuned here are trained on DiaretDB1 (its licence forbids redistribution): they stay in OUT.
 
-    python benchmarks/corrections_loop.py --out /work/runs/corrections grade train test --levels 5:0 10:5 20:20
+    python benchmarks/corrections_loop.py --out runs/corrections grade train test --levels 5:0 10:5 20:20
 """
 
 import argparse
