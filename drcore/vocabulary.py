@@ -70,6 +70,12 @@ ICDR_GRADES: tuple[int, ...] = tuple(ICDR_LABELS)
 #: The lowest ICDR grade that is referable by itself (below it, only macular oedema makes a photograph referable).
 REFERABLE_ICDR_GRADE = 2
 
+
+def is_referable(icdr_grade: int, macular_oedema: int) -> bool:
+    """Referable diabetic retinopathy: ICDR grade :data:`REFERABLE_ICDR_GRADE` or more, or any diabetic macular
+    oedema (``macular_oedema`` >= 1, e.g. IDRiD's risk of macular edema)."""
+    return icdr_grade >= REFERABLE_ICDR_GRADE or macular_oedema >= 1
+
 #: Account roles, least to most privileged: a reviewer may do what a grader may, an admin what a reviewer may.
 ROLES: tuple[str, ...] = ("grader", "reviewer", "admin")
 

@@ -31,7 +31,7 @@ when there is no lesion, unknown for microaneurysms only (DME unknown).
 
 import numpy as np
 
-from drcore.vocabulary import ANY_LESION, ICDR_GRADES, LESION_TYPES, MODEL_OUTPUTS, REFERABLE_DR
+from drcore.vocabulary import ANY_LESION, ICDR_GRADES, LESION_TYPES, MODEL_OUTPUTS, REFERABLE_DR, is_referable
 
 UNKNOWN = float("nan")
 DME_GRADES = range(3)
@@ -54,7 +54,7 @@ def grade_labels(icdr: int, dme: int | None = None) -> np.ndarray:
         values["haemorrhage"] = 1.0
     if dme is not None:
         values["hard_exudate"] = 1.0 if dme >= 1 else (0.0 if icdr <= 1 else UNKNOWN)
-        values[REFERABLE_DR] = float(icdr >= 2 or dme >= 1)
+        values[REFERABLE_DR] = float(is_referable(icdr, dme))
     elif icdr >= 2:
         values[REFERABLE_DR] = 1.0
     elif icdr <= 1:

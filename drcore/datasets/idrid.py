@@ -26,7 +26,8 @@ Grading (``DRX_IDRID_GRADING_ROOT``): ``images/a_Training_Set/IDRiD_001.jpg`` an
 ``labels/a. IDRiD_Disease Grading_Training Labels.csv`` (or the official
 ``B. Disease Grading/1. Original Images/..`` and ``2. Groundtruths/..``); columns
 ``Image name, Retinopathy grade, Risk of macular edema`` (then empty columns).
-Labels: ``icdr_grade`` (0..4), ``referable`` (grade >= 2), ``macular_edema_risk`` (0..2).
+Labels: ``icdr_grade`` (0..4), ``referable`` (grade >= 2 or any macular edema risk,
+:func:`drcore.vocabulary.is_referable`), ``macular_edema_risk`` (0..2).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from PIL import Image
 
 from drcore.datasets.base import Sample, check_split, photograph_shape
 from drcore.errors import BadAnnotation, DatasetIncomplete
-from drcore.vocabulary import ANY_LESION, IMAGE_SUFFIXES, LESION_TYPES
+from drcore.vocabulary import ANY_LESION, IMAGE_SUFFIXES, LESION_TYPES, is_referable
 
 SEGMENTATION = "idrid_segmentation"
 GRADING = "idrid_grading"
@@ -382,7 +383,7 @@ def read_grading_labels(csv_path: str | os.PathLike) -> dict[str, tuple[int, int
 
 def read_grading(root: str | os.PathLike | None = None, split: str = "all") -> list[Sample]:
     """IDRiD part B: graded photographs; labels ``icdr_grade`` (0..4), ``referable``
-    (grade >= 2) and ``macular_edema_risk`` (0..2).
+    (grade >= 2 or macular edema risk >= 1) and ``macular_edema_risk`` (0..2).
 
     No masks (``Sample.masks()`` is ``{}``). ``split="all"`` gives the splits present.
 
@@ -427,7 +428,7 @@ def read_grading(root: str | os.PathLike | None = None, split: str = "all") -> l
                     split=s,
                     labels={
                         "icdr_grade": grade,
-                        "referable": int(grade >= 2),
+                        "referable": int(is_referable(grade, dme)),
                         "macular_edema_risk": dme,
                     },
                     image_shape=photograph_shape(images[name], "IDRiD"),

@@ -173,8 +173,9 @@ def test_idrid_unreadable_mask_and_orphan_mask(tmp_path):
 
 
 def test_idrid_grading_bad_labels(tmp_path):
-    root = make_idrid_grading(tmp_path / "g", [("IDRiD_001", 3, 2), ("IDRiD_002", 0, 0)])
-    assert [s.labels["referable"] for s in idrid.read_grading(root)] == [1, 0]
+    root = make_idrid_grading(tmp_path / "g", [("IDRiD_001", 3, 2), ("IDRiD_002", 0, 0), ("IDRiD_003", 1, 1)])
+    # ICDR >= 2, or any macular oedema (ICDR 1 with DME 1 is referable)
+    assert [s.labels["referable"] for s in idrid.read_grading(root)] == [1, 0, 1]
     csv_path = root / "labels" / "a. IDRiD_Disease Grading_Training Labels.csv"
     text = csv_path.read_text()
     csv_path.write_text(text.replace("IDRiD_002,0,0", "IDRiD_002,7,0"))
