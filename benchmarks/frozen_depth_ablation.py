@@ -59,10 +59,10 @@ def _study():
 
 
 def recipe(frozen: int) -> TrainingConfig:
-    """The default recipe with ``frozen`` blocks frozen and no local-head stage."""
+    """The default recipe with ``frozen`` blocks frozen, no local-head stage, run at its training size."""
     default = PRESETS["default"]
     return dataclasses.replace(default, architecture_params={**default.architecture_params, "frozen_blocks": frozen},
-                               local_head_epochs=0)
+                               local_head_epochs=0, inference_input_size=0)
 
 
 def train_variant(frozen: int, out: Path) -> None:

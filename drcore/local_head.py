@@ -41,9 +41,10 @@ def stage3_set(model: nn.Module, examples: TrainingSet, device: torch.device, na
     return TrainingSet(torch.cat(chunks), examples.labels)
 
 
-def cached_stage3_sets(model: nn.Module, config, stem: Path, device: torch.device,
-                       log: Callable[[str], None]) -> tuple[TrainingSet, TrainingSet]:
-    """Training and validation stage-3 features of ``config``'s photographs at ``config.local_head_input_size``."""
+def cached_stage3_sets(model: nn.Module, config, stem: Path, device: torch.device, log: Callable[[str], None],
+                       prepared: dict[tuple, TrainingSet] | None = None) -> tuple[TrainingSet, TrainingSet]:
+    """Training and validation stage-3 features of ``config``'s photographs at ``config.local_head_input_size``
+    (``prepared``: :func:`drcore.training.build_training_sets`' cache of photographs)."""
     from drcore.training import build_training_sets, data_fields
 
     sized = dataclasses.replace(config, input_size=config.local_head_input_size)
@@ -54,7 +55,7 @@ def cached_stage3_sets(model: nn.Module, config, stem: Path, device: torch.devic
             log(f"stage-3 features from {path}")
             return state["train"], state["validation"]
         raise ValueError(f"{path} was made from other data; remove it or match it")
-    train_set, validation = build_training_sets(sized)
+    train_set, validation = build_training_sets(sized, prepared)
     sets = stage3_set(model, train_set, device, "training"), stage3_set(model, validation, device, "validation")
     state = {"data": data_fields(dataclasses.asdict(sized)), "train": sets[0], "validation": sets[1]}
     atomic_write(path, lambda temporary: torch.save(state, temporary))
@@ -62,11 +63,13 @@ def cached_stage3_sets(model: nn.Module, config, stem: Path, device: torch.devic
 
 
 def train_local_head(model: nn.Module, config, stem: Path, log: Callable[[str], None] = print,
-                     data: tuple[TrainingSet, TrainingSet] | None = None) -> dict:
+                     data: tuple[TrainingSet, TrainingSet] | None = None,
+                     prepared: dict[tuple, TrainingSet] | None = None) -> dict:
     """Train ``model.local`` for ``config.local_head_epochs``; returns what the card states about it.
 
     ``data`` (training, validation photographs), as :func:`drcore.training.train` takes it, replaces the
-    configured sources at ``config.local_head_input_size``: the head then trains on those photographs as given.
+    configured sources at ``config.local_head_input_size``: the head then trains on those photographs as given;
+    ``prepared`` is :func:`drcore.training.build_training_sets`' cache of photographs, shared with the caller.
 
     The head's classifier starts at zero (every cell's logit 0); AdamW with ``config.weight_decay``, one-cycle
     up to ``config.local_head_learning_rate``, batches of ``config.batch_size``; order and augmentation drawn
@@ -77,7 +80,7 @@ def train_local_head(model: nn.Module, config, stem: Path, log: Callable[[str], 
     started = time.time()
     device = next(model.parameters()).device
     if data is None:
-        train_set, validation = cached_stage3_sets(model, config, stem, device, log)
+        train_set, validation = cached_stage3_sets(model, config, stem, device, log, prepared)
     else:
         train_set, validation = (stage3_set(model, examples, device, name)
                                  for examples, name in zip(data, ("training", "validation")))

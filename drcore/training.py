@@ -122,6 +122,7 @@ class TrainingConfig:
     local_head_epochs: int = 0
     local_head_input_size: int = 1280
     local_head_learning_rate: float = 3e-3
+    inference_input_size: int = 0
 
     #: Seeds of synthetic validation images start here, far from training seeds.
     validation_seed_offset: int = 10_000_000
@@ -138,7 +139,9 @@ class TrainingConfig:
 #: ImageNet, a stride-16 logit map, trunk frozen up to stage 5 (its features cached once), 768 px inputs,
 #: image-level weak labels of the IDRiD grading set and lesion presence of the IDRiD segmentation set
 #: (:mod:`drcore.weak_labels`), no DiaretDB1, no synthetic photographs, no pixel mask in the loss; then the
-#: stride-8 local head on the same labels at 1280 px (:mod:`drcore.local_head`).
+#: stride-8 local head on the same labels at 1280 px (:mod:`drcore.local_head`). The model then runs at 1280 px
+#: (``inference_input_size``: a finer logit map for the same weights), its referable-DR operating point chosen on the
+#: validation photographs prepared at that size.
 PRESETS: dict[str, TrainingConfig] = {
     "default": TrainingConfig(
         architecture="efficientnet-lite0",
@@ -146,7 +149,7 @@ PRESETS: dict[str, TrainingConfig] = {
                              "local_head": True},
         input_size=768, epochs=8, batch_size=16, learning_rate=1e-3, weight_decay=1e-4, colour_jitter=0.0,
         synthetic_images=0, idrid_grading=True, idrid_segmentation=True, validation_fraction=0.1, seed=0,
-        local_head_epochs=6,
+        local_head_epochs=6, inference_input_size=1280,
     ),
 }
 
@@ -497,8 +500,11 @@ def train(
         card.training.update(provenance or {})
         if first_epoch <= config.epochs:  # else the run had ended: nothing was validated in this call
             card.operating_points = operating_points
+        prepared: dict[tuple, TrainingSet] = {}  # photographs at the inference size, shared with the local head
+        if data is None and config.inference_input_size not in (0, config.input_size):
+            run_at_inference_size(card, model, config, prepared, log)
         if config.local_head_epochs:
-            card.training["local_head"] = train_local_head(model, config, stem, log, data)
+            card.training["local_head"] = train_local_head(model, config, stem, log, data, prepared)
         card = save_checkpoint(model.cpu(), card, stem)
         resume_path.unlink(missing_ok=True)
         beside(stem, TRUNK_SUFFIX).unlink(missing_ok=True)
@@ -507,11 +513,38 @@ def train(
     return card if card is not None else ModelCard.from_json(beside(stem, ".json").read_text())
 
 
+def run_at_inference_size(card: ModelCard, model: nn.Module, config: TrainingConfig,
+                          prepared: dict[tuple, TrainingSet], log: Callable[[str], None] = print) -> None:
+    """Make ``card`` run the model at ``config.inference_input_size``: its input size, and the referable-DR
+    operating point and validation AUCs on the held-out photographs prepared at that size.
+
+    The network is fully convolutional: at a larger input its logit map is finer (80 x 80 cells at 1280 px
+    instead of 48 x 48 at 768 px) and the image-level probabilities move, so the threshold is chosen again.
+    ``prepared`` is :func:`build_training_sets`' cache, shared with the local head at the same size.
+    """
+    size = config.inference_input_size
+    validation = build_training_sets(dataclasses.replace(config, input_size=size), prepared)[1]
+    probabilities = predict_probabilities(model.eval(), validation.images.float())
+    auc = roc_auc_per_output(probabilities, validation.labels.numpy())
+    points = referable_operating_point(probabilities, validation.labels.numpy())
+    for point in points.values():
+        point["chosen_on"] = (f"the {len(validation)} validation images held out of the training data, "
+                              f"prepared at {size} px")
+    card.input_size = size
+    card.preprocessing["resize"] = f"{size} x {size}"
+    card.operating_points = points
+    card.training["inference_input_size"] = {
+        "input_size": size, "trained_at": config.input_size,
+        **{f"val_auc_{key}": value for key, value in auc.items()}}
+    log(f"at {size} px: validation AUC " + ", ".join(f"{key} {value:.3f}" for key, value in auc.items()))
+
+
 def _load_initial_weights(model: nn.Module, config: TrainingConfig) -> dict:
     """Copy ``config.initial_model``'s weights into ``model`` (same architecture); returns its name and sha256."""
     start = load_model(config.initial_model)
-    if (start.card.architecture, start.card.input_size, start.card.outputs) != (
-            config.architecture, config.input_size, list(MODEL_OUTPUTS)):
+    sizes = {config.input_size, config.inference_input_size or config.input_size}  # it trains at one, runs at the other
+    if (start.card.architecture, start.card.outputs) != (config.architecture, list(MODEL_OUTPUTS)) or (
+            start.card.input_size not in sizes):
         raise ValueError(f"--initial-model {config.initial_model} is a {start.card.architecture} at "
                          f"{start.card.input_size} px with outputs {start.card.outputs}; this run trains a "
                          f"{config.architecture} at {config.input_size} px with outputs {list(MODEL_OUTPUTS)}")
@@ -528,7 +561,8 @@ TRUNK_SUFFIX = ".trunk.pt"
 #: Configuration fields that do not change the trunk features (the optimisation's).
 _OPTIMISATION_FIELDS = {"epochs", "batch_size", "micro_batches", "learning_rate", "weight_decay", "optimiser",
                         "heatmap_weight", "heatmap_penalty", "colour_jitter", "mixed_precision", "workers",
-                        "region_weight", "local_head_epochs", "local_head_input_size", "local_head_learning_rate"}
+                        "region_weight", "local_head_epochs", "local_head_input_size", "local_head_learning_rate",
+                        "inference_input_size"}
 
 
 def _with_defaults(saved: dict) -> dict:

@@ -44,6 +44,8 @@ TRAINING_HELP = {
     "local_head_epochs": "then train the model's stride-8 local head this many epochs (0 = not; drcore.local_head)",
     "local_head_input_size": "side of the photographs the local head trains on, in pixels",
     "local_head_learning_rate": "peak learning rate of the local head's one-cycle schedule",
+    "inference_input_size": "then run the model at this input size: the card's input size and referable-DR operating "
+                            "point, chosen on the validation photographs prepared at it (0 = the training size)",
 }
 
 

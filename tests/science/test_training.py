@@ -216,9 +216,12 @@ def test_configurations_sharing_a_source_prepare_it_once(monkeypatch) -> None:
     assert len(calls) == 4 and torch.equal(fresh[0].images, first[0].images)
 
 
-def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path) -> None:
-    """Two steps of the default recipe (the bundled default's) on tiny random photographs: what CI can afford."""
+def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path, monkeypatch) -> None:
+    """Two steps of the default recipe (the bundled default's) on tiny random photographs: what CI can afford;
+    then, as the default, it runs at a larger input size with the operating point chosen there."""
     import dataclasses
+
+    from drcore import training
 
     generator = torch.Generator().manual_seed(0)
     grades = [0, 2, 3, 1, 0, 4, 2, 0, 3, 2, 0, 1]
@@ -226,8 +229,15 @@ def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path
                        torch.from_numpy(np.stack([grade_labels(grade, 0) for grade in grades])))
     validation = TrainingSet(data.images[:6], data.labels[:6])
     config = dataclasses.replace(PRESETS["default"], input_size=64, epochs=2, batch_size=6, workers=1,
-                                 local_head_epochs=0)  # the local head has its own tests (test_local_head.py)
+                                 local_head_epochs=0,  # the local head has its own tests (test_local_head.py)
+                                 inference_input_size=96)  # the default trains at 768 px and runs at 1280
     messages: list[str] = []
+    sizes: list[int] = []
+
+    def photographs_at(sized, prepared=None):  # the IDRiD photographs, prepared at the size asked for
+        sizes.append(sized.input_size)
+        images = torch.nn.functional.interpolate(data.images.float(), size=sized.input_size, mode="bilinear")
+        return TrainingSet(images.half(), data.labels), TrainingSet(images[:6].half(), validation.labels)
 
     def interrupt(message: str) -> None:
         messages.append(message)
@@ -237,13 +247,30 @@ def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "m", data=(data, validation), log=interrupt)
     assert (tmp_path / "m.trunk.pt").exists() and (tmp_path / "m.resume.pt").exists()
+    monkeypatch.setattr(training, "build_training_sets", photographs_at)
     card = train(config, tmp_path / "m", resume=True, data=None, log=messages.append)  # no data: the cache
     assert any(message.startswith("trunk features from") for message in messages)
+    assert sizes == [96]  # the trunk's features came from the cache; only the inference size was prepared
     assert not (tmp_path / "m.trunk.pt").exists() and not (tmp_path / "m.resume.pt").exists()
     assert card.outputs == list(MODEL_OUTPUTS) and card.training["command"].startswith("drx train --preset default")
-    point = card.operating_points[REFERABLE_DR]
-    assert point["positives"] == 3 and point["negatives"] == 3 and point["sensitivity"] >= 0.9
+    assert (card.input_size, card.preprocessing["resize"]) == (96, "96 x 96")
+    assert card.training["config"]["input_size"] == 64 and card.training["inference_input_size"]["trained_at"] == 64
+    # the operating point, checked by hand on the saved model's probabilities at 96 px
     loaded = load_checkpoint(tmp_path / "m")
+    assert loaded.card.input_size == 96
+    with torch.no_grad():
+        logits = loaded.model(photographs_at(dataclasses.replace(config, input_size=96))[1].images.float())
+    scores = torch.sigmoid(logits[:, MODEL_OUTPUTS.index(REFERABLE_DR)].double()).numpy()  # as training's, float64
+    referable = validation.labels[:, MODEL_OUTPUTS.index(REFERABLE_DR)].numpy() == 1
+    point = card.operating_points[REFERABLE_DR]
+    assert point["positives"] == 3 and point["negatives"] == 3 and "prepared at 96 px" in point["chosen_on"]
+    above = scores >= point["threshold"]
+    assert above[referable].mean() >= 0.9 and point["sensitivity"] == pytest.approx(above[referable].mean())
+    assert point["specificity"] == pytest.approx((~above[~referable]).mean())
+    lowest = scores[referable].min()  # 3 referable photographs: 90 % means all three, so the lowest of their scores
+    assert point["threshold"] == pytest.approx(lowest, rel=1e-6)
+    assert card.training["inference_input_size"][f"val_auc_{REFERABLE_DR}"] == pytest.approx(
+        roc_auc_score(referable, scores))
     assert loaded.model(torch.zeros(1, 3, 64, 64)).shape == (1, len(MODEL_OUTPUTS))
     with pytest.raises(ValueError, match="frozen trunk"):
         train(dataclasses.replace(config, colour_jitter=0.1), tmp_path / "j", data=(data, validation))
@@ -323,6 +350,16 @@ def test_a_run_can_start_from_another_models_weights(tmp_path) -> None:
     assert parameters and all(torch.equal(before[key], after[key]) for key in parameters)  # learning rate 0
     with pytest.raises(ValueError, match="small-fundus-net"):
         train(dataclasses.replace(config, initial_model="drx-synthetic-v1"), tmp_path / "x", data=(data, held))
+    # a model that trained at 64 px and runs at 96 (as the default: 768 and 1280) starts a run at either size
+    from drcore.models import save_checkpoint
+
+    first_loaded = load_checkpoint(tmp_path / "first")
+    save_checkpoint(first_loaded.model, dataclasses.replace(first_loaded.card, input_size=96, sha256=""),
+                    tmp_path / "runs96")
+    at_96 = dataclasses.replace(still, initial_model=str(tmp_path / "runs96"), inference_input_size=96)
+    assert train(at_96, tmp_path / "third", data=(data, held), log=print).training["initial_model"]["name"] == first.name
+    with pytest.raises(ValueError, match="at 96 px"):
+        train(dataclasses.replace(at_96, inference_input_size=0), tmp_path / "y", data=(data, held))
 
 
 def test_grid_targets_put_evidence_in_the_cells_of_the_prepared_frame() -> None:
