@@ -41,7 +41,8 @@ def test_checkpoint_round_trip(tmp_path) -> None:
     assert len(card.sha256) == 64
     loaded = load_checkpoint(tmp_path / "tiny.safetensors")
     x = torch.randn(1, 3, 64, 64)
-    assert torch.equal(loaded.model(x), net(x))
+    assert all(torch.equal(value, net.state_dict()[key]) for key, value in loaded.model.state_dict().items())
+    torch.testing.assert_close(loaded.model(x), net(x))  # the same weights, laid out channels-last
     assert loaded.card == card
     assert json.loads((tmp_path / "tiny.json").read_text())["sha256"] == card.sha256
 
@@ -63,3 +64,27 @@ def test_missing_card_and_unknown_names(tmp_path) -> None:
         build_model("resnet-9000")
     with pytest.raises(UnknownName, match="bundled"):
         load_model("no-such-model")
+
+
+def test_a_loaded_model_runs_channels_last_with_the_values_of_contiguous_weights() -> None:
+    """load_checkpoint stores convolution weights channels-last (faster on CPUs: benchmarks/memory_format.py);
+    the logit maps and their gradient equal those of the same weights in the contiguous layout to float rounding."""
+    loaded = load_model("drx-idrid-v3")
+    convolutions = [module.weight for module in loaded.model.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert all(weight.is_contiguous(memory_format=torch.channels_last) for weight in convolutions)
+    # (depthwise and 1x1 kernels are laid out alike either way; the stem's 3x3 over 3 channels is not)
+    assert any(not weight.is_contiguous() for weight in convolutions)
+    contiguous = load_model("drx-idrid-v3").model.to(memory_format=torch.contiguous_format)
+    assert all(module.weight.is_contiguous() for module in contiguous.modules() if isinstance(module, torch.nn.Conv2d))
+    images = torch.randn(2, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+
+    def maps_and_gradient(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = images.clone().requires_grad_(True)
+        maps = model.logit_maps(inputs)
+        (gradient,) = torch.autograd.grad(maps.relu().sum(), inputs)
+        return maps.detach(), gradient
+
+    (maps, gradient), (expected_maps, expected_gradient) = maps_and_gradient(loaded.model), maps_and_gradient(contiguous)
+    torch.testing.assert_close(maps, expected_maps, rtol=1e-4, atol=1e-4 * expected_maps.abs().max().item())
+    torch.testing.assert_close(gradient, expected_gradient, rtol=1e-3,
+                               atol=1e-4 * expected_gradient.abs().max().item())
