@@ -264,7 +264,7 @@ def test_the_default_recipe_trains_on_cached_trunk_features_and_resumes(tmp_path
     referable = validation.labels[:, MODEL_OUTPUTS.index(REFERABLE_DR)].numpy() == 1
     point = card.operating_points[REFERABLE_DR]
     assert point["positives"] == 3 and point["negatives"] == 3 and "prepared at 96 px" in point["chosen_on"]
-    above = scores >= point["threshold"]
+    above = scores >= point["threshold"] * (1 - 1e-6)  # loaded channels-last: rounding differs from training
     assert above[referable].mean() >= 0.9 and point["sensitivity"] == pytest.approx(above[referable].mean())
     assert point["specificity"] == pytest.approx((~above[~referable]).mean())
     lowest = scores[referable].min()  # 3 referable photographs: 90 % means all three, so the lowest of their scores
