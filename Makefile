@@ -40,7 +40,7 @@ model: install
 	$(BIN)/drx train --preset default --out $(STUDY)/drx-idrid-v3-float32 --name drx-idrid-v3 --resume
 	$(BIN)/drx compact $(STUDY)/drx-idrid-v3-float32 $(MODEL_STEM)
 	$(BIN)/python benchmarks/default_model_study.py --model $(MODEL_STEM) --out $(STUDY) --smoothing 10 \
-		--single-method logit_map choose test card
+		--single-method logit_map choose test disc card
 
 # Fine-tune a model on the graders' corrections in a drx database (README, "Correcting the model"): the adjudicated
 # grades, confirmed and rejected candidates and drawn lesions, photographs by content hash. Resumable.

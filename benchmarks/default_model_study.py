@@ -23,19 +23,26 @@
    from its own-output choice where they differ. Writes ``OUT/test.json``,
    ``OUT/test.md`` and ``OUT/froc.png`` (FROC per lesion type, old default vs
    new with each type's reading).
-3. ``card``: writes the chosen heatmap settings and the test figures into the
-   new model's card (the weights and their sha256 are untouched).
+3. ``disc``: each type's chosen reading with the optic disc kept and left out
+   of the hot spots (``EvaluationSettings.skip_optic_disc``, the Review
+   page's default), first on the train split; the disc is left out if the
+   train mean CPM over the four types rises by :data:`DISC_GAIN`
+   (:func:`disc_rule`), and only then is the test split run, once, with the
+   paired CPM difference per type. Writes ``OUT/disc.json``.
+4. ``card``: writes the chosen heatmap settings (``skip_optic_disc`` from
+   ``disc``, where it ran) and the test figures into the new model's card
+   (the weights and their sha256 are untouched).
 
 Usage::
 
-    python benchmarks/default_model_study.py --model drx-idrid-v3 --out runs/study choose test card
+    python benchmarks/default_model_study.py --model drx-idrid-v3 --out runs/study choose test disc card
 """
 
 import argparse
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,8 @@ N_RESAMPLES = 1000
 MAP_SOURCES = (ANY_LESION, REFERABLE_DR)
 #: the type's own output (:func:`drcore.evaluation.output_for`) as a map source
 OWN = "own"
+#: the optic disc is left out of the hot spots when that raises the train mean CPM over the four types this much
+DISC_GAIN = 0.01
 
 #: CPM per method, then per lesion type (None where undefined)
 CpmTable = Mapping[str, Mapping[str, float | None]]
@@ -278,6 +287,81 @@ def test(model: str, out: Path) -> list[dict]:
     return rows
 
 
+def disc_rule(kept: Mapping[str, float | None], left_out: Mapping[str, float | None]) -> dict[str, Any]:
+    """Whether the optic disc is left out of the hot spots: the mean CPM over the lesion types (undefined counts
+    as 0) with the disc left out must exceed the mean with it kept by at least :data:`DISC_GAIN`."""
+    mean_kept = sum(value or 0.0 for value in kept.values()) / len(kept)
+    mean_left_out = sum(value or 0.0 for value in left_out.values()) / len(left_out)
+    gain = mean_left_out - mean_kept
+    return {"mean_kept": mean_kept, "mean_left_out": mean_left_out, "gain": gain,
+            "adopted": bool(gain >= DISC_GAIN - 1e-12)}
+
+
+def _disc_split(loaded, chosen: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """Each lesion type by its chosen reading on ``split``, hot spots with the optic disc kept and left out (the
+    maps are computed once for both); per type both CPMs, their paired difference, and :func:`disc_rule`."""
+    readings = {name: _chosen_reading(chosen, name) for name in LESION_TYPES}
+    base = EvaluationSettings(n_resamples=N_RESAMPLES, pixel_auc_resamples=20,
+                              smoothing_sigma_px=chosen["smoothing_sigma_px"], nms_radius_px=chosen["nms_radius_px"])
+    runs = {(reading, skip): replace(base, method=reading[1], skip_optic_disc=skip,
+                                     map_outputs={} if reading[0] == OWN else dict.fromkeys(LESION_TYPES, reading[0]))
+            for reading in dict.fromkeys(readings.values()) for skip in (False, True)}
+    samples = read("diaretdb1", split=split)
+    results = dict(zip(runs, evaluate_many([(loaded, settings) for settings in runs.values()], samples,
+                                           dataset="diaretdb1", split=split, workers=2)))
+    types = {}
+    for name, reading in readings.items():
+        kept, left_out = results[(reading, False)], results[(reading, True)]
+        cpm_kept, cpm_left_out = (next(row.cpm for row in result.rows if row.lesion_type == name)
+                                  for result in (kept, left_out))
+        types[name] = {"reading": list(reading), "cpm_disc_kept": asdict(cpm_kept),
+                       "cpm_disc_left_out": asdict(cpm_left_out),
+                       "cpm_left_out_minus_kept": _difference(left_out, kept, name)}
+    rule = disc_rule({name: t["cpm_disc_kept"]["value"] for name, t in types.items()},
+                     {name: t["cpm_disc_left_out"]["value"] for name, t in types.items()})
+    return {"split": split, "images": len(samples), "types": types, **rule}
+
+
+def _print_disc(document: Mapping[str, Any]) -> None:
+    print(f"DiaretDB1 {document['split']} ({document['images']} photographs), CPM optic disc kept -> left out "
+          "[paired difference]:")
+    for name, found in document["types"].items():
+        print(f"  {LESION_LABELS[name]:>18} ({_label(tuple(found['reading']))}): "
+              f"{format_estimate(found['cpm_disc_kept'])} -> {format_estimate(found['cpm_disc_left_out'])} "
+              f"[{format_estimate(found['cpm_left_out_minus_kept'])}]")
+    print(f"  mean {document['mean_kept']:.3f} -> {document['mean_left_out']:.3f} (gain {document['gain']:+.3f}; "
+          f"adopted at +{DISC_GAIN:g}: {document['adopted']})")
+
+
+def disc(model: str, out: Path) -> dict[str, Any]:
+    """The optic disc in or out of the hot spots: the train split decides by :func:`disc_rule`; the test split
+    runs, once, only when the disc is left out. Writes and returns ``OUT/disc.json``'s document."""
+    chosen = json.loads((out / "choose.json").read_text())["chosen"]
+    loaded = load_model(model)
+    started = time.perf_counter()
+    document = {"model": loaded.card.name, "model_sha256": loaded.card.sha256,
+                "train": _disc_split(loaded, chosen, "train")}
+    _print_disc(document["train"])
+    if document["train"]["adopted"]:
+        document["test"] = _disc_split(loaded, chosen, "test")
+        _print_disc(document["test"])
+    else:
+        print("the optic disc stays in: the test split is not run")
+    document["seconds"] = round(time.perf_counter() - started, 1)
+    (out / "disc.json").write_text(json.dumps(document, indent=1))
+    return document
+
+
+def _disc_statement(train: Mapping[str, Any]) -> str:
+    """The card's ``skip_optic_disc_chosen_on``: the data, the rule and the train CPMs it compared."""
+    figures = ", ".join(f"{name.replace('_', ' ')} {found['cpm_disc_kept']['value'] or 0:.3f} / "
+                        f"{found['cpm_disc_left_out']['value'] or 0:.3f}" for name, found in train["types"].items())
+    return (f"DiaretDB1 train split ({train['images']} photographs), rule declared before any test figure: the optic "
+            f"disc (drcore.optic_disc) is left out of the hot spots if the mean CPM over the four lesion types, each "
+            f"by its reading, rises by at least {DISC_GAIN:g}; train CPM kept / left out: {figures}; mean "
+            f"{train['mean_kept']:.3f} / {train['mean_left_out']:.3f}")
+
+
 def _map_label(row: Mapping) -> str:
     """``"any_lesion map, "`` where a row's lesion type was judged on another output's map, else nothing."""
     return "" if row["output"] == row["lesion_type"] else f"{row['output']} map, "
@@ -338,13 +422,19 @@ def _value(estimate: Mapping[str, Any], digits: int = 3) -> str:
 
 
 def _limitations(figures: Mapping[str, Any], single: str) -> str:
-    """The card's limitations, with each lesion type's test CPM by its card reading."""
+    """The card's limitations, with each lesion type's test CPM by its card reading (with the optic disc left out
+    of the hot spots where ``figures`` has ``optic_disc_left_out``)."""
+    without_disc = figures.get("optic_disc_left_out", {})
+
     def reading(name: str) -> str:
         chosen = figures["per_output_methods"].get(name)
+        disc = ", optic disc left out" if name in without_disc else ""
         if chosen is None:
-            return f"{_value(figures[name]['cpm'])} ({single})"
+            cpm = without_disc[name]["cpm"] if disc else figures[name]["cpm"]
+            return f"{_value(cpm)} ({single}{disc})"
         source = "" if chosen["map_output"] == name else f"{chosen['map_output'].replace('_', '-')} map, "
-        return f"{_value(chosen['cpm'])} ({source}{chosen['method']})"
+        cpm = without_disc[name]["cpm"] if disc else chosen["cpm"]
+        return f"{_value(cpm)} ({source}{chosen['method']}{disc})"
 
     return (
         "NOT a diagnostic model. Trained on 467 IDRiD photographs with image-level labels only (weak lesion labels "
@@ -357,7 +447,8 @@ def _limitations(figures: Mapping[str, Any], single: str) -> str:
 
 
 def write_card(model: str, out: Path) -> None:
-    """Put the chosen heatmap settings (a reading per lesion type included) and the test figures into the card."""
+    """Put the chosen heatmap settings (a reading per lesion type and, where ``disc`` ran, whether the optic disc
+    is left out) and the test figures into the card."""
     chosen = json.loads((out / "choose.json").read_text())["chosen"]
     document = json.loads((out / "test.json").read_text())
     loaded = load_model(model)
@@ -367,6 +458,14 @@ def write_card(model: str, out: Path) -> None:
     readings = {name: tuple(reading) for name, reading in document["readings"].items()}
     differences = {key: document[key] for key in (f"cpm_minus_{single}", "cpm_minus_own_output_choice")}
     figures = _test_figures(document["rows"], card.sha256, card.outputs, single, readings, differences)
+    if (out / "disc.json").exists():
+        found = json.loads((out / "disc.json").read_text())
+        card.heatmap["skip_optic_disc"] = found["train"]["adopted"]
+        card.heatmap["skip_optic_disc_chosen_on"] = _disc_statement(found["train"])
+        if found["train"]["adopted"]:
+            figures["optic_disc_left_out"] = {
+                name: {"cpm": each["cpm_disc_left_out"], "cpm_minus_disc_kept": each["cpm_left_out_minus_kept"]}
+                for name, each in found["test"]["types"].items()}
     card.metrics["diaretdb1_test"] = figures
     card.intended_use = ("Referable-DR screening demonstrations and lesion heatmaps on real colour fundus "
                          "photographs; research and teaching, not clinical use.")
@@ -378,7 +477,7 @@ def write_card(model: str, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("steps", nargs="+", choices=["choose", "test", "card"])
+    parser.add_argument("steps", nargs="+", choices=["choose", "test", "disc", "card"])
     parser.add_argument("--model", default="drx-idrid-v3", help="bundled model name or checkpoint path")
     parser.add_argument("--out", default="runs/default-model-study", help="folder for the results")
     parser.add_argument("--methods", default=",".join(METHODS), help="heatmap methods of the choice grid")
@@ -394,7 +493,7 @@ def main() -> None:
             choose(arguments.model, out, tuple(arguments.methods.split(",")),
                    tuple(float(sigma) for sigma in arguments.smoothing.split(",")), arguments.single_method)
         else:
-            {"test": test, "card": write_card}[step](arguments.model, out)
+            {"test": test, "disc": disc, "card": write_card}[step](arguments.model, out)
 
 
 if __name__ == "__main__":

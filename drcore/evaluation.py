@@ -9,7 +9,10 @@ that type's output is computed and mapped back to the original pixels. Then:
   ``pixel_stride``-th pixel in each direction (at 1500 px width; scaled like the rest);
 - lesion-level FROC: hot spots (local maxima after Gaussian smoothing, with
   non-maximum suppression) against the connected components of the consensus
-  mask; CPM and the sensitivity at 1 and 8 false positives per image;
+  mask; CPM and the sensitivity at 1 and 8 false positives per image; with
+  ``EvaluationSettings.skip_optic_disc`` no hot spot lies on the optic disc
+  (:func:`drcore.optic_disc.find_optic_disc`, as the Review page does by default;
+  the other measures keep the whole field of view);
 - the pointing game (arg-max of the raw map inside a lesion; images without
   that lesion excluded);
 - sparsity: the share of the raw map's mass in its top 1 % of pixels inside
@@ -72,6 +75,7 @@ from drcore.metrics import (
     top_mass_share,
 )
 from drcore.models import LoadedModel
+from drcore.optic_disc import find_optic_disc
 from drcore.vocabulary import REFERENCE_WIDTH
 
 
@@ -90,6 +94,8 @@ class EvaluationSettings:
     seed: int = 0
     #: per lesion type, the output whose heatmap judges it where not :func:`output_for`'s (e.g. any_lesion)
     map_outputs: Mapping[str, str] = field(default_factory=dict)
+    #: hot spots are sought outside the photograph's optic disc (:func:`drcore.optic_disc.find_optic_disc`)
+    skip_optic_disc: bool = False
 
     def effective(self) -> "EvaluationSettings":
         """These settings with the method's stated parameters (:func:`method_parameters`) filled in under the
@@ -162,7 +168,8 @@ class EvaluationResult:
             + "".join(f"{LESION_LABELS[name]} judged on the {output} output's map. "
                       for name, output in self.settings.map_outputs.items()) +
             f"Hot spots: Gaussian sigma {self.settings.smoothing_sigma_px:g} px and NMS radius "
-            f"{self.settings.nms_radius_px:g} px at {REFERENCE_WIDTH} px width. "
+            f"{self.settings.nms_radius_px:g} px at {REFERENCE_WIDTH} px width"
+            f"{', none on the optic disc' if self.settings.skip_optic_disc else ''}. "
             f"Image-level AUC of the any-lesion output: {self.any_lesion_auc}.\n\n"
         )
         columns = ["lesion type", "images with / lesions", "image AUC (output)", "image AUC (heatmap max)",
@@ -295,9 +302,11 @@ def _raw_maps(loaded: LoadedModel, batch: torch.Tensor, outputs: list[str], sett
                      for index in indices])
 
 
-def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: EvaluationSettings, stride: int) -> _OutputMap:
+def _output_map(raw: np.ndarray, prepared, fov: np.ndarray, settings: EvaluationSettings, stride: int,
+                spot_field: np.ndarray) -> _OutputMap:
+    """``raw`` mapped back to the photograph, its hot spots inside ``spot_field`` and its summaries."""
     heatmap, fov = original_map(raw, prepared, fov)
-    spots = original_hot_spots(heatmap, fov, smoothing_px=settings.smoothing_sigma_px,
+    spots = original_hot_spots(heatmap, spot_field, smoothing_px=settings.smoothing_sigma_px,
                                spacing_px=settings.nms_radius_px, max_spots=settings.max_spots)
     try:
         sparsity = top_mass_share(heatmap, fov, 0.01)
@@ -331,6 +340,8 @@ def _evaluate_sample(sample: Sample, states: dict[tuple, _Run], models: dict[int
         batch = batch_from_prepared([prepared])
         scored[key] = prepared, batch, dict(zip(loaded.card.outputs, predict_probabilities(loaded.model, batch)[0]))
     scale = fov.shape[1] / REFERENCE_WIDTH
+    without_disc = find_optic_disc(image, fov).left_out_of(fov) \
+        if any(state.settings.skip_optic_disc for state in states.values()) else None
     pending = []
     raw_maps: dict[tuple, np.ndarray] = {}  # runs that differ only in how maps become hot spots share the maps
     for state in states.values():  # the models run here, in order; hot spots and resizing go to the pool
@@ -342,7 +353,8 @@ def _evaluate_sample(sample: Sample, states: dict[tuple, _Run], models: dict[int
         key = (_map_key(state.loaded, settings), tuple(needed))
         if key not in raw_maps:
             raw_maps[key] = _raw_maps(state.loaded, batch, needed, settings)
-        jobs = {name: pool.submit(_output_map, raw, prepared, fov, settings, stride)
+        spot_field = without_disc if settings.skip_optic_disc else fov
+        jobs = {name: pool.submit(_output_map, raw, prepared, fov, settings, stride, spot_field)
                 for name, raw in zip(needed, raw_maps[key])}
         pending.append((state, probabilities, stride, jobs))
     any_label = int(any(mask.any() for mask in masks.values()))

@@ -9,7 +9,7 @@ together with :func:`comparison_markdown`.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from drcore.evaluation import EvaluationResult
+from drcore.evaluation import EvaluationResult, EvaluationSettings
 from drcore.heatmaps import METHODS
 from drcore.vocabulary import LESION_LABELS, LESION_TYPES, REFERENCE_WIDTH
 
@@ -26,8 +26,9 @@ METRIC_COLUMNS: dict[str, str] = {
 }
 
 #: Settings every row carries; rows rendered together should agree on them.
-DETECTION_SETTINGS = ("smoothing_sigma_px", "nms_radius_px", "max_spots", "pixel_stride", "n_resamples",
-                      "pixel_auc_resamples", "seed")
+DETECTION_SETTINGS = ("smoothing_sigma_px", "nms_radius_px", "max_spots", "skip_optic_disc", "pixel_stride",
+                      "n_resamples", "pixel_auc_resamples", "seed")
+_DEFAULT_SETTINGS = EvaluationSettings()
 
 
 def comparison_rows(results: Sequence[EvaluationResult]) -> list[dict[str, Any]]:
@@ -46,7 +47,8 @@ def document_rows(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
                 "dataset": document["dataset"], "split": document["split"], "model": document["model"],
                 "model_sha256": document["model_sha256"], "method": settings["method"],
                 "method_parameters": settings["method_parameters"],
-                "settings": {name: settings[name] for name in DETECTION_SETTINGS},
+                # results stored before a setting existed ran with its default
+                "settings": {name: settings.get(name, getattr(_DEFAULT_SETTINGS, name)) for name in DETECTION_SETTINGS},
                 "any_lesion_auc": document["any_lesion_auc"], **row,
             })
     return rows

@@ -57,6 +57,10 @@ class OpticDisc:
         rows, cols = np.ogrid[: shape[0], : shape[1]]
         return (rows - self.row) ** 2 + (cols - self.col) ** 2 <= self.radius**2
 
+    def left_out_of(self, field: np.ndarray) -> np.ndarray:
+        """``field`` (bool ``(H, W)``) without the disc: where hot spots may lie when the disc is left out."""
+        return field & ~self.mask(field.shape)
+
 
 def find_optic_disc(rgb: np.ndarray, fov: np.ndarray | None = None) -> OpticDisc:
     """The optic disc of an RGB fundus photograph (uint8 ``(H, W, 3)``), by the method of the module's docstring.

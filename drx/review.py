@@ -163,7 +163,7 @@ def hot_spots(heatmap: np.ndarray, field: np.ndarray, count: int, smoothing_px: 
     of ``drx evaluate`` and ``drx mine``). With ``optic_disc``, none lies on it (the disc is taken out of the
     field where peaks are sought)."""
     if optic_disc is not None:
-        field = field & ~optic_disc.mask(field.shape)
+        field = optic_disc.left_out_of(field)
     return original_hot_spots(heatmap, field, smoothing_px=smoothing_px, spacing_px=spacing_px, max_spots=count)
 
 

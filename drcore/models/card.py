@@ -36,7 +36,8 @@ class ModelCard:
     #: how this model's heatmaps are best computed and turned into hot spots, chosen on data named in
     #: ``chosen_on``: ``method``, ``output``, ``smoothing_sigma_px``, ``nms_radius_px`` (at 1500 px width), and
     #: ``methods``, a method per output where one differs (``drcore.heatmaps.card_method``), and ``map_outputs``,
-    #: per output the output whose map explains it where that is another (``drcore.heatmaps.card_map_output``)
+    #: per output the output whose map explains it where that is another (``drcore.heatmaps.card_map_output``),
+    #: and ``skip_optic_disc``, whether its hot spots leave out the optic disc (``drcore.evaluation.EvaluationSettings``)
     heatmap: dict[str, Any] = field(default_factory=dict)
     version: str = "0"
     licence: str = ""

@@ -89,6 +89,9 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
                         help="Gaussian sigma before peak finding, px at 1500 px width (default 10)")
     parser.add_argument("--nms-radius", type=float, default=10.0,
                         help="non-maximum suppression radius, px at 1500 px width (default 10)")
+    parser.add_argument("--skip-optic-disc", action="store_true",
+                        help="seek hot spots outside the optic disc (found as the brightest large blob of the retina, "
+                        "as the Review page does by default); the other measures keep the whole field of view")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (default 1000)")
     parser.add_argument("--pixel-resamples", type=int, default=100, help="bootstrap resamples for the pixel AUC (default 100)")
     parser.add_argument("--out", default=None, help="folder for table.md, table.json, froc.html "
@@ -111,7 +114,8 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     models = split_names(arguments.model) or [DEFAULT_MODEL]
     settings = EvaluationSettings(smoothing_sigma_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
-                                  n_resamples=arguments.resamples, pixel_auc_resamples=arguments.pixel_resamples)
+                                  skip_optic_disc=arguments.skip_optic_disc, n_resamples=arguments.resamples,
+                                  pixel_auc_resamples=arguments.pixel_resamples)
     split = arguments.split or EVALUATION_DATASETS[arguments.dataset][1]
     rows = evaluate_pairs([(model, method) for model in models for method in methods], dataset=arguments.dataset,
                           split=split, method_parameters=parameters, settings=settings, limit=arguments.limit,

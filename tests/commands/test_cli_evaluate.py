@@ -18,12 +18,13 @@ def test_two_methods_on_two_diaretdb1_photographs(diaretdb1_root, monkeypatch, t
     monkeypatch.setenv("DRX_DIARETDB1_ROOT", str(diaretdb1_root))
     out = tmp_path / "run"
     assert main(["evaluate", "--method", "sensitivity,grad_cam", "--limit", "2", "--resamples", "20",
-                 "--pixel-resamples", "5", "--out", str(out)]) == 0
+                 "--pixel-resamples", "5", "--skip-optic-disc", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     rows = json.loads((out / "table.json").read_text())["rows"]
     assert len(rows) == 2 * len(LESION_TYPES)
     assert {(row["method"], row["images"], row["dataset"], row["split"]) for row in rows} == {
         ("sensitivity", 2, "diaretdb1", "test"), ("grad_cam", 2, "diaretdb1", "test")}
+    assert {row["settings"]["skip_optic_disc"] for row in rows} == {True}
     assert (out / "table.md").read_text() == comparison_markdown(rows) and comparison_markdown(rows) in printed
     html = (out / "froc.html").read_text()
     assert html.count("plotly.js v") == 1  # plotly inlined once

@@ -98,3 +98,44 @@ def test_the_choice_statement_says_whether_the_method_was_fixed(study) -> None:
     assert study._choice_statement(28, 768, 2, (5.0, 10.0, 20.0), None) == (
         "DiaretDB1 train split (28 photographs) at 768 px: best mean CPM over the four lesion types among 6 "
         "(method, smoothing) pairs")
+
+
+# --- the optic disc in or out of the hot spots -------------------------------------------------------------------
+
+def test_the_disc_is_left_out_only_when_the_mean_cpm_rises_by_the_stated_gain(study) -> None:
+    kept = {"microaneurysm": 0.066, "haemorrhage": 0.079, "hard_exudate": 0.532, "cotton_wool_spot": 0.083}
+    left_out = {"microaneurysm": 0.065, "haemorrhage": 0.080, "hard_exudate": 0.614, "cotton_wool_spot": 0.083}
+    rule = study.disc_rule(kept, left_out)
+    assert rule["mean_kept"] == pytest.approx(0.760 / 4) and rule["mean_left_out"] == pytest.approx(0.842 / 4)
+    assert rule["gain"] == pytest.approx(0.0205) and rule["adopted"] is True
+    # a mean gain of exactly DISC_GAIN (0.02 on one of two types) is adopted, half a thousandth less is not
+    assert study.disc_rule({"a": 0.1, "b": None}, {"a": 0.12, "b": 0.0})["adopted"] is True
+    assert study.disc_rule({"a": 0.1, "b": None}, {"a": 0.119, "b": 0.0})["adopted"] is False
+    assert study.disc_rule(left_out, kept)["adopted"] is False
+
+
+def _estimate(value: float) -> dict:
+    return {"value": value, "low": value - 0.01, "high": value + 0.01, "note": ""}
+
+
+def test_the_card_states_the_disc_rule_and_the_cpm_with_the_disc_left_out(study) -> None:
+    train = {"images": 28, "mean_kept": 0.19, "mean_left_out": 0.21,
+             "types": {"microaneurysm": {"cpm_disc_kept": _estimate(0.066), "cpm_disc_left_out": _estimate(0.065)},
+                       "hard_exudate": {"cpm_disc_kept": _estimate(0.532), "cpm_disc_left_out": {"value": None}}}}
+    assert study._disc_statement(train) == (
+        "DiaretDB1 train split (28 photographs), rule declared before any test figure: the optic disc "
+        "(drcore.optic_disc) is left out of the hot spots if the mean CPM over the four lesion types, each by its "
+        "reading, rises by at least 0.01; train CPM kept / left out: microaneurysm 0.066 / 0.065, hard exudate "
+        "0.532 / 0.000; mean 0.190 / 0.210")
+    figures = {"any_lesion_image_auc": _estimate(0.823),
+               **{name: {"cpm": _estimate(0.001), "pixel_auc": _estimate(0.9)} for name in
+                  ("microaneurysm", "haemorrhage", "hard_exudate", "cotton_wool_spot")},
+               "per_output_methods": {"hard_exudate": {"map_output": "any_lesion", "method": "local_map",
+                                                       "cpm": _estimate(0.52)}}}
+    before = study._limitations(figures, "logit_map")
+    assert "microaneurysm 0.001 (logit_map), haemorrhage 0.001 (logit_map), hard exudate 0.520 (any-lesion map, " \
+           "local_map)," in before
+    figures["optic_disc_left_out"] = {"microaneurysm": {"cpm": _estimate(0.05)}, "hard_exudate": {"cpm": _estimate(0.6)}}
+    after = study._limitations(figures, "logit_map")
+    assert "microaneurysm 0.050 (logit_map, optic disc left out), haemorrhage 0.001 (logit_map), hard exudate 0.600 " \
+           "(any-lesion map, local_map, optic disc left out)," in after

@@ -13,13 +13,14 @@ from drcore.candidates import find_hot_spots
 from drcore.datasets.base import Sample
 from drcore.errors import UnknownName
 from drcore.evaluation import EvaluationSettings, evaluate, evaluate_many
-from drcore.evaluation_report import comparison_markdown, comparison_rows, format_estimate
+from drcore.evaluation_report import comparison_markdown, comparison_rows, document_rows, format_estimate
 from drcore.heatmaps.occlusion import occlusion, occlusion_outputs
 from drcore.imaging import load_image, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.lesions import LESION_LABELS, LESION_TYPES, OUTPUTS
 from drcore.metrics import cpm, froc_curve, label_instances, pointing_game, pooled_pixel_auc
 from drcore.models import build_model, load_model
+from drcore.optic_disc import find_optic_disc
 from drcore.synthetic import generate_fundus
 
 SETTINGS = EvaluationSettings(n_resamples=50, pixel_auc_resamples=10, smoothing_sigma_px=6.0)
@@ -137,6 +138,44 @@ def test_map_outputs_judge_a_type_on_another_outputs_map_and_keep_its_own_score(
     wrong = dataclasses.replace(FAST_RESAMPLING, map_outputs={"microaneurysm": "referable_dr"})
     with pytest.raises(ValueError, match="map_outputs names .* microaneurysm -> referable_dr"):
         evaluate_many([(first, wrong)], synthetic_samples[:1], dataset="synthetic", split="test", progress=False)
+
+
+def test_skip_optic_disc_seeks_hot_spots_off_the_disc_and_keeps_every_other_measure(synthetic_samples) -> None:
+    """With ``skip_optic_disc`` the hot spots equal find_hot_spots' in the field of view less the disc found by
+    find_optic_disc, as computed here one photograph at a time; the maps' other measures do not move."""
+    loaded = load_model("drx-synthetic-v1")
+    samples = synthetic_samples[:4]
+    kept, left_out = evaluate_many([(loaded, FAST_RESAMPLING),
+                                    (loaded, dataclasses.replace(FAST_RESAMPLING, skip_optic_disc=True))],
+                                   samples, dataset="synthetic", split="test", progress=False)
+    scale = 600 / 1500
+    images = [load_image(sample.image_path) for sample in samples]
+    fovs = [sample.fov() for sample in samples]
+    discs = [find_optic_disc(image, fov) for image, fov in zip(images, fovs)]
+    prepared = [prepare(image, loaded.card.input_size, fov=fov) for image, fov in zip(images, fovs)]
+    spots_on_disc = 0
+    for row, kept_row in zip(left_out.rows, kept.rows):
+        name = row.lesion_type
+        maps = [original_heatmaps(loaded.model, [image], OUTPUTS.index(row.output))[0] * fov
+                for image, fov in zip(prepared, fovs)]
+        found = [[find_hot_spots(heatmap, fov=field, min_distance=round(10 * scale), smoothing_sigma=6.0 * scale,
+                                 max_spots=200) for heatmap, field in zip(maps, fields)]
+                 for fields in (fovs, [disc.left_out_of(fov) for disc, fov in zip(discs, fovs)])]
+        instances = [label_instances(sample.masks()[name]) for sample in samples]
+        assert kept_row.cpm.value == pytest.approx(cpm(froc_curve(found[0], instances)), abs=1e-9)
+        assert row.cpm.value == pytest.approx(cpm(froc_curve(found[1], instances)), abs=1e-9)
+        assert [len(matches.scores) for matches in left_out.matches[name]] == [len(spots) for spots in found[1]]
+        assert not any(disc.contains(spot.row, spot.col) for disc, spots in zip(discs, found[1]) for spot in spots)
+        spots_on_disc += sum(disc.contains(spot.row, spot.col) for disc, spots in zip(discs, found[0]) for spot in spots)
+        for measure in ("image_auc_output", "image_auc_heatmap_max", "pixel_auc", "pointing_game", "sparsity_top1"):
+            assert getattr(row, measure) == getattr(kept_row, measure), measure
+    assert spots_on_disc > 0  # the disc held hot spots: leaving it out changed the candidates
+    assert "none on the optic disc" in left_out.to_markdown() and "optic disc" not in kept.to_markdown()
+    rows = comparison_rows([kept, left_out])
+    assert [row["settings"]["skip_optic_disc"] for row in rows[:2]] == [False, True]
+    stored = left_out.to_dict()
+    del stored["settings"]["skip_optic_disc"]  # a result stored before the setting existed ran without it
+    assert document_rows([stored])[0]["settings"]["skip_optic_disc"] is False
 
 
 def test_each_heatmap_is_computed_once_per_image_output_and_method(synthetic_samples, monkeypatch) -> None:
