@@ -428,13 +428,14 @@ def _limitations(figures: Mapping[str, Any], single: str) -> str:
 
     def reading(name: str) -> str:
         chosen = figures["per_output_methods"].get(name)
-        disc = ", optic disc left out" if name in without_disc else ""
         if chosen is None:
-            cpm = without_disc[name]["cpm"] if disc else figures[name]["cpm"]
-            return f"{_value(cpm)} ({single}{disc})"
-        source = "" if chosen["map_output"] == name else f"{chosen['map_output'].replace('_', '-')} map, "
-        cpm = without_disc[name]["cpm"] if disc else chosen["cpm"]
-        return f"{_value(cpm)} ({source}{chosen['method']}{disc})"
+            cpm, label = figures[name]["cpm"], single
+        else:
+            source = "" if chosen["map_output"] == name else f"{chosen['map_output'].replace('_', '-')} map, "
+            cpm, label = chosen["cpm"], f"{source}{chosen['method']}"
+        if name in without_disc:
+            cpm, label = without_disc[name]["cpm"], f"{label}, optic disc left out"
+        return f"{_value(cpm)} ({label})"
 
     return (
         "NOT a diagnostic model. Trained on 467 IDRiD photographs with image-level labels only (weak lesion labels "
