@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from drcore.imaging import field_of_view
+from drcore.imaging import PreparedImage, field_of_view
 
 __all__ = ["OPTIC_DISC_RADIUS_SHARE", "OPTIC_DISC_WORK_WIDTH", "OpticDisc", "find_optic_disc"]
 
@@ -60,6 +60,15 @@ class OpticDisc:
     def left_out_of(self, field: np.ndarray) -> np.ndarray:
         """``field`` (bool ``(H, W)``) without the disc: where hot spots may lie when the disc is left out."""
         return field & ~self.mask(field.shape)
+
+
+def find_optic_disc_prepared(prepared: PreparedImage) -> OpticDisc:
+    """The optic disc of a prepared photograph, found on its model-input frame (``display`` and ``fov``) and
+    returned in the original photograph's pixels: for callers that never decode the original in full
+    (``drx mine`` reads large JPEGs at reduced scale)."""
+    disc = find_optic_disc(prepared.display, prepared.fov)
+    row, col = prepared.point_to_original(disc.row, disc.col)
+    return OpticDisc(row=row, col=col, radius=disc.radius / prepared.scale)
 
 
 def find_optic_disc(rgb: np.ndarray, fov: np.ndarray | None = None) -> OpticDisc:

@@ -7,7 +7,8 @@ and heatmap store entries. Hot spots are found as the evaluation and the Review
 page find them (:func:`drcore.candidates.original_map` then
 :func:`~drcore.candidates.original_hot_spots`): on the map in the original
 photograph's pixels, Gaussian sigma and non-maximum suppression radius in
-pixels at ``REFERENCE_WIDTH``.
+pixels at ``REFERENCE_WIDTH``, outside the optic disc where the settings say
+(:func:`drcore.optic_disc.find_optic_disc_prepared`; every row records the disc).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from drcore.imaging import PreparedImage, image_sha256, load_prepared
 from drcore.inference import batch_from_prepared, default_batch_size, predict_probabilities
 from drcore.mining.store import encode_heatmap, heatmap_key
 from drcore.models import LoadedModel
+from drcore.optic_disc import find_optic_disc_prepared
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -63,18 +65,23 @@ class MiningSettings:
     smoothing_px: float = 10.0  # hot spots: Gaussian sigma, px at drcore.vocabulary.REFERENCE_WIDTH
     nms_radius_px: float = 10.0  # hot spots: suppression radius, px at drcore.vocabulary.REFERENCE_WIDTH
     max_spots: int = 100
+    skip_optic_disc: bool | None = None  # hot spots: leave out the optic disc (None: the card's heatmap.skip_optic_disc)
     batch_size: int | None = None  # photographs per model batch (None: drcore.inference.default_batch_size)
     precision: str = "float32"  # float32, or bfloat16 / float16 autocast on CUDA
 
     def resolved(self, loaded: LoadedModel, device_type: str) -> MiningSettings:
         """These settings with what was left out filled in for ``loaded`` on ``device_type``: the output (the
         first), its reading (without a method, the card's method on the card's map for the output,
-        :func:`drcore.heatmaps.card_reading`; with one, the output's own map) and the batch size."""
+        :func:`drcore.heatmaps.card_reading`; with one, the output's own map), whether hot spots leave out the
+        optic disc (the card's ``heatmap.skip_optic_disc``, else no) and the batch size."""
         output = self.output or loaded.card.outputs[0]
         map_output, method = ((self.map_output, self.method) if self.map_output is not None  # resolved before
                               else card_reading(loaded.card, output, self.method))
         batch_size = self.batch_size or default_batch_size(loaded.card.input_size, cuda=device_type == "cuda")
-        return replace(self, output=output, method=method, map_output=map_output, batch_size=batch_size)
+        skip_optic_disc = (bool(loaded.card.heatmap.get("skip_optic_disc", False)) if self.skip_optic_disc is None
+                           else self.skip_optic_disc)
+        return replace(self, output=output, method=method, map_output=map_output, skip_optic_disc=skip_optic_disc,
+                       batch_size=batch_size)
 
     def identity(self, loaded: LoadedModel) -> dict:
         """The settings that decide the results, resolved, with the model's sha256 (batch size left out)."""
@@ -204,8 +211,11 @@ class Miner:
 
     def _row(self, record: Record, scores: np.ndarray, key: str, heatmap: np.ndarray) -> dict:
         prepared, settings = record.prepared, self.settings
-        spots = original_hot_spots(*original_map(heatmap, prepared), smoothing_px=settings.smoothing_px,
-                                   spacing_px=settings.nms_radius_px, max_spots=settings.max_spots)
+        values, fov = original_map(heatmap, prepared)
+        disc = find_optic_disc_prepared(prepared)
+        spots = original_hot_spots(values, disc.left_out_of(fov) if settings.skip_optic_disc else fov,
+                                   smoothing_px=settings.smoothing_px, spacing_px=settings.nms_radius_px,
+                                   max_spots=settings.max_spots)
         hot_spots = [{"row": spot.row, "col": spot.col, "value": spot.value} for spot in spots]
         top, left, bottom, right = prepared.crop_box
         return {
@@ -214,7 +224,8 @@ class Miner:
             **{f"score_{name}": float(value) for name, value in zip(self.loaded.card.outputs, scores)},
             "heatmap_key": key, "input_size": prepared.input_size, "crop_top": top, "crop_left": left,
             "crop_bottom": bottom, "crop_right": right, "pad_top": prepared.pad[0], "pad_left": prepared.pad[1],
-            "side": prepared.side, "hot_spots": hot_spots,
+            "side": prepared.side, "optic_disc_row": disc.row, "optic_disc_col": disc.col,
+            "optic_disc_radius": disc.radius, "hot_spots": hot_spots,
         }
 
 

@@ -8,7 +8,7 @@
 - ``heatmaps/``: the content-addressed :class:`~drcore.mining.store.HeatmapStore`;
 - ``images.parquet``: one row per mined photograph (path, image sha256, size,
   ``score_<output>`` probabilities, heatmap key, the prepared frame's geometry,
-  ``hot_spot_count``), sorted by path;
+  the optic disc's centre and radius in original pixels, ``hot_spot_count``), sorted by path;
 - ``hot_spots.parquet``: one row per hot spot (path, image sha256, rank from
   strongest, row and column in original pixels, smoothed heatmap value);
 - ``errors.csv``: every file that could not be mined (path, error type, reason);
@@ -41,6 +41,7 @@ from drcore.mining.store import HeatmapStore
 PARTS = "parts"
 MANIFEST = "manifest.json"
 GEOMETRY = ("input_size", "crop_top", "crop_left", "crop_bottom", "crop_right", "pad_top", "pad_left", "side")
+OPTIC_DISC = ("optic_disc_row", "optic_disc_col", "optic_disc_radius")
 SPOT = pa.struct([("row", pa.int32()), ("col", pa.int32()), ("value", pa.float64())])
 
 
@@ -55,7 +56,7 @@ def part_schema(outputs: list[str]) -> pa.Schema:
          ("error_type", pa.string()), ("error", pa.string()), ("height", pa.int32()), ("width", pa.int32())]
         + [(f"score_{name}", pa.float64()) for name in outputs]
         + [("heatmap_key", pa.string())] + [(name, pa.int32()) for name in GEOMETRY]
-        + [("hot_spots", pa.list_(SPOT))]
+        + [(name, pa.float64()) for name in OPTIC_DISC] + [("hot_spots", pa.list_(SPOT))]
     )
 
 

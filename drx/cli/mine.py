@@ -11,8 +11,9 @@ from drcore.mining import MiningSettings, archive_files
 DESCRIPTION = """\
 Runs a model and a heatmap method over every file of a folder tree (or every path in a CSV column
 named path, image or file) and writes into OUT: images.parquet (one row per photograph: sha256, size,
-score_<output> probabilities, heatmap key and the prepared frame's geometry), hot_spots.parquet (one
-row per hot spot, original pixels), heatmaps/ (content-addressed store of float16 maps, keyed by
+score_<output> probabilities, heatmap key, the prepared frame's geometry and the optic disc's centre and
+radius), hot_spots.parquet (one row per hot spot, original pixels; none on the optic disc where the model
+card leaves it out, as the Review page does), heatmaps/ (content-addressed store of float16 maps, keyed by
 image sha256, model sha256, method and parameters), errors.csv (files that are not usable fundus
 photographs, with the reason) and manifest.json (settings, counts, timings). A rerun skips the files
 already done, so a killed run resumes and a finished one adds nothing.
@@ -42,6 +43,9 @@ def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     mine.add_argument("--smoothing", type=float, default=10.0, help="hot spots: Gaussian sigma, px at 1500 px width")
     mine.add_argument("--nms-radius", type=float, default=10.0, help="hot spots: suppression radius, px at 1500 px width")
     mine.add_argument("--max-spots", type=int, default=100, help="hot spots kept per photograph")
+    mine.add_argument("--skip-optic-disc", action=argparse.BooleanOptionalAction, default=None,
+                      help="hot spots: leave out the optic disc, or keep it with --no-skip-optic-disc (default: "
+                      "the model card's heatmap.skip_optic_disc, no where the card is silent)")
     mine.add_argument("--engine", choices=["local", "ray"], default="local", help="where the work runs")
     mine.add_argument("--workers", type=int, default=None, help="local engine: decoding processes (default: half the cores)")
     mine.add_argument("--threads", type=int, default=None, help="local engine: model threads (default: the other cores)")
@@ -74,7 +78,7 @@ def run(arguments: argparse.Namespace) -> int:
         return 1
     settings = MiningSettings(model=arguments.model, method=arguments.method, output=arguments.output,
                               smoothing_px=arguments.smoothing, nms_radius_px=arguments.nms_radius,
-                              max_spots=arguments.max_spots,
+                              max_spots=arguments.max_spots, skip_optic_disc=arguments.skip_optic_disc,
                               batch_size=arguments.batch_size,
                               precision=_precision(arguments))
     out = Path(arguments.out)

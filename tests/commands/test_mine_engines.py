@@ -11,7 +11,7 @@ import torch
 
 from drcore.errors import DrxError
 from drcore.heatmaps import card_reading, compute_heatmaps
-from drcore.imaging import load_image, prepare
+from drcore.imaging import load_image, load_prepared, prepare
 from drcore.inference import batch_from_prepared, original_heatmaps, predict_probabilities
 from drcore.mining import MiningSettings, archive_files
 from drcore.mining.local import mine_local
@@ -21,6 +21,9 @@ from drcore.mining.store import FLOAT16_RELATIVE_TOLERANCE, HeatmapStore
 from drcore.models import load_model
 from drcore.models.card import ModelCard
 from drcore.models.checkpoint import LoadedModel
+from drcore.optic_disc import OpticDisc, find_optic_disc, find_optic_disc_prepared
+from drcore.datasets import read
+from drcore.candidates import original_hot_spots
 from drcore.synthetic import write_demo_images
 from drx import review
 from drx.cli import main
@@ -117,12 +120,61 @@ def test_mine_and_the_review_page_find_the_same_hot_spots(archive: Path, tmp_pat
     mined = mined[mined["path"] == str(photograph)].sort_values("rank")
     analysis = review.analyse(photograph.read_bytes(), loaded)
     heatmap = review.explain(analysis.prepared, loaded, "haemorrhage")
-    shown = review.hot_spots(heatmap.values, heatmap.fov, 30, 6.0, 10.0)
+    # the default's card leaves the optic disc out; mine finds it on the model's input frame
+    assert settings["skip_optic_disc"] is True
+    disc = find_optic_disc_prepared(analysis.prepared)
+    images = _table(tmp_path, "images.parquet").set_index("path").loc[str(photograph)]
+    assert (images["optic_disc_row"], images["optic_disc_col"], images["optic_disc_radius"]) == (
+        disc.row, disc.col, disc.radius)
+    shown = review.hot_spots(heatmap.values, heatmap.fov, 30, 6.0, 10.0, optic_disc=disc)
     assert len(shown) == len(mined) > 5
     assert [(spot.row, spot.col) for spot in shown] == list(zip(mined["row"], mined["col"]))
     # one thread (mine) against the default thread count (the page): float32 sums in another order, through the
     # trunk's backward pass at 1280 px for a gradient map (about 1e-4 relative)
     np.testing.assert_allclose([spot.value for spot in shown], mined["value"], rtol=5e-4, atol=1e-4)
+
+
+def test_mined_hot_spots_leave_out_the_optic_disc_found_as_on_the_whole_photograph(tmp_path: Path) -> None:
+    """On real photographs: the disc found on the model's input frame is the one found on the full photograph
+    (as the Review page finds it), the card's default leaves it out, --no-skip-optic-disc keeps it."""
+    from PIL import Image
+
+    loaded = load_model()
+    folder = tmp_path / "photographs"
+    folder.mkdir()
+    samples = read("demo")[1:3]  # their exudate maps have spots on the disc among the strongest 100
+    for sample in samples:
+        Image.fromarray(sample.image()).save(folder / f"{sample.image_id}.png")
+    runs = {}
+    for flag in ("--skip-optic-disc", "--no-skip-optic-disc"):
+        out = tmp_path / flag
+        # hard exudates: the card reads them by the local head, whose map lights up on the disc's bright rim
+        assert main(["mine", str(folder), "--out", str(out), "--output", "hard_exudate", "--max-spots", "100",
+                     "--workers", "0", "--threads", "1", *([flag] if flag.startswith("--no") else [])]) == 0
+        runs[flag] = (_table(out, "images.parquet").set_index("path"), _table(out, "hot_spots.parquet"), out)
+    left_out, kept = runs["--skip-optic-disc"], runs["--no-skip-optic-disc"]
+    assert json.loads((left_out[2] / "manifest.json").read_text())["settings"]["skip_optic_disc"] is True
+    assert json.loads((kept[2] / "manifest.json").read_text())["settings"]["skip_optic_disc"] is False
+    on_the_disc = 0
+    for sample in samples:
+        path = str(folder / f"{sample.image_id}.png")
+        whole = find_optic_disc(sample.image())
+        row = left_out[0].loc[path]
+        mined = OpticDisc(row["optic_disc_row"], row["optic_disc_col"], row["optic_disc_radius"])
+        assert np.hypot(mined.row - whole.row, mined.col - whole.col) < 0.2 * whole.radius, sample.image_id
+        assert 0.9 < mined.radius / whole.radius < 1.1, sample.image_id
+        spots = left_out[1][left_out[1]["path"] == path].sort_values("rank")
+        assert len(spots) and not any(mined.contains(r, c) for r, c in zip(spots["row"], spots["col"]))
+        # independently: the kept run's stored map (float16), its peaks sought in the field of view less the disc;
+        # the strongest 50 (weaker peaks nearly tie, and storage rounds the map)
+        map_values = heatmap_in_original(HeatmapStore(kept[2] / "heatmaps"), kept[0].loc[path].to_dict())
+        fov = load_prepared(path, loaded.card.input_size).original_fov()
+        expected = original_hot_spots(map_values, mined.left_out_of(fov), smoothing_px=10.0, spacing_px=10.0,
+                                      max_spots=50)
+        assert [(s.row, s.col) for s in expected] == list(zip(spots["row"], spots["col"]))[:50]
+        kept_spots = kept[1][kept[1]["path"] == path]
+        on_the_disc += sum(mined.contains(r, c) for r, c in zip(kept_spots["row"], kept_spots["col"]))
+    assert on_the_disc > 0  # without the setting some spots lie on the disc: the flag changes something
 
 
 def test_unreadable_and_non_image_files_are_listed_with_the_reason(archive: Path, local_run: Path) -> None:
@@ -224,3 +276,7 @@ def test_without_a_method_the_cards_reading_is_mined_and_a_named_method_reads_th
     assert (named.map_output, named.method) == ("haemorrhage", "grad_cam")
     first = MiningSettings().resolved(loaded, "cpu")
     assert (first.output, first.map_output, first.method) == ("any_lesion", "any_lesion", "logit_map")
+    assert first.skip_optic_disc is False  # the card is silent: the disc is kept
+    card.heatmap["skip_optic_disc"] = True
+    assert MiningSettings().resolved(loaded, "cpu").skip_optic_disc is True
+    assert MiningSettings(skip_optic_disc=False).resolved(loaded, "cpu").skip_optic_disc is False
