@@ -28,7 +28,8 @@
    page's default), first on the train split; the disc is left out if the
    train mean CPM over the four types rises by :data:`DISC_GAIN`
    (:func:`disc_rule`), and only then is the test split run, once, with the
-   paired CPM difference per type. Writes ``OUT/disc.json``.
+   paired CPM difference per type. Writes ``OUT/disc.json`` and, when the test
+   split ran, ``OUT/froc_disc.png`` (FROC per type, disc left out vs kept).
 4. ``card``: writes the chosen heatmap settings (``skip_optic_disc`` from
    ``disc``, where it ran) and the test figures into the new model's card
    (the weights and their sha256 are untouched).
@@ -42,7 +43,7 @@ import argparse
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -312,11 +313,12 @@ def _disc_split(loaded, chosen: Mapping[str, Any], split: str) -> dict[str, Any]
     types = {}
     for name, reading in readings.items():
         kept, left_out = results[(reading, False)], results[(reading, True)]
-        cpm_kept, cpm_left_out = (next(row.cpm for row in result.rows if row.lesion_type == name)
+        row_kept, row_left_out = (next(row for row in comparison_rows([result]) if row["lesion_type"] == name)
                                   for result in (kept, left_out))
-        types[name] = {"reading": list(reading), "cpm_disc_kept": asdict(cpm_kept),
-                       "cpm_disc_left_out": asdict(cpm_left_out),
-                       "cpm_left_out_minus_kept": _difference(left_out, kept, name)}
+        types[name] = {"reading": list(reading), "cpm_disc_kept": row_kept["cpm"],
+                       "cpm_disc_left_out": row_left_out["cpm"],
+                       "cpm_left_out_minus_kept": _difference(left_out, kept, name),
+                       "rows": {"disc_kept": row_kept, "disc_left_out": row_left_out}}
     rule = disc_rule({name: t["cpm_disc_kept"]["value"] for name, t in types.items()},
                      {name: t["cpm_disc_left_out"]["value"] for name, t in types.items()})
     return {"split": split, "images": len(samples), "types": types, **rule}
@@ -345,6 +347,9 @@ def disc(model: str, out: Path) -> dict[str, Any]:
     if document["train"]["adopted"]:
         document["test"] = _disc_split(loaded, chosen, "test")
         _print_disc(document["test"])
+        froc_figure([[found["rows"][key] for found in document["test"]["types"].values()]
+                     for key in ("disc_left_out", "disc_kept")], out / "froc_disc.png",
+                    names=(f"{loaded.card.name}, optic disc left out", f"{loaded.card.name}, optic disc kept"))
     else:
         print("the optic disc stays in: the test split is not run")
     document["seconds"] = round(time.perf_counter() - started, 1)
@@ -367,8 +372,9 @@ def _map_label(row: Mapping) -> str:
     return "" if row["output"] == row["lesion_type"] else f"{row['output']} map, "
 
 
-def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
-    """FROC per lesion type, one curve per series of rows (a row per lesion type; log FP axis, CPM rates marked)."""
+def froc_figure(series: Sequence[Sequence[Mapping]], path: Path, names: Sequence[str] | None = None) -> None:
+    """FROC per lesion type, one curve per series of rows (a row per lesion type; log FP axis, CPM rates marked),
+    each named in the legend by ``names`` (default: its rows' model)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -376,12 +382,13 @@ def froc_figure(series: Sequence[Sequence[Mapping]], path: Path) -> None:
 
     figure, axes = pyplot.subplots(1, 4, figsize=(16, 4.2), sharey=True)
     for axis, lesion_type in zip(axes, LESION_TYPES):
-        for rows, colour in zip(series, ("tab:red", "tab:grey")):
+        for index, (rows, colour) in enumerate(zip(series, ("tab:red", "tab:grey"))):
             row = next(row for row in rows if row["lesion_type"] == lesion_type)
             points = [(fp, sens) for fp, sens in zip(row["froc_fp_per_image"], row["froc_sensitivity"]) if fp > 0]
             if points:
+                name = row["model"] if names is None else names[index]
                 axis.step(*zip(*points), where="post", color=colour,
-                          label=f"{row['model']}, CPM {row['cpm']['value']:.3f}\n{_map_label(row)}{row['method']}")
+                          label=f"{name}, CPM {row['cpm']['value']:.3f}\n{_map_label(row)}{row['method']}")
         axis.set_xscale("log")
         axis.set_xlim(1 / 8, 64)
         for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
