@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from drcore.imaging import PreparedImage, field_of_view
 
-__all__ = ["OPTIC_DISC_RADIUS_SHARE", "OPTIC_DISC_WORK_WIDTH", "OpticDisc", "find_optic_disc"]
+__all__ = ["OPTIC_DISC_RADIUS_SHARE", "OPTIC_DISC_WORK_WIDTH", "OpticDisc", "find_optic_disc", "find_optic_disc_prepared"]
 
 #: width, in pixels, of the copy of the photograph the disc is searched on
 OPTIC_DISC_WORK_WIDTH = 256
