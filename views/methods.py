@@ -64,11 +64,17 @@ controls = st.columns([2, 4, 2])
 output = controls[0].selectbox("Output", list(result.probabilities), key="methods_output",
                                format_func=lambda name: f"{LESION_LABELS[name]} ({result.probabilities[name]:.2f})")
 on_cpu = resources.device().type == "cpu"
-own_method = resources.card_method_of(model_name, output)
+card_map, own_method = resources.card_reading_of(model_name, output)
+map_output = output
+if card_map != output and controls[0].toggle(
+        f"On the “{LESION_LABELS[card_map]}” map", value=True, key="methods_card_map",
+        help=f"The model card reads “{LESION_LABELS[output]}” on the “{LESION_LABELS[card_map]}” output's heatmap "
+             "(chosen on DiaretDB1's train split), as the Review page does; off: on the output's own heatmap."):
+    map_output = card_map
 methods = controls[1].multiselect(
     "Methods", list(METHODS), key="methods_chosen",
     default=[name for name in METHODS if name not in SLOW_METHOD_CPU_SECONDS or name == own_method or not on_cpu],
-    help="The model card's own method always; on a CPU the other slow methods are left out until you add them. "
+    help="The model card's method for the output always; on a CPU the other slow methods are left out until you add them. "
          "Seconds per photograph on one CPU thread "
          "with the 512 px small network (about ten times more at the default's 768 px): "
          + ", ".join(f"{name} ~{seconds:g}" for name, seconds in SLOW_METHOD_CPU_SECONDS.items()) + " (occlusion at 32/16).",
@@ -79,7 +85,7 @@ window = controls[2].selectbox("Occlusion window", list(OCCLUSION_WINDOWS), key=
                                "slower (64, 256, 961 forward passes).")
 
 progress = st.progress(0.0, text="Computing heatmaps…")
-tiles = method_tiles(sha256, result.prepared, model_name, output, methods, window,
+tiles = method_tiles(sha256, result.prepared, model_name, map_output, methods, window,
                      on_progress=lambda done, method: progress.progress(
                          done / max(len(methods), 1), text=f"Computing {method} ({done + 1} of {len(methods)})…"))
 progress.empty()
@@ -92,4 +98,6 @@ for index, tile in enumerate(tiles):
         columns[index % COLUMNS].info(f"**{tile.method}** {verbatim(tile.note)}", icon=":material/block:")
     else:
         columns[index % COLUMNS].image(tile.tile, caption=tile.caption, width="stretch")
-st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}” · computed on {resources.device()}")
+read_on = "" if map_output == output else f" on the “{LESION_LABELS[map_output]}” map"
+st.caption(f"{verbatim(file_name)} · model {model_name} · output “{LESION_LABELS[output]}”{read_on} · "
+           f"computed on {resources.device()}")

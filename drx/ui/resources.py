@@ -10,7 +10,7 @@ from db.session import init_database
 from db.settings import Settings
 from drcore.datasets import read
 from drcore.datasets.demo import NAME as DEMO
-from drcore.heatmaps import card_method
+from drcore.heatmaps import card_reading
 from drcore.device import default_device
 from drcore.models import LoadedModel, bundled_models, load_model
 from drcore.synthetic import write_demo_images
@@ -50,9 +50,10 @@ def model(name: str) -> LoadedModel:
     return loaded
 
 
-def card_method_of(name: str, output: str) -> str:
-    """The heatmap method model ``name``'s card states for ``output`` (:func:`drcore.heatmaps.card_method`)."""
-    return card_method(model(name).card, output)
+def card_reading_of(name: str, output: str) -> tuple[str, str]:
+    """How model ``name``'s card reads ``output``: (the output whose map it computes, the method)
+    (:func:`drcore.heatmaps.card_reading`)."""
+    return card_reading(model(name).card, output)
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the data set's split…")

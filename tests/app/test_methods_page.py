@@ -84,3 +84,33 @@ def test_a_method_that_cannot_explain_the_default_says_so_and_the_others_still_s
     assert [caption.split(" ·")[0] for caption in tile_captions(app)] == ["logit_map"]
     (note,) = [message.value.replace("\\", "") for message in app.info if "not available" in message.value]
     assert note.startswith("**lrp_epsilon** is not available for this model: LRP has no rule for")
+
+
+def test_a_lesion_type_is_shown_on_the_map_the_card_reads_it_on_unless_turned_off() -> None:
+    """The default's card reads microaneurysms on the any-lesion map (as the Review page does); the toggle shows
+    the output's own map instead. Each tile's scale is checked against the map computed here."""
+    loaded = load_model(DEFAULT_MODEL)
+    assert loaded.card.heatmap["map_outputs"]["microaneurysm"] == "any_lesion"
+    app = AppTest.from_file(METHODS_PAGE, default_timeout=300)
+    app.session_state["methods_output"] = "microaneurysm"
+    app.session_state["methods_chosen"] = ["logit_map"]
+    app.run()
+    assert not app.exception, app.exception
+    assert app.toggle(key="methods_card_map").value is True
+    prepared = prepare(load_image(app.selectbox(key="methods_demo").value), loaded.card.input_size)
+    batch = batch_from_prepared([prepared])
+
+    def peak(output: str) -> str:
+        raw = compute_heatmaps(loaded.model, batch, loaded.card.outputs.index(output), "logit_map")[0].numpy()
+        return f"logit_map · full colour at |value| ≥ {np.percentile(np.abs(raw[prepared.fov]), 99.5):.3g}"
+
+    assert tile_captions(app) == [peak("any_lesion")]
+    assert "output “Microaneurysms” on the “Any lesion” map" in app.caption[-1].value
+    app.toggle(key="methods_card_map").set_value(False).run()
+    assert not app.exception, app.exception
+    assert tile_captions(app) == [peak("microaneurysm")] != [peak("any_lesion")]
+    assert "on the “Any lesion” map" not in app.caption[-1].value
+    app.selectbox(key="methods_output").set_value("any_lesion").run()  # read on its own map: no toggle
+    assert not app.exception, app.exception
+    assert not app.get("toggle")
+
